@@ -1,0 +1,49 @@
+# Adds every direct child directory of the current source dir that has a
+# CMakeLists.txt. Submodules (protocols/smtp, store/log...) then own their
+# build file, and adding one touches no shared file.
+function(ringmail_add_child_directories)
+  file(GLOB _children LIST_DIRECTORIES true RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}
+       ${CMAKE_CURRENT_SOURCE_DIR}/*)
+  list(SORT _children)
+  foreach(_child IN LISTS _children)
+    if(IS_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${_child}
+       AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${_child}/CMakeLists.txt)
+      add_subdirectory(${_child})
+    endif()
+  endforeach()
+endfunction()
+
+# ringmail_unit_test(NAME SOURCES a.cpp b.cpp LIBS lib1 lib2 [LABELS l])
+# One GoogleTest executable, registered with ctest per test case.
+function(ringmail_unit_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "unit;${ARG_LABELS}")
+endfunction()
+
+# ringmail_fuzz_target(NAME SOURCES a.cpp LIBS lib): a libFuzzer binary when
+# RINGMAIL_FUZZ is on; otherwise a plain executable that replays the corpus
+# files given on its command line, so the harness always compiles and the
+# seed corpus runs as a ctest regression test.
+function(ringmail_fuzz_target name)
+  cmake_parse_arguments(ARG "" "CORPUS" "SOURCES;LIBS" ${ARGN})
+  if(RINGMAIL_FUZZ)
+    add_executable(${name} ${ARG_SOURCES})
+    target_link_libraries(${name} PRIVATE ${ARG_LIBS})
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  else()
+    add_executable(${name} ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay_main.cpp)
+    target_link_libraries(${name} PRIVATE ${ARG_LIBS})
+  endif()
+  if(ARG_CORPUS)
+    if(RINGMAIL_FUZZ)
+      add_test(NAME ${name}_corpus COMMAND ${name} -runs=0 ${ARG_CORPUS})
+      add_test(NAME ${name}_fuzz60 COMMAND ${name} -max_total_time=60 -rss_limit_mb=2048 ${ARG_CORPUS})
+      set_tests_properties(${name}_fuzz60 PROPERTIES LABELS "fuzz")
+    else()
+      add_test(NAME ${name}_corpus COMMAND ${name} ${ARG_CORPUS})
+    endif()
+    set_tests_properties(${name}_corpus PROPERTIES LABELS "fuzz")
+  endif()
+endfunction()
