@@ -259,6 +259,8 @@ std::size_t server_context::select_certificate_index(std::string_view server_nam
     lowered[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   }
   const std::string_view name(lowered, server_name.size());
+  // A client cannot ask for a wildcard; such an SNI matches nothing.
+  if (name.find('*') != std::string_view::npos) return 0;
   auto find = [](const auto& table, std::string_view key) -> const std::pair<std::string, std::size_t>* {
     auto it = std::lower_bound(table.begin(), table.end(), key,
                                [](const auto& entry, std::string_view k) { return entry.first < k; });

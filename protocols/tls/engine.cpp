@@ -60,10 +60,15 @@ struct engine::state {
 
   void append_output(const std::byte* bytes, std::size_t length) {
     while (length > 0) {
+      // A drained tail (nothing in flight refers to it) that is too small
+      // for this record is replaced, so large writes go out in large sends.
+      if (!output.empty() && output.back().begin == output.back().end && output.back().capacity < length) {
+        output.pop_back();
+      }
       if (output.empty() || output.back().end == output.back().capacity) {
         output_chunk chunk;
-        chunk.capacity = output.empty() ? std::max(output_chunk_first_bytes, std::min(length, output_chunk_large_bytes))
-                                        : output_chunk_large_bytes;
+        chunk.capacity = (output.empty() && length <= output_chunk_first_bytes) ? output_chunk_first_bytes
+                                                                                : output_chunk_large_bytes;
         chunk.data.reset(new std::byte[chunk.capacity]);  // uninitialised on purpose: written before read
         output.push_back(std::move(chunk));
       }
