@@ -139,6 +139,7 @@ class core_log {
   core_id core() const { return _options.core; }
   const log_options& options() const { return _options; }
   segment_seq active_segment() const { return _active_seq; }
+  std::uint64_t durable_end(segment_seq seq) const { return _segments.at(seq.get()).durable_end; }
   // Segments whose bytes are all durable and that will not be written again.
   std::vector<segment_seq> sealed_segments() const;
   std::string segment_path(segment_seq seq) const;

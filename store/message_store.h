@@ -1,0 +1,290 @@
+#pragma once
+// message_store: the store's public face. It owns one shard per core (that
+// core's log, blob catalog and the indexes of the accounts it owns), runs
+// recovery at open(), and offers the operations sessions need.
+//
+// Cores and ownership. An account lives on core owner_of(account); all its
+// mailbox records are appended there, so one writer orders them. A blob is
+// written by the core that received the message (blob_writer carries it),
+// and its key names that core. Each shard is touched only from its core;
+// the calls below that take a core or an account must run on that core (on
+// the reactor, cross-core calls are messages). Tests and tools drive every
+// shard from one thread, which the single-threaded code permits.
+//
+// Durable before visible. Every append returns a store_ticket. The index and
+// blob catalog change only when the batch holding the record completes (the
+// same apply() recovery uses), so a reader never sees a UID that a crash
+// could take back. A delivery may reference only a blob whose commit is
+// durable: write the blob, flush, then deliver (one blob, 50 deliveries, one
+// more flush).
+//
+// Dedup policy. finish_blob() computes the key from the streamed XXH3-128
+// state; if a blob with that hash exists on this core, the bytes are compared
+// (both read back through the log, in bounded pieces). Equal: the new chunks
+// are left as garbage, no commit record is written, and compaction reclaims
+// them; the caller gets the existing key. Different (a collision): the new
+// blob gets the next generation, so keys stay unique and nobody sees another
+// user's mail.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "kernel_io/base/result.h"
+#include "store/errc.h"
+#include "store/format/format.h"
+#include "store/index/mailbox_index.h"
+#include "store/log/core_log.h"
+
+namespace store {
+
+struct store_options {
+  std::string data_directory;             // holds segments/ and the checkpoint
+  std::string backup_directory;           // empty: no backup
+  std::uint32_t cores = 1;
+  std::uint64_t segment_size_max = 64u << 20;
+  std::uint32_t chunk_size_max = 256u << 10;
+  std::uint64_t blob_size_max = 64u << 20;
+  bool preallocate_segments = false;
+  bool load_checkpoint = true;            // false: replay every segment from scratch
+  // Receives recovery's report lines (what was cut, what was skipped).
+  std::function<void(const std::string&)> report;
+};
+
+struct store_ticket {
+  core_id core{};
+  log::commit_ticket ticket;
+};
+
+struct recovery_report {
+  std::uint32_t segments = 0;
+  std::uint64_t records = 0;
+  std::uint64_t truncated_bytes = 0;  // torn tails cut
+  std::uint32_t corrupt_ranges = 0;   // skipped in the middle of segments
+  std::uint32_t records_dropped = 0;  // intact records of cut transactions
+  bool checkpoint_used = false;
+  std::vector<std::string> lines;
+};
+
+// A blob being streamed in: begin_blob(), append_chunk() as bytes arrive
+// (each chunk is framed straight into the core's write buffer; no second
+// copy of the message is assembled), finish_blob().
+class blob_writer {
+ public:
+  blob_writer(blob_writer&&) noexcept;
+  blob_writer& operator=(blob_writer&&) noexcept;
+  ~blob_writer();
+  std::uint64_t size() const { return _size; }
+  core_id core() const { return _core; }
+
+ private:
+  friend class message_store;
+  blob_writer() = default;
+  core_id _core{};
+  std::uint64_t _epoch = 0;
+  std::uint64_t _size = 0;
+  void* _hash_state = nullptr;  // XXH3_state_t, owned
+  std::vector<format::blob_extent> _extents;
+  bool _failed = false;
+};
+
+struct stored_blob {
+  blob_key key;
+  std::uint64_t size = 0;
+  bool deduplicated = false;
+  store_ticket ticket;   // flush this before delivering
+};
+
+struct delivery_request {
+  account_id account{};
+  mailbox_id mailbox{};
+  blob_key key;
+  std::string header_prefix;       // Return-Path, Received, Delivered-To, verdicts
+  std::int64_t internal_date_ms = 0;
+  std::uint32_t flags = 0;
+  std::vector<std::string> keywords;
+  bool ignore_quota = false;       // restores and moves of existing mail
+};
+
+struct delivery_result {
+  std::uint32_t uid = 0;
+  std::uint64_t modseq = 0;
+  store_ticket ticket;
+};
+
+struct mailbox_result {
+  mailbox_id mailbox{};
+  std::uint32_t uid_validity = 0;
+  store_ticket ticket;
+};
+
+struct change_result {
+  std::uint64_t modseq = 0;                 // 0 when nothing changed
+  std::vector<std::uint32_t> uids;          // the messages that changed
+  std::vector<std::uint32_t> target_uids;   // move: the new UIDs, same order
+  store_ticket ticket;
+};
+
+struct quota_usage {
+  std::uint64_t used_bytes = 0;       // durable + appended deliveries
+  std::uint64_t used_messages = 0;
+  std::uint64_t quota_bytes = 0;      // 0 = unlimited
+  std::uint64_t quota_messages = 0;
+};
+
+struct compaction_report {
+  std::uint32_t segments_removed = 0;
+  std::uint64_t bytes_reclaimed = 0;
+  std::uint64_t blobs_copied = 0;
+  std::uint64_t bytes_copied = 0;
+};
+
+// Test hooks: forcing a hash lets a unit test produce a real XXH3 collision
+// on demand. Never set in production.
+struct store_test_hooks {
+  std::function<void(std::string_view first_bytes, blob_key& key)> override_hash;
+};
+
+class message_store {
+ public:
+  static kio::result<std::unique_ptr<message_store>, errc> open(store_options options);
+  ~message_store();
+
+  const recovery_report& recovery() const { return _recovery; }
+  const store_options& options() const { return _options; }
+  core_id owner_of(account_id account) const;
+  store_test_hooks& test_hooks() { return _hooks; }
+
+  // --- blobs: on the core that received the message -----------------------
+  blob_writer begin_blob(core_id core);
+  kio::result<void, errc> append_chunk(blob_writer& writer, std::string_view bytes);
+  kio::result<stored_blob, errc> finish_blob(blob_writer& writer);
+  // Convenience for callers holding the whole message (import, tests).
+  kio::result<stored_blob, errc> store_blob(core_id core, std::string_view bytes);
+  bool blob_durable(const blob_key& key) const;
+
+  // --- accounts and mailboxes: on the owner core --------------------------
+  // Creates the account with INBOX, Sent, Drafts, Trash, Junk and Archive in
+  // one transaction.
+  kio::result<store_ticket, errc> create_account(account_id account, std::string_view name,
+                                                 std::uint64_t quota_bytes, std::uint64_t quota_messages);
+  kio::result<store_ticket, errc> set_quota(account_id account, std::uint64_t quota_bytes,
+                                            std::uint64_t quota_messages);
+  kio::result<mailbox_result, errc> create_mailbox(account_id account, std::string_view name,
+                                                   special_use use = special_use::none);
+  kio::result<store_ticket, errc> rename_mailbox(account_id account, mailbox_id mailbox, std::string_view name);
+  kio::result<store_ticket, errc> delete_mailbox(account_id account, mailbox_id mailbox);
+  kio::result<store_ticket, errc> subscribe(account_id account, mailbox_id mailbox, bool subscribed);
+
+  kio::result<delivery_result, errc> append_delivery(const delivery_request& request);
+  // CONDSTORE: with unchanged_since, messages whose modseq is higher are
+  // left alone (and not listed in the result).
+  kio::result<change_result, errc> store_flags(account_id account, mailbox_id mailbox,
+                                               const std::vector<std::uint32_t>& uids, format::flags_op op,
+                                               std::uint32_t flags, std::vector<std::string> keywords = {},
+                                               std::optional<std::uint64_t> unchanged_since = std::nullopt);
+  kio::result<change_result, errc> expunge(account_id account, mailbox_id mailbox,
+                                           const std::vector<std::uint32_t>& uids);
+  kio::result<change_result, errc> move(account_id account, mailbox_id source, mailbox_id target,
+                                        const std::vector<std::uint32_t>& uids);
+
+  // --- durability --------------------------------------------------------
+  // Blocking group commit of everything appended on `core` (tests, tools,
+  // the crash test's child). On a reactor, the kernel_io driver calls
+  // take_batch() / complete_batch() instead.
+  kio::result<void, errc> flush(core_id core);
+  kio::result<void, errc> flush_all();
+  log::ticket_state state(const store_ticket& ticket, errc* why = nullptr) const;
+  bool has_pending(core_id core) const;
+  void take_batch(core_id core, log::commit_batch& batch);
+  void complete_batch(core_id core, log::commit_batch& batch, kio::result<void, errc> outcome);
+  const log::commit_metrics& commit_metrics(core_id core) const;
+
+  // --- reads: visible (durable) state on the owner core --------------------
+  const index::index_state& index(core_id core) const;
+  const index::account_state* account(account_id account) const;
+  const index::mailbox_state* mailbox(account_id account, mailbox_id mailbox) const;
+  const index::mailbox_state* find_mailbox(account_id account, std::string_view name) const;
+  // header prefix + blob
+  kio::result<std::string, errc> read_message(account_id account, mailbox_id mailbox, std::uint32_t uid) const;
+  kio::result<std::string, errc> read_blob(const blob_key& key) const;
+  // Cheap: a few integer reads (SMTP asks this before accepting DATA).
+  quota_usage quota(account_id account) const;
+  bool quota_allows(account_id account, std::uint64_t message_bytes) const;
+
+  // --- maintenance -------------------------------------------------------
+  // Writes the checkpoint (indexes + the log position they cover). Flushes
+  // first. Crash-safe: temp file, fsync, rename, fsync directory.
+  kio::result<void, errc> checkpoint();
+  // Reclaims sealed segments of `core` whose live blob bytes are at most
+  // live_ratio_max of the segment: copies live blobs forward, checkpoints,
+  // unlinks. A blob is live while any index references it or it was
+  // committed less than grace_ms ago (a delivery on another core may still
+  // be on its way). Each step is idempotent, so a crash anywhere is safe.
+  kio::result<compaction_report, errc> compact(core_id core, double live_ratio_max, std::uint64_t grace_ms);
+
+ private:
+  struct blob_location {
+    std::vector<format::blob_extent> extents;
+    std::uint64_t size = 0;
+    log::commit_ticket ticket;      // the commit record's; durable once the log says so
+    std::uint64_t committed_ms = 0;
+  };
+  struct pending_apply {
+    std::uint64_t lsn = 0;
+    format::record_payload record;
+    std::uint64_t reserved_bytes = 0;  // quota reservation of a delivery
+  };
+  struct shard {
+    std::unique_ptr<log::core_log> log;
+    index::index_state index;
+    std::unordered_map<blob_key, blob_location, blob_key_hash> blobs;
+    std::deque<pending_apply> applies;
+  };
+
+  explicit message_store(store_options options);
+  kio::result<void, errc> recover();
+  shard& shard_of(core_id core) { return _shards.at(core.get()); }
+  const shard& shard_of(core_id core) const { return _shards.at(core.get()); }
+  shard& owner(account_id account) { return shard_of(owner_of(account)); }
+  const shard& owner(account_id account) const { return shard_of(owner_of(account)); }
+  // Appends the records of one transaction on `core` and queues them for
+  // apply-on-durable.
+  kio::result<store_ticket, errc> append_transaction(core_id core, const std::vector<format::record_payload>& records,
+                                                     std::uint64_t reserved_bytes = 0);
+  void apply_blob_commit(shard& s, const format::blob_commit_record& r, log::commit_ticket ticket,
+                         std::uint64_t time_ms, segment_seq segment_of_commit);
+  kio::result<bool, errc> same_bytes(const shard& s, const std::vector<format::blob_extent>& a,
+                                     const std::vector<format::blob_extent>& b, std::uint64_t size) const;
+  void mirror_to_backup(core_id core, const log::commit_batch& batch);
+  void report(std::string line);
+  std::string segments_directory() const;
+
+  store_options _options;
+  std::vector<shard> _shards;
+  recovery_report _recovery;
+  store_test_hooks _hooks;
+  std::unordered_map<std::string, int> _backup_fds;  // by segment file name
+};
+
+// Restores `account` (or only its mailbox `mailbox_name`) from a backup
+// directory into `target`, as the backup stood at `as_of_ms` (nullopt: the
+// latest). Messages go into mailboxes of the same name (created if missing);
+// a message already there with the same content and internal date is not
+// added twice, so a restore can be repeated.
+struct restore_report {
+  std::uint32_t mailboxes = 0;
+  std::uint64_t messages_restored = 0;
+  std::uint64_t messages_present = 0;
+};
+kio::result<restore_report, errc> restore(message_store& target, const std::string& backup_directory,
+                                          account_id account, std::optional<std::string> mailbox_name,
+                                          std::optional<std::uint64_t> as_of_ms);
+
+}  // namespace store
