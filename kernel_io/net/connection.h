@@ -1,0 +1,133 @@
+#pragma once
+// connection: one TCP connection on the core that accepted (or opened) it.
+//
+// Receiving is one multishot IORING_OP_RECV into the core's provided buffers.
+// Each CQE hands this connection one filled buffer, queued here until the
+// session reads it. read_some() returns the next buffer's bytes as a mutable
+// view (so SMTP can dot-unstuff in place); the view stays valid until the next
+// read_some() or release(), when the buffer goes back to the kernel.
+//
+// Back-pressure: when the unread bytes reach receive_limit_bytes the receive
+// is cancelled and re-armed once the session has caught up, so a client that
+// sends faster than its session consumes holds a bounded amount of memory.
+// -ENOBUFS (the core is out of buffers) ends the multishot receive; it is
+// re-armed when buffers come back, never after a sleep.
+//
+// Lifetime (structured): the session that owns a connection must `co_await
+// close()` before the connection is destroyed; close() cancels the receive
+// and waits for its final CQE, so no CQE can arrive for a dead object. Sends
+// are single-shot awaiters in the session's frame.
+//
+// Errors: end of stream is sys_error{0}; idle timeout ETIMEDOUT; shutdown of
+// the server while the session waits between commands ESHUTDOWN.
+
+#include <coroutine>
+#include <cstdint>
+#include <span>
+
+#include "kernel_io/base/result.h"
+#include "kernel_io/base/sys_error.h"
+#include "kernel_io/net/socket_address.h"
+#include "kernel_io/ring/completion.h"
+#include "kernel_io/ring/reactor.h"
+#include "kernel_io/ring/task.h"
+
+namespace kio {
+
+struct connection_options {
+  uint64_t idle_timeout_ms = 300'000;     // per read
+  uint64_t send_timeout_ms = 300'000;     // per send
+  uint32_t receive_limit_bytes = 65536;   // unread bytes before receive pauses
+  uint32_t send_zerocopy_min_bytes = 0;   // 0 = never use send_zc
+};
+
+class connection {
+ public:
+  connection(reactor& r, int fd, const socket_address& peer, const connection_options& options = {});
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  class read_awaiter {
+   public:
+    read_awaiter(connection& c, uint64_t timeout_ms) : _c(c), _timeout_ms(timeout_ms) {}
+    bool await_ready();
+    void await_suspend(std::coroutine_handle<> h);
+    result<std::span<std::byte>, sys_error> await_resume();
+
+   private:
+    connection& _c;
+    uint64_t _timeout_ms;
+  };
+  // The next received bytes (never empty on success).
+  read_awaiter read_some() { return read_awaiter(*this, _options.idle_timeout_ms); }
+  read_awaiter read_some(uint64_t timeout_ms) { return read_awaiter(*this, timeout_ms); }
+  // Returns the buffer the last read_some() gave out.
+  void release();
+
+  // Sends every byte, or fails (EPIPE, ECONNRESET, ETIMEDOUT...).
+  task<result<void, sys_error>> write_all(std::span<const std::byte> bytes);
+
+  // Cancels the receive, waits for it to end, closes the socket.
+  task<void> close();
+
+  // The session says it is between commands: a server shutdown may then
+  // interrupt its wait for the next command with ESHUTDOWN.
+  void set_between_commands(bool yes);
+
+  int fd() const { return _fd; }
+  const socket_address& peer() const { return _peer; }
+  connection_options& options() { return _options; }
+  uint64_t bytes_received() const { return _bytes_received; }
+  uint64_t bytes_sent() const { return _bytes_sent; }
+
+  // Called by the reactor.
+  void arm_receive();
+  void on_reactor_stop();
+  void abort();
+
+ private:
+  struct chunk {
+    uint16_t buffer_id;
+    uint32_t length;
+  };
+  static constexpr unsigned queue_capacity = 64;
+
+  static void on_recv(completion* c, int32_t res, uint32_t flags);
+  static void on_idle_timeout(timer* t);
+  void wake_reader(int error);
+  void pause_receive();
+  void maybe_resume_receive();
+
+  struct recv_completion : completion {
+    connection* owner;
+  };
+  struct idle_timer : timer {
+    idle_timer() : timer(&connection::on_idle_timeout) {}
+    connection* owner = nullptr;
+  };
+
+  reactor& _reactor;
+  int _fd;
+  socket_address _peer;
+  connection_options _options;
+  recv_completion _recv{};
+  idle_timer _idle;
+  bool _recv_armed = false;
+  bool _recv_cancel_sent = false;
+  bool _waiting_buffers = false;
+  bool _eof = false;
+  bool _closed = false;
+  bool _between_commands = false;
+  int _recv_error = 0;         // sticky error from the receive side
+  int _wake_error = 0;         // why a waiting reader was woken without data
+  chunk _queue[queue_capacity];
+  unsigned _queue_head = 0, _queue_size = 0;
+  uint32_t _queued_bytes = 0;
+  int _held_buffer = -1;       // buffer id handed out by the last read
+  std::coroutine_handle<> _reader;
+  std::coroutine_handle<> _closer;
+  uint64_t _bytes_received = 0, _bytes_sent = 0;
+};
+
+}  // namespace kio
