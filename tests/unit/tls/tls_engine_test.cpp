@@ -720,6 +720,53 @@ TEST(TlsReload, OldEngineKeepsWorkingOnTheOldContext) {
   EXPECT_TRUE(old_context.expired());
 }
 
+// One full handshake on `context`, then a second offering the first's
+// ticket; returns whether the server resumed.
+bool resumes(const std::shared_ptr<const tls::server_context>& first_context,
+             const std::shared_ptr<const tls::server_context>& second_context, uint16_t version) {
+  bssl::UniquePtr<SSL_SESSION> session;
+  {
+    auto server = tls::engine::create_server(first_context);
+    raw_client client(version, version, nullptr);
+    bool client_failed = false;
+    EXPECT_FALSE(run_raw_handshake(client, *server, &client_failed).has_value());
+    // BoringSSL's TLS 1.3 server sends its tickets with its first write.
+    EXPECT_TRUE(server->write(as_bytes("220 ready\r\n")));
+    client.feed(take_output(*server));
+    client.read_pending();
+    if (SSL_SESSION* ticket = client.ticket_session()) {
+      SSL_SESSION_up_ref(ticket);
+      session.reset(ticket);
+    }
+    EXPECT_FALSE(server->session_resumed());
+  }
+  if (!session) return false;  // nothing resumable was issued
+  auto server = tls::engine::create_server(second_context);
+  raw_client client(version, version, nullptr);
+  SSL_set_session(client.ssl(), session.get());
+  bool client_failed = false;
+  EXPECT_FALSE(run_raw_handshake(client, *server, &client_failed).has_value());
+  EXPECT_EQ(server->session_resumed(), SSL_session_reused(client.ssl()) == 1);
+  return server->session_resumed();
+}
+
+TEST(TlsEngine, SessionTicketsResume) {
+  auto context = make_server_context({{"mail.example.com"}});
+  EXPECT_TRUE(resumes(context, context, TLS1_3_VERSION));
+  EXPECT_TRUE(resumes(context, context, TLS1_2_VERSION));
+  // Tickets are sealed with the context's own keys: after a reload the
+  // client simply gets a full handshake.
+  auto reloaded = make_server_context({{"mail.example.com"}});
+  EXPECT_FALSE(resumes(context, reloaded, TLS1_3_VERSION));
+  // And tickets can be turned off.
+  tls::server_config no_tickets;
+  no_tickets.certificates.push_back(entry_for({"mail.example.com"}));
+  no_tickets.session_tickets = false;
+  auto without = tls::server_context::create(no_tickets);
+  ASSERT_TRUE(without);
+  EXPECT_FALSE(resumes(*without, *without, TLS1_2_VERSION));
+}
+
 TEST(TlsEngine, EnginesAreMovable) {
   auto f = default_pair();
   ASSERT_TRUE(f.connect());

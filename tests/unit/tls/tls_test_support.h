@@ -124,7 +124,15 @@ class raw_client {
     if (cipher_list) {
       EXPECT_EQ(1, SSL_CTX_set_strict_cipher_list(_ctx.get(), cipher_list));
     }
+    // BoringSSL hands TLS 1.3 tickets to the client only through this
+    // callback; SSL_get1_session alone would return a non-resumable session.
+    SSL_CTX_set_session_cache_mode(_ctx.get(), SSL_SESS_CACHE_CLIENT);
+    SSL_CTX_sess_set_new_cb(_ctx.get(), [](SSL* ssl, SSL_SESSION* session) -> int {
+      static_cast<raw_client*>(SSL_get_app_data(ssl))->_ticket_session.reset(session);
+      return 1;  // we keep the reference
+    });
     _ssl.reset(SSL_new(_ctx.get()));
+    SSL_set_app_data(_ssl.get(), this);
     _in = BIO_new(BIO_s_mem());
     _out = BIO_new(BIO_s_mem());
     SSL_set_bio(_ssl.get(), _in, _out);
@@ -146,11 +154,19 @@ class raw_client {
     BIO_reset(_out);
     return out;
   }
+  // Processes post-handshake messages (TLS 1.3 tickets) already fed.
+  void read_pending() {
+    char buffer[256];
+    (void)SSL_read(_ssl.get(), buffer, sizeof(buffer));
+  }
   SSL* ssl() { return _ssl.get(); }
+  // The newest resumable session the server gave us (ticket), or null.
+  SSL_SESSION* ticket_session() { return _ticket_session.get(); }
 
  private:
   bssl::UniquePtr<SSL_CTX> _ctx;
   bssl::UniquePtr<SSL> _ssl;
+  bssl::UniquePtr<SSL_SESSION> _ticket_session;
   BIO* _in = nullptr;   // owned by _ssl
   BIO* _out = nullptr;  // owned by _ssl
 };
