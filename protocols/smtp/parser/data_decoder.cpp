@@ -84,8 +84,11 @@ data_step data_decoder::feed(std::span<std::byte> chunk) {
     emit(value);
   };
   // A bare CR or LF has just been found; the CR, if any, is already written.
+  // Either way the decoder goes on in_line, never line_start: a bare line
+  // end must not make the next "." a stuffing dot or a terminator.
   auto bare_line_ending = [&](bool cr_written) {
     _bare_line_ending_seen = true;
+    _state = state::in_line;
     if (!normalize) {
       reject(data_rejection::bare_line_ending);
       return;
@@ -93,7 +96,6 @@ data_step data_decoder::feed(std::span<std::byte> chunk) {
     if (!cr_written) emit(cr);
     emit(lf);
     _line_size = 0;
-    _state = state::in_line;  // not line_start: no unstuffing after a bare line end
   };
 
   while (read < size && !stop) {
