@@ -1,0 +1,145 @@
+#include "protocols/mime/charset.h"
+
+#include <iconv.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "protocols/mime/header.h"
+
+namespace mime {
+
+static void append_code_point(char32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+static constexpr char32_t replacement_character = 0xFFFD;
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if invalid (RFC 3629:
+// no overlongs, no surrogates, nothing above U+10FFFF).
+static std::size_t utf8_sequence_size(std::string_view s, std::size_t i) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char c = b(0);
+  std::size_t left = s.size() - i;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return left >= 2 && (b(1) & 0xC0) == 0x80 ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (left < 3 || (b(1) & 0xC0) != 0x80 || (b(2) & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && b(1) < 0xA0) return 0;
+    if (c == 0xED && b(1) >= 0xA0) return 0;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (left < 4 || (b(1) & 0xC0) != 0x80 || (b(2) & 0xC0) != 0x80 || (b(3) & 0xC0) != 0x80) return 0;
+    if (c == 0xF0 && b(1) < 0x90) return 0;
+    if (c == 0xF4 && b(1) >= 0x90) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+void append_sanitized_utf8(std::string_view bytes, std::string& out) {
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    std::size_t n = utf8_sequence_size(bytes, i);
+    if (n == 0) {
+      append_code_point(replacement_character, out);
+      ++i;
+    } else {
+      out.append(bytes.data() + i, n);
+      i += n;
+    }
+  }
+}
+
+// Canonical charset name: lowercase, common aliases folded, RFC 2231
+// language suffix ("utf-8*en") removed.
+static std::string canonical_charset(std::string_view charset) {
+  std::size_t star = charset.find('*');
+  if (star != std::string_view::npos) charset = charset.substr(0, star);
+  std::string name = to_lower_ascii(trim_blanks(charset));
+  if (name == "utf8" || name == "unicode-1-1-utf-8") return "utf-8";
+  if (name == "ascii" || name == "us_ascii" || name == "ansi_x3.4-1968" || name == "iso646-us" ||
+      name == "us" || name.empty())
+    return "us-ascii";
+  if (name == "latin1" || name == "l1" || name == "iso8859-1" || name == "iso_8859-1" || name == "iso88591")
+    return "iso-8859-1";
+  if (name.rfind("cp125", 0) == 0 && name.size() == 6) return "windows-" + name.substr(2);
+  if (name.rfind("x-cp125", 0) == 0 && name.size() == 8) return "windows-" + name.substr(4);
+  if (name.rfind("iso8859-", 0) == 0) return "iso-8859-" + name.substr(8);
+  if (name.rfind("iso_8859-", 0) == 0) return "iso-8859-" + name.substr(9);
+  if (name.rfind("iso-8859-", 0) == 0) {
+    // "iso-8859-1:1987" style suffixes.
+    std::size_t colon = name.find(':');
+    if (colon != std::string::npos) name.resize(colon);
+  }
+  if (name == "latin2") return "iso-8859-2";
+  if (name == "latin9" || name == "latin-9") return "iso-8859-15";
+  return name;
+}
+
+static bool append_with_iconv(const std::string& charset, std::string_view bytes, std::string& out) {
+  iconv_t cd = iconv_open("UTF-8", charset.c_str());
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  char* in = const_cast<char*>(bytes.data());
+  std::size_t in_left = bytes.size();
+  char buffer[1024];
+  while (in_left > 0) {
+    char* dst = buffer;
+    std::size_t dst_left = sizeof buffer;
+    std::size_t rc = iconv(cd, &in, &in_left, &dst, &dst_left);
+    std::string converted(buffer, static_cast<std::size_t>(dst - buffer));
+    append_sanitized_utf8(converted, out);
+    if (rc == static_cast<std::size_t>(-1)) {
+      if (errno == E2BIG) continue;
+      // EILSEQ or EINVAL (truncated input): replace one byte and go on.
+      append_code_point(replacement_character, out);
+      ++in;
+      --in_left;
+      iconv(cd, nullptr, nullptr, nullptr, nullptr);
+    }
+  }
+  char* dst = buffer;
+  std::size_t dst_left = sizeof buffer;
+  iconv(cd, nullptr, nullptr, &dst, &dst_left);  // flush shift state (ISO-2022)
+  out.append(buffer, static_cast<std::size_t>(dst - buffer));
+  iconv_close(cd);
+  return true;
+}
+
+bool append_utf8(std::string_view charset, std::string_view bytes, std::string& out) {
+  std::string name = canonical_charset(charset);
+  if (name == "utf-8" || name == "us-ascii") {
+    // Mislabelled 8-bit "us-ascii" is common; valid UTF-8 passes through.
+    append_sanitized_utf8(bytes, out);
+    return true;
+  }
+  for (std::size_t k = 0; k < detail::single_byte_charset_count; ++k) {
+    const auto& set = detail::single_byte_charsets[k];
+    if (name != set.name) continue;
+    for (char ch : bytes) {
+      auto c = static_cast<unsigned char>(ch);
+      append_code_point(c < 0x80 ? c : set.upper_half[c - 0x80], out);
+    }
+    return true;
+  }
+  if (name.size() <= 40 && append_with_iconv(name, bytes, out)) return true;
+  append_sanitized_utf8(bytes, out);
+  return false;
+}
+
+}  // namespace mime

@@ -1,0 +1,247 @@
+// Header fields, RFC 2047 words, charsets, addresses, Content-Type and the
+// transfer decoders, on hand-made input with known answers.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "protocols/mime/address.h"
+#include "protocols/mime/charset.h"
+#include "protocols/mime/content_type.h"
+#include "protocols/mime/encoded_word.h"
+#include "protocols/mime/header.h"
+#include "protocols/mime/transfer.h"
+
+using namespace mime;
+
+TEST(mime_header, splits_fields_with_offsets_and_unfolds) {
+  std::string h = "Subject: hello\r\n world\r\nFrom: a@b\r\n\r\nbody";
+  header_block b = parse_header_block(h);
+  ASSERT_EQ(b.fields.size(), 2u);
+  EXPECT_EQ(b.fields[0].name, "Subject");
+  EXPECT_EQ(b.fields[0].raw_value, " hello\r\n world");
+  EXPECT_TRUE(b.fields[0].folded);
+  EXPECT_EQ(b.fields[0].unfolded_value(), "hello world");
+  EXPECT_EQ(b.fields[0].offset, 0u);
+  EXPECT_EQ(b.fields[0].end_offset, 24u);
+  EXPECT_EQ(b.fields[1].offset, 24u);
+  EXPECT_EQ(b.end_offset, h.find("body"));
+  EXPECT_TRUE(b.has_blank_line);
+  EXPECT_EQ(b.lines, 4u);
+}
+
+TEST(mime_header, bare_lf_8bit_and_missing_colon) {
+  std::string h = "X-A: \xC3\xA9t\xE9\nthis line has no colon\n\tstray? no: it continues X-A\nB : v\n\nbody";
+  header_block b = parse_header_block(h);
+  ASSERT_EQ(b.fields.size(), 2u);
+  EXPECT_EQ(b.fields[0].raw_value, " \xC3\xA9t\xE9");
+  EXPECT_EQ(b.fields[1].name, "B");  // blanks before the colon trimmed
+  EXPECT_EQ(b.fields[1].raw_value, " v");
+  EXPECT_EQ(b.skipped_lines, 2u);  // the colon-less line and the continuation after it
+  EXPECT_TRUE(b.defects & defect_header_line_without_colon);
+  EXPECT_EQ(h.substr(b.end_offset), "body");
+}
+
+TEST(mime_header, count_limit_drops_extra_fields_but_finds_body) {
+  std::string h;
+  for (int i = 0; i < 5000; ++i) h += "X-N: " + std::to_string(i) + "\r\n";
+  h += "\r\nbody";
+  limits lim;
+  lim.header_count_max = 100;
+  header_block b = parse_header_block(h, lim);
+  EXPECT_EQ(b.fields.size(), 100u);
+  EXPECT_TRUE(b.defects & defect_header_count_limit);
+  EXPECT_EQ(h.substr(b.end_offset), "body");
+}
+
+TEST(mime_header, no_blank_line_runs_to_end) {
+  header_block b = parse_header_block("A: 1\r\nB: 2");
+  ASSERT_EQ(b.fields.size(), 2u);
+  EXPECT_EQ(b.fields[1].raw_value, " 2");
+  EXPECT_FALSE(b.has_blank_line);
+  EXPECT_EQ(b.end_offset, 10u);
+}
+
+TEST(mime_encoded_word, b_and_q_and_adjacent_joined) {
+  EXPECT_EQ(decode_header_value("=?utf-8?B?w6l0w6k=?="), "\xC3\xA9t\xC3\xA9");
+  EXPECT_EQ(decode_header_value("=?ISO-8859-1?Q?Andr=E9?= Pirard"), "Andr\xC3\xA9 Pirard");
+  EXPECT_EQ(decode_header_value("=?iso-8859-1?q?this=20is=20some=20text?="), "this is some text");
+  // RFC 2047 §8 examples: whitespace between adjacent words disappears.
+  EXPECT_EQ(decode_header_value("(=?ISO-8859-1?Q?a?= b)"), "(a b)");
+  EXPECT_EQ(decode_header_value("(=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=)"), "(ab)");
+  EXPECT_EQ(decode_header_value("(=?ISO-8859-1?Q?a?=\r\n    =?ISO-8859-1?Q?b?=)"), "(ab)");
+  EXPECT_EQ(decode_header_value("(=?ISO-8859-1?Q?a_b?=)"), "(a b)");
+  // A UTF-8 character split across two words survives the join.
+  EXPECT_EQ(decode_header_value("=?utf-8?B?ww==?= =?utf-8?B?qQ==?="), "\xC3\xA9");
+  EXPECT_EQ(decode_header_value("=?UTF-8?Q?=C3?= =?UTF-8?Q?=A9?="), "\xC3\xA9");
+}
+
+TEST(mime_encoded_word, broken_words_stay_literal) {
+  EXPECT_EQ(decode_header_value("=?utf-8?X?abc?="), "=?utf-8?X?abc?=");
+  EXPECT_EQ(decode_header_value("=?utf-8?Q?unterminated"), "=?utf-8?Q?unterminated");
+  EXPECT_EQ(decode_header_value("plain =? text"), "plain =? text");
+  // Words glued to text (common in spam) are decoded, as readers do.
+  EXPECT_EQ(decode_header_value("x=?utf-8?Q?y?=z"), "xyz");
+  // Unknown charset: bytes kept, made valid UTF-8.
+  EXPECT_EQ(decode_header_value("=?x-nonsense?Q?a=FFb?="), "a\xEF\xBF\xBD" "b");
+  // RFC 2231 language suffix on the charset.
+  EXPECT_EQ(decode_header_value("=?US-ASCII*EN?Q?Keith_Moore?="), "Keith Moore");
+}
+
+TEST(mime_charset, tables_and_iconv) {
+  std::string out;
+  EXPECT_TRUE(append_utf8("windows-1252", "\x80\x93q\x94", out));
+  EXPECT_EQ(out, "\xE2\x82\xAC\xE2\x80\x9Cq\xE2\x80\x9D");
+  out.clear();
+  EXPECT_TRUE(append_utf8("iso-8859-15", "\xA4", out));
+  EXPECT_EQ(out, "\xE2\x82\xAC");
+  out.clear();
+  EXPECT_TRUE(append_utf8("ISO-8859-2", "\xB1", out));
+  EXPECT_EQ(out, "\xC4\x85");
+  out.clear();
+  EXPECT_TRUE(append_utf8("latin1", "\xE9", out));
+  EXPECT_EQ(out, "\xC3\xA9");
+  out.clear();
+  EXPECT_TRUE(append_utf8("us-ascii", "ok\xFF", out));
+  EXPECT_EQ(out, "ok\xEF\xBF\xBD");
+  out.clear();
+  EXPECT_TRUE(append_utf8("koi8-r", "\xF0\xD2\xC9\xD7\xC5\xD4", out));
+  EXPECT_EQ(out, "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82");  // "Привет"
+  out.clear();
+  EXPECT_TRUE(append_utf8("gb2312", "\xC4\xE3\xBA\xC3", out));  // 你好 via iconv
+  EXPECT_EQ(out, "\xE4\xBD\xA0\xE5\xA5\xBD");
+  out.clear();
+  append_sanitized_utf8("\xC0\xAF\xED\xA0\x80", out);  // overlong and surrogate
+  EXPECT_EQ(out, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(mime_address, display_names_comments_quotes_routes) {
+  auto l = parse_address_list("\"Doe, John\" <john@example.com>, jane@example.org (Jane Roe), "
+                              "<@relay.net,@r2:bob@x.y>, \"odd local\"@q.org");
+  ASSERT_EQ(l.size(), 4u);
+  EXPECT_EQ(l[0].name, "Doe, John");
+  EXPECT_EQ(l[0].mailbox, "john");
+  EXPECT_EQ(l[0].host, "example.com");
+  EXPECT_EQ(l[1].name, "Jane Roe");
+  EXPECT_EQ(l[1].mailbox, "jane");
+  EXPECT_EQ(l[2].route, "@relay.net,@r2");
+  EXPECT_EQ(l[2].mailbox, "bob");
+  EXPECT_EQ(l[2].host, "x.y");
+  EXPECT_EQ(l[3].mailbox, "odd local");
+  EXPECT_EQ(l[3].host, "q.org");
+}
+
+TEST(mime_address, groups) {
+  auto l = parse_address_list("A Group:Chris Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;, "
+                              "undisclosed-recipients:;");
+  ASSERT_EQ(l.size(), 7u);
+  EXPECT_EQ(l[0].what, address::kind::group_start);
+  EXPECT_EQ(l[0].name, "A Group");
+  EXPECT_EQ(l[1].name, "Chris Jones");
+  EXPECT_EQ(l[2].mailbox, "joe");
+  EXPECT_EQ(l[3].host, "one.test");
+  EXPECT_EQ(l[4].what, address::kind::group_end);
+  EXPECT_EQ(l[5].what, address::kind::group_start);
+  EXPECT_EQ(l[5].name, "undisclosed-recipients");
+  EXPECT_EQ(l[6].what, address::kind::group_end);
+}
+
+TEST(mime_address, broken_input_recovered) {
+  auto l = parse_address_list("John Q. Public <jqp@x.com, , bare, =?utf-8?Q?N=C3=A9?= <n@e.fr>,");
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[0].name, "John Q. Public");
+  EXPECT_EQ(l[0].mailbox, "jqp");
+  EXPECT_EQ(l[0].host, "x.com");
+  EXPECT_EQ(l[1].mailbox, "bare");
+  EXPECT_EQ(l[1].host, "");
+  EXPECT_EQ(l[2].name, "=?utf-8?Q?N=C3=A9?=");  // ENVELOPE keeps the raw bytes
+  auto unterminated = parse_address_list("\"never closed <a@b>");
+  ASSERT_EQ(unterminated.size(), 1u);  // the quote swallows the rest
+  limits lim;
+  lim.address_count_max = 10;
+  std::string many;
+  for (int i = 0; i < 1000; ++i) many += "a@b,";
+  EXPECT_EQ(parse_address_list(many, lim).size(), 10u);
+}
+
+TEST(mime_content_type, basics_and_defaults) {
+  content_type ct = parse_content_type("Text/HTML; charset=\"UTF-8\" (comment); format = flowed");
+  EXPECT_TRUE(ct.valid);
+  EXPECT_EQ(ct.type, "text");
+  EXPECT_EQ(ct.subtype, "html");
+  EXPECT_EQ(ct.params.get("charset"), "UTF-8");
+  EXPECT_EQ(ct.params.get("format"), "flowed");
+  content_type bad = parse_content_type("garbage");
+  EXPECT_FALSE(bad.valid);
+  EXPECT_TRUE(bad.is("text", "plain"));
+  EXPECT_EQ(bad.params.get("charset"), "us-ascii");
+  EXPECT_TRUE(parse_content_type("", true).is_message_rfc822());
+  content_type nosemi = parse_content_type("multipart/mixed boundary=\"b1\"");
+  EXPECT_EQ(nosemi.params.get("boundary"), "");  // no ';': parameters are not there
+  content_type loose = parse_content_type("application/octet-stream; name=foo bar.pdf;x=1");
+  EXPECT_EQ(loose.params.get("name"), "foo");
+}
+
+TEST(mime_content_type, rfc2231_continuations_and_charsets) {
+  content_type ct = parse_content_type(
+      "application/x-stuff; title*0*=us-ascii'en'This%20is%20even%20more%20; title*1*=%2A%2A%2Afun%2A%2A%2A%20; "
+      "title*2=\"isn't it!\"");
+  const parameter* t = ct.params.find("title");
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(t->extended);
+  EXPECT_EQ(t->decoded(), "This is even more ***fun*** isn't it!");
+  content_type out_of_order = parse_content_type("a/b; name*1=\"def\"; name*0=\"abc\"; name*2=ghi");
+  EXPECT_EQ(out_of_order.params.get("name"), "abcdefghi");
+  EXPECT_FALSE(out_of_order.params.find("name")->extended);
+  content_disposition d = parse_content_disposition("attachment; filename*=UTF-8''%E2%82%AC%20rates.txt");
+  EXPECT_EQ(d.type, "attachment");
+  EXPECT_EQ(d.params.find("filename")->decoded(), "\xE2\x82\xAC rates.txt");
+  content_disposition w = parse_content_disposition("inline; filename=\"=?iso-8859-1?Q?caf=E9.txt?=\"");
+  EXPECT_EQ(w.params.find("filename")->decoded(), "caf\xC3\xA9.txt");
+  content_type dup = parse_content_type("a/b; x=1; x=2");
+  EXPECT_EQ(dup.params.get("x"), "1");
+  EXPECT_EQ(dup.params.items.size(), 1u);
+}
+
+TEST(mime_transfer, base64_lenient_and_streaming) {
+  EXPECT_EQ(decode_base64("aGVs bG8g\r\nd29y*bGQ="), "hello world");
+  EXPECT_EQ(decode_base64("aGk=IGlnbm9yZWQ="), "hi");  // stops at padding
+  EXPECT_EQ(decode_base64("aGk"), "hi");                // missing padding
+  std::string all = "SGVsbG8sIHN0cmVhbWluZyB3b3JsZCEgVGhpcyBpcyBhIHRlc3Qu";
+  for (std::size_t split = 0; split <= all.size(); ++split) {
+    base64_decoder d;
+    std::string out;
+    d.decode(all.substr(0, split), out);
+    d.decode(all.substr(split), out);
+    d.finish(out);
+    ASSERT_EQ(out, "Hello, streaming world! This is a test.") << split;
+  }
+}
+
+TEST(mime_transfer, quoted_printable_soft_breaks_and_bad_escapes) {
+  EXPECT_EQ(decode_quoted_printable("caf=E9 =\r\nna=c3=afve\r\n"), "caf\xE9 na\xC3\xAFve\r\n");
+  EXPECT_EQ(decode_quoted_printable("trailing   \r\nnext\t\n"), "trailing\r\nnext\n");
+  EXPECT_EQ(decode_quoted_printable("bad =ZZ and =4 end="), "bad =ZZ and =4 end");
+  EXPECT_EQ(decode_quoted_printable("pad= \t \r\nx"), "padx");
+  EXPECT_EQ(decode_quoted_printable("a=\nb\rc"), "ab\rc");
+  std::string in = "Line one=\r\n continues =3D ok  \r\nbad=G1 x=\r\n";
+  std::string whole = decode_quoted_printable(in);
+  for (std::size_t a = 0; a <= in.size(); ++a) {
+    for (std::size_t b = a; b <= in.size(); b += 3) {
+      qp_decoder d;
+      std::string out;
+      d.decode(in.substr(0, a), out);
+      d.decode(in.substr(a, b - a), out);
+      d.decode(in.substr(b), out);
+      d.finish(out);
+      ASSERT_EQ(out, whole) << a << "," << b;
+    }
+  }
+  EXPECT_EQ(whole, "Line one continues = ok\r\nbad=G1 x");
+}
+
+TEST(mime_transfer, encoding_tokens) {
+  EXPECT_EQ(parse_transfer_encoding(" Base64 "), transfer_encoding::base64);
+  EXPECT_EQ(parse_transfer_encoding("quoted-printable (yes)"), transfer_encoding::quoted_printable);
+  EXPECT_EQ(parse_transfer_encoding(""), transfer_encoding::seven_bit);
+  EXPECT_EQ(parse_transfer_encoding("x-uuencode"), transfer_encoding::unknown);
+}
