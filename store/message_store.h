@@ -51,7 +51,9 @@ struct store_options {
   std::uint64_t segment_size_max = 64u << 20;
   std::uint32_t chunk_size_max = 256u << 10;
   std::uint64_t blob_size_max = 64u << 20;
-  bool preallocate_segments = false;
+  // fallocate each segment up front: the bench measured fewer journal
+  // commits per fdatasync and higher group-commit throughput (README).
+  bool preallocate_segments = true;
   bool load_checkpoint = true;            // false: replay every segment from scratch
   // Receives recovery's report lines (what was cut, what was skipped).
   std::function<void(const std::string&)> report;
