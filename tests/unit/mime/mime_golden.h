@@ -12,8 +12,10 @@ namespace mime::golden {
 
 inline std::string section_name(const message_tree& tree, std::uint32_t id) {
   // IMAP part numbers: position among siblings, with the embedded message
-  // of a message/rfc822 part not adding a level.
+  // of a message/rfc822 part not adding a level (it is marked "(message)").
   std::string name;
+  std::string suffix;
+  if (id != 0 && tree.parts[tree.parts[id].info.parent].info.kind == part_kind::message) suffix = "(message)";
   while (id != 0) {
     const part_node& node = tree.parts[id];
     const part_node& parent = tree.parts[node.info.parent];
@@ -26,7 +28,7 @@ inline std::string section_name(const message_tree& tree, std::uint32_t id) {
     name = std::to_string(n) + (name.empty() ? "" : "." + name);
     id = parent.info.id;
   }
-  return name.empty() ? "ROOT" : name;
+  return (name.empty() ? "ROOT" : name) + suffix;
 }
 
 inline std::string render(std::string_view msg) {
