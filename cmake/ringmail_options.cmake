@@ -1,5 +1,5 @@
 # Compiler flags shared by every target.
-add_compile_options(-Wall -Wextra -Wno-unused-parameter)
+add_compile_options(-Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
 if(RINGMAIL_WERROR)
   add_compile_options(-Werror)
 endif()
