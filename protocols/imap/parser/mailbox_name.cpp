@@ -132,8 +132,10 @@ kio::result<std::string, errc> decode_modified_utf7(std::string_view wire) {
           high_surrogate = unit;
         } else if (unit >= 0xDC00 && unit <= 0xDFFF) {
           return kio::fail(errc::bad_mailbox_name);
-        } else if (unit >= 0x20 && unit <= 0x7e) {
-          return kio::fail(errc::bad_mailbox_name);  // printable ASCII must be direct
+        } else if (unit <= 0x7f) {
+          // Printable ASCII must be written directly, and control characters
+          // (NUL above all) have no place in a mailbox name.
+          return kio::fail(errc::bad_mailbox_name);
         } else {
           append_utf8(out, unit);
         }

@@ -19,10 +19,12 @@ enum class mailbox_encoding : unsigned char {
 // Strict modified UTF-7 to UTF-8. Refuses what has a canonical other
 // spelling or no meaning, so one name has one wire form: raw 8-bit or
 // control bytes, printable ASCII inside a base64 run, "&" not written "&-",
-// adjacent base64 runs, non-zero pad bits, unpaired surrogates.
+// adjacent base64 runs, non-zero pad bits, unpaired surrogates, and encoded
+// control characters (U+0000..U+001F, U+007F).
 kio::result<std::string, errc> decode_modified_utf7(std::string_view wire);
-// UTF-8 to modified UTF-7 (the canonical form the decoder accepts).
-// Fails (bad_mailbox_name) only on invalid UTF-8.
+// UTF-8 to modified UTF-7 (the canonical form the decoder accepts, for
+// names without control characters). Fails (bad_mailbox_name) only on
+// invalid UTF-8.
 kio::result<std::string, errc> encode_modified_utf7(std::string_view utf8);
 
 // RFC 3629 UTF-8: no overlongs, no surrogates, nothing above U+10FFFF.

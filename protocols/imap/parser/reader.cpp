@@ -70,7 +70,8 @@ read_event command_reader::fail(read_event ev, errc code, bool can_continue) {
 command_reader::marker command_reader::find_marker(std::string_view segment) {
   marker m;
   if (segment.empty() || segment.back() != '}') return m;
-  // Scan back over at most 21 digits and an optional '+'.
+  // Scan back over the digits and an optional '+'. More than 20 digits is
+  // a malformed marker, not text: the client will send data we cannot size.
   std::size_t end = segment.size() - 1;  // index of '}'
   std::size_t digits_end = end;
   if (digits_end > 0 && segment[digits_end - 1] == '+') {
@@ -78,8 +79,7 @@ command_reader::marker command_reader::find_marker(std::string_view segment) {
     --digits_end;
   }
   std::size_t digits_begin = digits_end;
-  while (digits_begin > 0 && digits_end - digits_begin <= 20 &&
-         segment[digits_begin - 1] >= '0' && segment[digits_begin - 1] <= '9') {
+  while (digits_begin > 0 && segment[digits_begin - 1] >= '0' && segment[digits_begin - 1] <= '9') {
     --digits_begin;
   }
   if (digits_begin == 0 || segment[digits_begin - 1] != '{') return m;  // not a literal: "}" is plain text
@@ -235,6 +235,9 @@ read_event command_reader::read(std::string_view input) {
         std::size_t lf = window.find('\n');
         std::size_t take = lf == std::string_view::npos ? window.size() : lf;
         if (lf == std::string_view::npos && window.size() > room) {
+          // Buffer the window first (bounded by the limit + 2) so the tag is
+          // known however the line was split across reads.
+          _buffer.append(window);
           ev = fail(ev, errc::line_too_long, true);
           clear_command();
           remember_tail(window);
@@ -243,6 +246,7 @@ read_event command_reader::read(std::string_view input) {
           return ev;
         }
         if (_command_size_bytes + take + 1 > _limits.command_size_max) {
+          _buffer.append(window.substr(0, take));
           ev = fail(ev, errc::command_too_large, true);
           clear_command();
           remember_tail(window.substr(0, take));
