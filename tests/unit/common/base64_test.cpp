@@ -22,7 +22,7 @@ base64_errc decode_error(std::string_view text, base64_mode mode) {
 }
 
 // RFC 4648 section 10 test vectors.
-TEST(base64, rfc4648_vectors) {
+TEST(common_base64, rfc4648_vectors) {
   const std::pair<std::string_view, std::string_view> vectors[] = {
       {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
       {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
@@ -34,7 +34,7 @@ TEST(base64, rfc4648_vectors) {
   }
 }
 
-TEST(base64, all_byte_values_round_trip) {
+TEST(common_base64, all_byte_values_round_trip) {
   std::string all;
   for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
   for (std::size_t n = 0; n <= all.size(); n += 7) {
@@ -43,13 +43,13 @@ TEST(base64, all_byte_values_round_trip) {
   }
 }
 
-TEST(base64, encode_appends) {
+TEST(common_base64, encode_appends) {
   std::string out = "AUTH PLAIN ";
   proto::base64_encode(std::string_view("\0a\0b", 4), out);
   EXPECT_EQ(out, "AUTH PLAIN AGEAYg==");
 }
 
-TEST(base64, strict_refuses) {
+TEST(common_base64, strict_refuses) {
   EXPECT_EQ(decode_error("Zg", base64_mode::strict), base64_errc::bad_length);
   EXPECT_EQ(decode_error("Zm9v\r\n", base64_mode::strict), base64_errc::bad_length);
   EXPECT_EQ(decode_error("Zm 9v", base64_mode::strict), base64_errc::bad_length);
@@ -64,7 +64,7 @@ TEST(base64, strict_refuses) {
   EXPECT_EQ(decode_error("Zm9-", base64_mode::strict), base64_errc::invalid_character);  // base64url is not base64
 }
 
-TEST(base64, lenient_skips_whitespace_and_missing_padding) {
+TEST(common_base64, lenient_skips_whitespace_and_missing_padding) {
   EXPECT_EQ(decode_ok("Zm9v\r\nYmFy", base64_mode::lenient), "foobar");
   EXPECT_EQ(decode_ok(" Z m 9 v Y g = = \t", base64_mode::lenient), "foob");
   EXPECT_EQ(decode_ok("Zg", base64_mode::lenient), "f");
@@ -78,7 +78,7 @@ TEST(base64, lenient_skips_whitespace_and_missing_padding) {
   EXPECT_EQ(decode_error("Zg==Zg==", base64_mode::lenient), base64_errc::bad_padding);
 }
 
-TEST(base64, output_bound_is_respected) {
+TEST(common_base64, output_bound_is_respected) {
   std::byte small[2];
   auto r = proto::base64_decode("Zm9v", std::span<std::byte>(small), base64_mode::strict);
   ASSERT_FALSE(r);

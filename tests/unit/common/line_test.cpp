@@ -16,7 +16,7 @@ std::size_t reference_find_crlf(std::string_view s, std::size_t from) {
   return proto::npos;
 }
 
-TEST(find_crlf, basic) {
+TEST(common_find_crlf, basic) {
   EXPECT_EQ(proto::find_crlf(""), proto::npos);
   EXPECT_EQ(proto::find_crlf("\r"), proto::npos);
   EXPECT_EQ(proto::find_crlf("\n"), proto::npos);
@@ -30,7 +30,7 @@ TEST(find_crlf, basic) {
   EXPECT_EQ(proto::find_crlf("ab\r\n", 100), proto::npos);
 }
 
-TEST(find_crlf, matches_reference_on_every_small_string) {
+TEST(common_find_crlf, matches_reference_on_every_small_string) {
   // Every string of length <= 7 over {a, CR, LF}, from every start.
   const char alphabet[] = {'a', '\r', '\n'};
   for (int length = 0; length <= 7; ++length) {
@@ -46,19 +46,19 @@ TEST(find_crlf, matches_reference_on_every_small_string) {
   }
 }
 
-TEST(find_crlf, span_overload) {
+TEST(common_find_crlf, span_overload) {
   const std::string s = "x\r\n";
   EXPECT_EQ(proto::find_crlf(std::as_bytes(std::span(s.data(), s.size()))), 1u);
 }
 
-TEST(find_bare_lf, finds_only_bare_ones) {
+TEST(common_find_bare_lf, finds_only_bare_ones) {
   EXPECT_EQ(proto::find_bare_lf("a\r\nb\r\n"), proto::npos);
   EXPECT_EQ(proto::find_bare_lf("\n"), 0u);
   EXPECT_EQ(proto::find_bare_lf("a\r\nb\n"), 4u);
   EXPECT_EQ(proto::find_bare_lf("a\r\r\n\n"), 4u);
 }
 
-TEST(utf8, validity) {
+TEST(common_utf8, validity) {
   EXPECT_TRUE(proto::utf8_valid(""));
   EXPECT_TRUE(proto::utf8_valid("plain"));
   EXPECT_TRUE(proto::utf8_valid("j\xc3\xb6rg"));

@@ -12,7 +12,7 @@ using proto::sasl_errc;
 
 std::string b64(std::string_view s) { return proto::base64_encode(s); }
 
-TEST(sasl_plain, decodes_the_three_fields) {
+TEST(common_sasl_plain, decodes_the_three_fields) {
   using namespace std::string_literals;
   auto c = proto::decode_sasl_plain("\0tim\0tanstaaftanstaaf"s);
   ASSERT_TRUE(c);
@@ -27,7 +27,7 @@ TEST(sasl_plain, decodes_the_three_fields) {
   EXPECT_EQ(z->password, "xipj3plmq");
 }
 
-TEST(sasl_plain, refuses_malformed_messages) {
+TEST(common_sasl_plain, refuses_malformed_messages) {
   using namespace std::string_literals;
   struct row {
     std::string message;
@@ -58,7 +58,7 @@ TEST(sasl_plain, refuses_malformed_messages) {
   EXPECT_TRUE(proto::decode_sasl_plain("\0j\xc3\xb6rg\0p\xc3\xa4ss"s));
 }
 
-TEST(sasl_response, cancel_empty_and_strict_base64) {
+TEST(common_sasl_response, cancel_empty_and_strict_base64) {
   auto cancel = proto::decode_sasl_response("*");
   ASSERT_FALSE(cancel);
   EXPECT_EQ(cancel.error(), sasl_errc::cancelled);
@@ -78,7 +78,7 @@ TEST(sasl_response, cancel_empty_and_strict_base64) {
   EXPECT_EQ(proto::decode_sasl_plain_response("*").error(), sasl_errc::cancelled);
 }
 
-TEST(sasl_login, prompts_and_fields) {
+TEST(common_sasl_login, prompts_and_fields) {
   using namespace std::string_literals;
   EXPECT_EQ(proto::base64_encode("Username:"), proto::sasl_login_username_prompt);
   EXPECT_EQ(proto::base64_encode("Password:"), proto::sasl_login_password_prompt);

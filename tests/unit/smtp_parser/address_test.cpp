@@ -31,7 +31,7 @@ address_errc forward_error(std::string_view text, const smtp::address_options& o
   return p ? address_errc{} : p.error();
 }
 
-TEST(address, plain_mailboxes) {
+TEST(smtp_address, plain_mailboxes) {
   const smtp::path p = forward_ok("<John.Smith@Example.COM>");
   EXPECT_EQ(p.address.local_part, "John.Smith");  // case preserved
   EXPECT_EQ(p.address.domain, "example.com");     // lower-cased
@@ -46,7 +46,7 @@ TEST(address, plain_mailboxes) {
   EXPECT_EQ(forward_ok("<u@a-b.c-d.example>").address.domain, "a-b.c-d.example");
 }
 
-TEST(address, quoted_local_parts) {
+TEST(smtp_address, quoted_local_parts) {
   EXPECT_EQ(forward_ok("<\"john smith\"@x.example>").address.local_part, "john smith");
   EXPECT_EQ(forward_ok("<\"a\\\"b\"@x.example>").address.local_part, "a\"b");
   EXPECT_EQ(forward_ok("<\"a\\\\b\"@x.example>").address.local_part, "a\\b");
@@ -56,7 +56,7 @@ TEST(address, quoted_local_parts) {
   EXPECT_EQ(smtp::format_mailbox(forward_ok("<\"a\\\"b c\"@x.example>").address), "\"a\\\"b c\"@x.example");
 }
 
-TEST(address, address_literals) {
+TEST(smtp_address, address_literals) {
   const smtp::path v4 = forward_ok("<u@[192.0.2.1]>");
   EXPECT_TRUE(v4.address.domain_literal);
   EXPECT_EQ(v4.address.domain, "[192.0.2.1]");
@@ -84,7 +84,7 @@ TEST(address, address_literals) {
   }
 }
 
-TEST(address, null_and_postmaster) {
+TEST(smtp_address, null_and_postmaster) {
   auto null_reverse = smtp::parse_path("<>", path_kind::reverse, ascii);
   ASSERT_TRUE(null_reverse);
   EXPECT_TRUE(null_reverse->null);
@@ -107,7 +107,7 @@ TEST(address, null_and_postmaster) {
 // The relay tricks an appliance must recognise: each names a remote
 // recipient through a local domain. All are RFC-valid, so the parser
 // accepts them and flags them; the session refuses flagged recipients.
-TEST(address, relay_hazards) {
+TEST(smtp_address, relay_hazards) {
   struct row {
     std::string_view text;
     relay_hazard expected;
@@ -144,7 +144,7 @@ TEST(address, relay_hazards) {
   EXPECT_EQ(forward_error("<@-bad.example:user@remote.example>"), address_errc::bad_domain);
 }
 
-TEST(address, syntax_errors) {
+TEST(smtp_address, syntax_errors) {
   struct row {
     std::string_view text;
     address_errc expected;
@@ -179,7 +179,7 @@ TEST(address, syntax_errors) {
   for (const auto& r : rows) EXPECT_EQ(forward_error(r.text), r.expected) << r.text;
 }
 
-TEST(address, length_limits) {
+TEST(smtp_address, length_limits) {
   const std::string local64(64, 'l');
   EXPECT_EQ(forward_ok("<" + local64 + "@x.example>").address.local_part, local64);
   EXPECT_EQ(forward_error("<" + local64 + "l@x.example>"), address_errc::local_part_too_long);
@@ -209,7 +209,7 @@ TEST(address, length_limits) {
   EXPECT_TRUE(smtp::parse_path("<" + std::string(100, 'v') + "@x.example>", path_kind::forward, relaxed));
 }
 
-TEST(address, utf8_only_with_smtputf8) {
+TEST(smtp_address, utf8_only_with_smtputf8) {
   EXPECT_EQ(forward_error("<j\xc3\xb6rg@x.example>"), address_errc::non_ascii);
   EXPECT_EQ(forward_error("<user@b\xc3\xbc" "cher.example>"), address_errc::non_ascii);
   EXPECT_EQ(forward_error("<\"j\xc3\xb6rg\"@x.example>"), address_errc::non_ascii);
@@ -225,12 +225,12 @@ TEST(address, utf8_only_with_smtputf8) {
   EXPECT_EQ(forward_error("<user@\xc0\xaf.example>", utf8), address_errc::invalid_utf8);
 }
 
-TEST(address, helo_domain_tolerates_underscore) {
+TEST(smtp_address, helo_domain_tolerates_underscore) {
   EXPECT_EQ(*smtp::parse_helo_domain("WIN_PC.corp", ascii), "win_pc.corp");
   EXPECT_FALSE(smtp::parse_domain("WIN_PC.corp", ascii));
 }
 
-TEST(address, find_path_end_skips_quotes) {
+TEST(smtp_address, find_path_end_skips_quotes) {
   EXPECT_EQ(smtp::find_path_end("<a@b> SIZE=1"), 5u);
   EXPECT_EQ(smtp::find_path_end("<\"a>b\"@c> X"), 9u);
   EXPECT_EQ(smtp::find_path_end("<\"a\\\">b\"@c>"), 11u);

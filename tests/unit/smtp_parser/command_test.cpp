@@ -47,7 +47,7 @@ void expect_refusals(const std::vector<refusal>& rows, const command_options& op
   }
 }
 
-TEST(command, simple_verbs_any_case) {
+TEST(smtp_command, simple_verbs_any_case) {
   const std::pair<std::string_view, verb> rows[] = {
       {"DATA", verb::data}, {"data", verb::data}, {"DaTa", verb::data}, {"RSET", verb::rset},
       {"rset ", verb::rset}, {"NOOP", verb::noop}, {"QUIT", verb::quit}, {"quit", verb::quit},
@@ -56,7 +56,7 @@ TEST(command, simple_verbs_any_case) {
   for (const auto& [line, kind] : rows) EXPECT_EQ(parse_ok(line).kind, kind) << line;
 }
 
-TEST(command, arguments_of_noop_help_vrfy_expn) {
+TEST(smtp_command, arguments_of_noop_help_vrfy_expn) {
   EXPECT_EQ(parse_ok("NOOP hello there").argument, "hello there");
   EXPECT_EQ(parse_ok("HELP mail").argument, "mail");
   EXPECT_EQ(parse_ok("HELP").argument, "");
@@ -67,7 +67,7 @@ TEST(command, arguments_of_noop_help_vrfy_expn) {
   EXPECT_EQ(parse_ok("VRFY J\xc3\xb6rg").argument, "J\xc3\xb6rg");
 }
 
-TEST(command, ehlo_and_helo) {
+TEST(smtp_command, ehlo_and_helo) {
   EXPECT_EQ(parse_ok("EHLO mx.Example.ORG").domain, "mx.example.org");
   EXPECT_EQ(parse_ok("helo client").domain, "client");
   EXPECT_EQ(parse_ok("EHLO [192.0.2.1]").domain, "[192.0.2.1]");
@@ -95,7 +95,7 @@ TEST(command, ehlo_and_helo) {
   });
 }
 
-TEST(command, mail_from) {
+TEST(smtp_command, mail_from) {
   const command m = parse_ok("MAIL FROM:<Alice@Example.ORG>");
   EXPECT_EQ(m.kind, verb::mail);
   EXPECT_EQ(m.address.address.local_part, "Alice");
@@ -110,7 +110,7 @@ TEST(command, mail_from) {
   EXPECT_EQ(parse_ok("MAIL FROM:  <a@b.example>  ").address.address.local_part, "a");
 }
 
-TEST(command, mail_parameters) {
+TEST(smtp_command, mail_parameters) {
   command_options options;
   options.binary_mime = true;
   options.auth = true;
@@ -135,7 +135,7 @@ TEST(command, mail_parameters) {
   EXPECT_TRUE(u.address.utf8);
 }
 
-TEST(command, mail_refusals) {
+TEST(smtp_command, mail_refusals) {
   command_options options;  // binary_mime and auth off by default
   expect_refusals(
       {
@@ -201,7 +201,7 @@ TEST(command, mail_refusals) {
       bare);
 }
 
-TEST(command, rcpt_to) {
+TEST(smtp_command, rcpt_to) {
   const command r = parse_ok("RCPT TO:<bob@Example.org>");
   EXPECT_EQ(r.kind, verb::rcpt);
   EXPECT_EQ(r.address.address.local_part, "bob");
@@ -232,7 +232,7 @@ TEST(command, rcpt_to) {
   EXPECT_TRUE(parse_ok("RCPT TO:<j\xc3\xb6rg@example.org>", utf8).address.utf8);
 }
 
-TEST(command, rcpt_refusals) {
+TEST(smtp_command, rcpt_refusals) {
   expect_refusals({
       {"RCPT", 501, "5.5.4"},
       {"RCPT TO:", 501, "5.5.4"},
@@ -258,7 +258,7 @@ TEST(command, rcpt_refusals) {
   });
 }
 
-TEST(command, bdat) {
+TEST(smtp_command, bdat) {
   const command b = parse_ok("BDAT 1000");
   EXPECT_EQ(b.kind, verb::bdat);
   EXPECT_EQ(b.chunk_size, 1000u);
@@ -285,7 +285,7 @@ TEST(command, bdat) {
       options);
 }
 
-TEST(command, auth) {
+TEST(smtp_command, auth) {
   const command a = parse_ok("AUTH plain");
   EXPECT_EQ(a.kind, verb::auth);
   EXPECT_EQ(a.mechanism, "PLAIN");
@@ -309,7 +309,7 @@ TEST(command, auth) {
   });
 }
 
-TEST(command, general_refusals) {
+TEST(smtp_command, general_refusals) {
   expect_refusals({
       {"", 500, "5.5.2"},
       {" ", 500, "5.5.2"},
@@ -337,7 +337,7 @@ TEST(command, general_refusals) {
   expect_refusals({{"VRFY J\xc3\xb6rg", 501, "5.5.4"}}, no_utf8);
 }
 
-TEST(command, line_length_limit) {
+TEST(smtp_command, line_length_limit) {
   command_options options;
   options.line_size_max = 100;
   const std::string at_limit = "NOOP " + std::string(95, 'x');
@@ -346,13 +346,13 @@ TEST(command, line_length_limit) {
   expect_refusals({{at_limit + "x", 500, "5.5.2"}}, options);
 }
 
-TEST(command, verb_names) {
+TEST(smtp_command, verb_names) {
   EXPECT_EQ(smtp::verb_name(verb::ehlo), "EHLO");
   EXPECT_EQ(smtp::verb_name(verb::starttls), "STARTTLS");
   EXPECT_EQ(smtp::verb_name(verb::bdat), "BDAT");
 }
 
-TEST(command, format_is_canonical) {
+TEST(smtp_command, format_is_canonical) {
   command_options options;
   options.auth = true;
   auto c = smtp::parse_command(

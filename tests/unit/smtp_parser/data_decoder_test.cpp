@@ -106,7 +106,7 @@ data_limits normalize_limits() {
   return limits;
 }
 
-TEST(data_decoder, simple_message) {
+TEST(smtp_data_decoder, simple_message) {
   const outcome o = one_shot("Subject: hi\r\n\r\nbody\r\n.\r\n");
   EXPECT_TRUE(o.end_of_data);
   EXPECT_EQ(o.content, "Subject: hi\r\n\r\nbody\r\n");
@@ -115,7 +115,7 @@ TEST(data_decoder, simple_message) {
   EXPECT_EQ(o.content_size, o.content.size());
 }
 
-TEST(data_decoder, empty_message_right_after_data_command) {
+TEST(smtp_data_decoder, empty_message_right_after_data_command) {
   const outcome o = one_shot(".\r\nQUIT\r\n");
   EXPECT_TRUE(o.end_of_data);
   EXPECT_EQ(o.content, "");
@@ -123,13 +123,13 @@ TEST(data_decoder, empty_message_right_after_data_command) {
   EXPECT_EQ(o.leftover, "QUIT\r\n");
 }
 
-TEST(data_decoder, dot_unstuffing) {
+TEST(smtp_data_decoder, dot_unstuffing) {
   const outcome o = one_shot("..leading\r\n..\r\n...\r\nmid.dle\r\n.x\r\n.\r\n");
   EXPECT_TRUE(o.end_of_data);
   EXPECT_EQ(o.content, ".leading\r\n.\r\n..\r\nmid.dle\r\nx\r\n");
 }
 
-TEST(data_decoder, pipelined_commands_are_left_in_place) {
+TEST(smtp_data_decoder, pipelined_commands_are_left_in_place) {
   std::string input = "line\r\n.\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n";
   std::span<std::byte> buffer = std::as_writable_bytes(std::span(input.data(), input.size()));
   data_decoder decoder;
@@ -147,7 +147,7 @@ TEST(data_decoder, pipelined_commands_are_left_in_place) {
   expect_split_invariant("line\r\n.\r\nMAIL FROM:<a@b.example>\r\n");
 }
 
-TEST(data_decoder, terminator_split_across_chunks) {
+TEST(smtp_data_decoder, terminator_split_across_chunks) {
   for (const char* input : {"abc\r\n.\r\n", ".\r\n", "\r\n.\r\n", "a\r\n..\r\n.\r\nnext"}) {
     expect_split_invariant(input);
   }
@@ -163,7 +163,7 @@ TEST(data_decoder, terminator_split_across_chunks) {
 // may end data here. In reject mode the message is refused with 550 5.6.11;
 // the data still ends only at the real CRLF.CRLF, so the "smuggled" MAIL
 // command is never read as a command.
-TEST(data_decoder, smuggling_variants_never_end_data) {
+TEST(smtp_data_decoder, smuggling_variants_never_end_data) {
   const char* fake_ends[] = {"\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n", "\r.\r\n", "\n.\r", "\r\n.\r",
                              "\r\n.\rX", "\n.", "\r.", "\r\n\n.\n", "\r\n\r.\r\n"};
   for (const char* fake : fake_ends) {
@@ -202,7 +202,7 @@ TEST(data_decoder, smuggling_variants_never_end_data) {
   }
 }
 
-TEST(data_decoder, bare_line_ending_at_the_very_start) {
+TEST(smtp_data_decoder, bare_line_ending_at_the_very_start) {
   for (const char* input : {"\n.\r\n\r\n.\r\n", "\r.\r\n\r\n.\r\n", ".\n\r\n.\r\n", ".\r\r\n.\r\n"}) {
     const outcome o = one_shot(input);
     EXPECT_TRUE(o.end_of_data) << testing::PrintToString(input);
@@ -213,7 +213,7 @@ TEST(data_decoder, bare_line_ending_at_the_very_start) {
   }
 }
 
-TEST(data_decoder, normalize_writes_crlf) {
+TEST(smtp_data_decoder, normalize_writes_crlf) {
   struct row {
     const char* input;
     const char* content;
@@ -240,7 +240,7 @@ TEST(data_decoder, normalize_writes_crlf) {
   }
 }
 
-TEST(data_decoder, long_lines) {
+TEST(smtp_data_decoder, long_lines) {
   data_limits limits;
   const std::string ok_line(998, 'a');
   const outcome ok = one_shot(ok_line + "\r\n.\r\n", limits);
@@ -276,7 +276,7 @@ TEST(data_decoder, long_lines) {
   EXPECT_EQ(one_shot("123456789\r\n.\r\n", small).rejection, data_rejection::line_too_long);
 }
 
-TEST(data_decoder, oversize_is_consumed_to_the_end) {
+TEST(smtp_data_decoder, oversize_is_consumed_to_the_end) {
   data_limits limits;
   limits.message_size_max = 10;
   const outcome exact = one_shot("01234567\r\n.\r\n", limits);
@@ -298,7 +298,7 @@ TEST(data_decoder, oversize_is_consumed_to_the_end) {
   EXPECT_TRUE(decoder.oversize());
 }
 
-TEST(data_decoder, first_rejection_reason_wins) {
+TEST(smtp_data_decoder, first_rejection_reason_wins) {
   data_limits limits;
   limits.message_size_max = 5;
   const outcome o = one_shot("a\nbcdefgh\r\n.\r\n", limits);
@@ -310,7 +310,7 @@ TEST(data_decoder, first_rejection_reason_wins) {
   EXPECT_TRUE(decoder.bare_line_ending_seen());
 }
 
-TEST(data_decoder, nul_and_eight_bit_are_recorded) {
+TEST(smtp_data_decoder, nul_and_eight_bit_are_recorded) {
   const outcome plain = one_shot("ascii only\r\n.\r\n");
   EXPECT_FALSE(plain.nul);
   EXPECT_FALSE(plain.eight_bit);
@@ -322,7 +322,7 @@ TEST(data_decoder, nul_and_eight_bit_are_recorded) {
   expect_split_invariant(std::string("\0.\r\n.\0\r\n\xff\r\n.\r\n", 14));
 }
 
-TEST(data_decoder, reset_starts_a_new_message) {
+TEST(smtp_data_decoder, reset_starts_a_new_message) {
   data_decoder decoder;
   std::string first = "a\nb\r\n.\r\n";
   (void)decoder.feed(std::as_writable_bytes(std::span(first.data(), first.size())));
@@ -363,7 +363,7 @@ outcome reference(const std::string& input) {
   return o;
 }
 
-TEST(data_decoder, random_streams_match_reference_and_splits) {
+TEST(smtp_data_decoder, random_streams_match_reference_and_splits) {
   std::mt19937 random(20240229);
   const std::vector<std::string> well_formed{"a", "b", ".", "..", "\r\n", "\r\n", "\r\n.", "\0", "\xe9", "xyz"};
   const std::vector<std::string> hostile{"a", ".", "\r", "\n", "\r\n", "\r\n.", "\n.", "\r.", "\r\n.\r", "\0"};
@@ -395,7 +395,7 @@ TEST(data_decoder, random_streams_match_reference_and_splits) {
   }
 }
 
-TEST(bdat_counter, counts_chunks_and_leaves_the_rest) {
+TEST(smtp_bdat_counter, counts_chunks_and_leaves_the_rest) {
   smtp::bdat_counter counter(100);
   counter.start_chunk(10, false);
   EXPECT_EQ(counter.take(4), 4u);

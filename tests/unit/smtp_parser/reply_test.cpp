@@ -7,14 +7,14 @@
 
 namespace {
 
-TEST(reply, single_line) {
+TEST(smtp_reply, single_line) {
   EXPECT_EQ(smtp::format_reply(smtp::replies::bad_arguments), "501 5.5.4 Syntax error in parameters or arguments\r\n");
   EXPECT_EQ(smtp::format_reply(smtp::reply{220, "", "mx.example.org ESMTP ringmail"}),
             "220 mx.example.org ESMTP ringmail\r\n");
   EXPECT_EQ(smtp::format_reply(smtp::reply{250, "2.0.0", ""}), "250 2.0.0\r\n");
 }
 
-TEST(reply, multi_line_ehlo) {
+TEST(smtp_reply, multi_line_ehlo) {
   const std::vector<std::string_view> lines{"mx.example.org", "PIPELINING", "SIZE 10240000", "8BITMIME"};
   std::string out;
   smtp::format_reply(out, 250, "", lines);
@@ -26,13 +26,13 @@ TEST(reply, multi_line_ehlo) {
   EXPECT_EQ(out, "550-5.7.1 first\r\n550 5.7.1 second\r\n");
 }
 
-TEST(reply, empty_lines_gives_one_line) {
+TEST(smtp_reply, empty_lines_gives_one_line) {
   std::string out;
   smtp::format_reply(out, 354, "", std::span<const std::string_view>());
   EXPECT_EQ(out, "354 \r\n");
 }
 
-TEST(reply, text_cannot_inject_lines) {
+TEST(smtp_reply, text_cannot_inject_lines) {
   // A client-chosen string (an EHLO name echoed back) must not become a second reply.
   std::string out;
   using namespace std::string_view_literals;
@@ -41,7 +41,7 @@ TEST(reply, text_cannot_inject_lines) {
   EXPECT_EQ(out, std::string("250 hi  250 fake x\r\n"));
 }
 
-TEST(reply, long_lines_are_cut) {
+TEST(smtp_reply, long_lines_are_cut) {
   const std::string long_text(2000, 'x');
   const std::string_view lines[] = {long_text, "short"};
   std::string out;
