@@ -60,7 +60,7 @@ void deliver(tls::engine& from, tls::engine& to, std::string& sink) {
 
 }  // namespace
 
-TEST(TlsEngine, Tls13HandshakeAndEcho) {
+TEST(tls_engine, Tls13HandshakeAndEcho) {
   auto f = default_pair();
   ASSERT_TRUE(f.connect());
   EXPECT_EQ(f.server->version_name(), "TLSv1.3");
@@ -83,7 +83,7 @@ TEST(TlsEngine, Tls13HandshakeAndEcho) {
   EXPECT_EQ(at_client, at_server);
 }
 
-TEST(TlsEngine, ForcedTls12UsesEcdheAead) {
+TEST(tls_engine, ForcedTls12UsesEcdheAead) {
   auto f = default_pair(tls::protocol_version::tls1_2);
   ASSERT_TRUE(f.connect());
   EXPECT_EQ(f.server->version_name(), "TLSv1.2");
@@ -96,7 +96,7 @@ TEST(TlsEngine, ForcedTls12UsesEcdheAead) {
   EXPECT_EQ(got, "ping");
 }
 
-TEST(TlsEngine, ServerLimitedToTls12StillServesTls13Client) {
+TEST(tls_engine, ServerLimitedToTls12StillServesTls13Client) {
   pair_fixture f;
   f.server_context = make_server_context({{"mail.example.com"}}, tls::protocol_version::tls1_2);
   f.client_context = make_opportunistic_client();
@@ -104,7 +104,7 @@ TEST(TlsEngine, ServerLimitedToTls12StillServesTls13Client) {
   EXPECT_EQ(f.client->version_name(), "TLSv1.2");
 }
 
-TEST(TlsEngine, ClientOfferingOnlyTls10And11IsRefused) {
+TEST(tls_engine, ClientOfferingOnlyTls10And11IsRefused) {
   auto context = make_server_context({{"mail.example.com"}});
   auto server = tls::engine::create_server(context);
   ASSERT_TRUE(server);
@@ -131,7 +131,7 @@ std::shared_ptr<const tls::server_context> rsa_server_context() {
   return context ? *context : nullptr;
 }
 
-TEST(TlsEngine, ClientOfferingOnlyRsaKeyExchangeIsRefused) {
+TEST(tls_engine, ClientOfferingOnlyRsaKeyExchangeIsRefused) {
   // An RSA certificate, so plain RSA key exchange would be possible if the
   // policy allowed it.
   auto context = rsa_server_context();
@@ -147,7 +147,7 @@ TEST(TlsEngine, ClientOfferingOnlyRsaKeyExchangeIsRefused) {
   EXPECT_TRUE(client_failed);
 }
 
-TEST(TlsEngine, RawTls12EcdheClientIsAccepted) {
+TEST(tls_engine, RawTls12EcdheClientIsAccepted) {
   // The control for the two refusals above: the same raw client with an
   // ECDHE suite gets through, so the refusals are about policy.
   auto context = make_server_context({{"mail.example.com"}});
@@ -162,7 +162,7 @@ TEST(TlsEngine, RawTls12EcdheClientIsAccepted) {
   EXPECT_EQ(server->cipher_name(), "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256");
 }
 
-TEST(TlsEngine, RsaCertificateGetsEcdheRsa) {
+TEST(tls_engine, RsaCertificateGetsEcdheRsa) {
   auto context = rsa_server_context();
   ASSERT_NE(context, nullptr);
   auto server = tls::engine::create_server(context);
@@ -183,7 +183,7 @@ TEST(TlsEngine, RsaCertificateGetsEcdheRsa) {
   EXPECT_EQ(server13->version_name(), "TLSv1.3");
 }
 
-TEST(TlsEngine, RawClientWithP256OnlyGetsP256) {
+TEST(tls_engine, RawClientWithP256OnlyGetsP256) {
   auto context = make_server_context({{"mail.example.com"}});
   auto server = tls::engine::create_server(context);
   ASSERT_TRUE(server);
@@ -197,7 +197,7 @@ TEST(TlsEngine, RawClientWithP256OnlyGetsP256) {
 
 // ------------------------------------------------------------------ SNI
 
-class TlsSni : public ::testing::Test {
+class tls_sni : public ::testing::Test {
  protected:
   void SetUp() override {
     context = make_server_context({{"default.test"}, {"mail.example.com", "smtp.example.com"}, {"*.example.org"}});
@@ -218,27 +218,27 @@ class TlsSni : public ::testing::Test {
   std::shared_ptr<const tls::client_context> client_context;
 };
 
-TEST_F(TlsSni, ExactNameSelectsItsCertificate) {
+TEST_F(tls_sni, ExactNameSelectsItsCertificate) {
   EXPECT_EQ(names_served_for("mail.example.com"), (std::vector<std::string>{"mail.example.com", "smtp.example.com"}));
   EXPECT_EQ(names_served_for("smtp.example.com"), (std::vector<std::string>{"mail.example.com", "smtp.example.com"}));
   EXPECT_EQ(names_served_for("MAIL.Example.COM"), (std::vector<std::string>{"mail.example.com", "smtp.example.com"}));
 }
 
-TEST_F(TlsSni, WildcardCoversOneLabel) {
+TEST_F(tls_sni, WildcardCoversOneLabel) {
   EXPECT_EQ(names_served_for("imap.example.org"), (std::vector<std::string>{"*.example.org"}));
   // Two labels deep or the bare domain are not covered: the default answers.
   EXPECT_EQ(names_served_for("a.b.example.org"), (std::vector<std::string>{"default.test"}));
   EXPECT_EQ(names_served_for("example.org"), (std::vector<std::string>{"default.test"}));
 }
 
-TEST_F(TlsSni, UnknownOrMissingSniGetsDefault) {
+TEST_F(tls_sni, UnknownOrMissingSniGetsDefault) {
   EXPECT_EQ(names_served_for("unknown.test"), (std::vector<std::string>{"default.test"}));
   EXPECT_EQ(names_served_for(""), (std::vector<std::string>{"default.test"}));
   // An IP literal is not sent as SNI at all.
   EXPECT_EQ(names_served_for("192.0.2.1"), (std::vector<std::string>{"default.test"}));
 }
 
-TEST_F(TlsSni, ServerReportsSniAndCommonName) {
+TEST_F(tls_sni, ServerReportsSniAndCommonName) {
   auto server = tls::engine::create_server(context);
   auto client = tls::engine::create_client(client_context, "imap.example.org");
   ASSERT_TRUE(server && client);
@@ -248,7 +248,7 @@ TEST_F(TlsSni, ServerReportsSniAndCommonName) {
   EXPECT_EQ(peer_common_name(client->native_handle()), "*.example.org");
 }
 
-TEST_F(TlsSni, SelectCertificateIndexTable) {
+TEST_F(tls_sni, SelectCertificateIndexTable) {
   struct row {
     const char* sni;
     std::size_t index;
@@ -264,7 +264,7 @@ TEST_F(TlsSni, SelectCertificateIndexTable) {
 
 // ---------------------------------------------------------- bulk transfer
 
-TEST(TlsEngine, MegabyteBothWaysWithRandomChunking) {
+TEST(tls_engine, MegabyteBothWaysWithRandomChunking) {
   auto f = default_pair();
   ASSERT_TRUE(f.connect());
   std::mt19937_64 rng(20240601);
@@ -319,7 +319,7 @@ TEST(TlsEngine, MegabyteBothWaysWithRandomChunking) {
   EXPECT_TRUE(client_got == server_sends);
 }
 
-TEST(TlsEngine, LargeWriteProducesFullRecords) {
+TEST(tls_engine, LargeWriteProducesFullRecords) {
   auto f = default_pair();
   ASSERT_TRUE(f.connect());
   // A greeting first: BoringSSL sends its TLS 1.3 session tickets with the
@@ -349,7 +349,7 @@ TEST(TlsEngine, LargeWriteProducesFullRecords) {
   EXPECT_EQ(got, body);
 }
 
-TEST(TlsEngine, PendingOutputStaysValidWhileMoreIsWritten) {
+TEST(tls_engine, PendingOutputStaysValidWhileMoreIsWritten) {
   // An io_uring send reads the span asynchronously while the session may
   // encrypt more: the bytes it was given must not move.
   auto f = default_pair();
@@ -369,7 +369,7 @@ TEST(TlsEngine, PendingOutputStaysValidWhileMoreIsWritten) {
 
 // --------------------------------------------------------- close, garbage
 
-TEST(TlsEngine, CloseNotifyIsDetected) {
+TEST(tls_engine, CloseNotifyIsDetected) {
   auto f = default_pair();
   ASSERT_TRUE(f.connect());
   ASSERT_TRUE(f.client->write(as_bytes("QUIT\r\n")));
@@ -403,7 +403,7 @@ TEST(TlsEngine, CloseNotifyIsDetected) {
   EXPECT_EQ(r->status, tls::read_status::closed);
 }
 
-TEST(TlsEngine, TruncationWithoutCloseNotifyIsJustWantInput) {
+TEST(tls_engine, TruncationWithoutCloseNotifyIsJustWantInput) {
   // A TCP FIN without close_notify is the runtime's to report; the engine
   // must not claim a clean close.
   auto f = default_pair();
@@ -418,7 +418,7 @@ TEST(TlsEngine, TruncationWithoutCloseNotifyIsJustWantInput) {
   EXPECT_FALSE(f.server->close_notify_received());
 }
 
-TEST(TlsEngine, GarbageBeforeHandshakeIsAnError) {
+TEST(tls_engine, GarbageBeforeHandshakeIsAnError) {
   auto context = make_server_context({{"mail.example.com"}});
   std::mt19937 rng(7);
   for (int trial = 0; trial < 50; ++trial) {
@@ -446,7 +446,7 @@ TEST(TlsEngine, GarbageBeforeHandshakeIsAnError) {
   EXPECT_EQ(r.error().code, tls::errc::handshake_failed);
 }
 
-TEST(TlsEngine, GarbageAfterHandshakeIsAProtocolError) {
+TEST(tls_engine, GarbageAfterHandshakeIsAProtocolError) {
   auto f = default_pair();
   ASSERT_TRUE(f.connect());
   // A well-formed application_data header with a body that fails the AEAD.
@@ -464,7 +464,7 @@ TEST(TlsEngine, GarbageAfterHandshakeIsAProtocolError) {
   EXPECT_FALSE(f.server->pending_output().empty());
 }
 
-TEST(TlsEngine, BufferedInputLimitIsEnforced) {
+TEST(tls_engine, BufferedInputLimitIsEnforced) {
   auto context = make_server_context({{"mail.example.com"}});
   auto server = tls::engine::create_server(context, tls::engine_limits{.input_buffered_max_bytes = 1024});
   ASSERT_TRUE(server);
@@ -488,7 +488,7 @@ TEST(TlsEngine, BufferedInputLimitIsEnforced) {
   EXPECT_EQ(other->input_space_bytes(), 64u * 1024u);
 }
 
-TEST(TlsEngine, LimitHoldsAgainstAPeerThatNeverStops) {
+TEST(tls_engine, LimitHoldsAgainstAPeerThatNeverStops) {
   // A peer streaming records faster than the session reads: the engine's
   // buffer stops at the limit and the owner sees input_limit_exceeded (or
   // zero input_space) instead of memory growing.
@@ -513,7 +513,7 @@ TEST(TlsEngine, LimitHoldsAgainstAPeerThatNeverStops) {
 
 // ------------------------------------------------------ verification
 
-TEST(TlsVerify, SelfSignedVerifiesAgainstItselfWithTheRightName) {
+TEST(tls_verify, SelfSignedVerifiesAgainstItselfWithTheRightName) {
   const tls::pem_pair& pems = cert_for({"mail.example.com", "example.com"});
   tls::server_config server_config;
   server_config.certificates.push_back({pems.cert_pem, pems.key_pem, {}});
@@ -546,7 +546,7 @@ TEST(TlsVerify, SelfSignedVerifiesAgainstItselfWithTheRightName) {
   }
 }
 
-TEST(TlsVerify, SelfSignedFailsAgainstTheSystemBundle) {
+TEST(tls_verify, SelfSignedFailsAgainstTheSystemBundle) {
   if (::access(std::string(tls::system_ca_file).c_str(), R_OK) != 0) GTEST_SKIP() << "no system CA bundle";
   auto server_context = make_server_context({{"mail.example.com"}});
   tls::client_config client_config;  // verify mode, system bundle
@@ -560,13 +560,13 @@ TEST(TlsVerify, SelfSignedFailsAgainstTheSystemBundle) {
   EXPECT_EQ(outcome.client_error->code, tls::errc::certificate_verify_failed);
 }
 
-TEST(TlsVerify, OpportunisticAcceptsAnything) {
+TEST(tls_verify, OpportunisticAcceptsAnything) {
   auto f = default_pair();
   f.client_context = make_opportunistic_client();
   ASSERT_TRUE(f.connect("wrong.name.test"));
 }
 
-TEST(TlsVerify, VerifyModeNeedsAName) {
+TEST(tls_verify, VerifyModeNeedsAName) {
   tls::client_config config;
   config.ca_pem = cert_for({"mail.example.com"}).cert_pem;
   auto context = tls::client_context::create(config);
@@ -576,7 +576,7 @@ TEST(TlsVerify, VerifyModeNeedsAName) {
   EXPECT_EQ(client.error().code, tls::errc::config_invalid);
 }
 
-TEST(TlsSelfSigned, CertificateShape) {
+TEST(tls_self_signed, CertificateShape) {
   std::vector<std::string> names = {"localhost", "mail.localhost"};
   auto a = tls::generate_self_signed(names, 825);
   auto b = tls::generate_self_signed(names, 825);
@@ -602,7 +602,7 @@ TEST(TlsSelfSigned, CertificateShape) {
   EXPECT_FALSE(tls::generate_self_signed(names, 0));
 }
 
-TEST(TlsSelfSigned, WritePemFilesUsesPrivateKeyMode) {
+TEST(tls_self_signed, WritePemFilesUsesPrivateKeyMode) {
   auto pems = tls::generate_self_signed(std::vector<std::string>{"localhost"}, 30);
   ASSERT_TRUE(pems);
   char pattern[] = "/tmp/ringmail-tls-XXXXXX";
@@ -634,7 +634,7 @@ TEST(TlsSelfSigned, WritePemFilesUsesPrivateKeyMode) {
 
 // ----------------------------------------------------- context errors
 
-TEST(TlsContext, ConfigurationErrorsAreValues) {
+TEST(tls_context, ConfigurationErrorsAreValues) {
   const tls::pem_pair& a = cert_for({"a.test"});
   const tls::pem_pair& b = cert_for({"b.test"});
   tls::server_config config;
@@ -671,7 +671,7 @@ TEST(TlsContext, ConfigurationErrorsAreValues) {
   EXPECT_EQ(ERR_peek_error(), 0u);
 }
 
-TEST(TlsContext, ExplicitNamesOverrideCertificateNames) {
+TEST(tls_context, ExplicitNamesOverrideCertificateNames) {
   tls::server_config config;
   config.certificates.push_back(entry_for({"default.test"}));
   auto other = entry_for({"other.test"});
@@ -685,7 +685,7 @@ TEST(TlsContext, ExplicitNamesOverrideCertificateNames) {
 
 // ------------------------------------------------------------- reload
 
-TEST(TlsReload, OldEngineKeepsWorkingOnTheOldContext) {
+TEST(tls_reload, OldEngineKeepsWorkingOnTheOldContext) {
   pair_fixture old_pair;
   old_pair.server_context = make_server_context({{"old.example.com"}});
   old_pair.client_context = make_opportunistic_client();
@@ -750,7 +750,7 @@ bool resumes(const std::shared_ptr<const tls::server_context>& first_context,
   return server->session_resumed();
 }
 
-TEST(TlsEngine, SessionTicketsResume) {
+TEST(tls_engine, SessionTicketsResume) {
   auto context = make_server_context({{"mail.example.com"}});
   EXPECT_TRUE(resumes(context, context, TLS1_3_VERSION));
   EXPECT_TRUE(resumes(context, context, TLS1_2_VERSION));
@@ -767,7 +767,7 @@ TEST(TlsEngine, SessionTicketsResume) {
   EXPECT_FALSE(resumes(*without, *without, TLS1_2_VERSION));
 }
 
-TEST(TlsEngine, EnginesAreMovable) {
+TEST(tls_engine, EnginesAreMovable) {
   auto f = default_pair();
   ASSERT_TRUE(f.connect());
   tls::engine moved = std::move(*f.server);
