@@ -335,7 +335,8 @@ bool message_store::has_pending(core_id core) const { return shard_of(core).log-
 
 void message_store::take_batch(core_id core, log::commit_batch& batch) { shard_of(core).log->take_batch(batch); }
 
-void message_store::complete_batch(core_id core, log::commit_batch& batch, kio::result<void, errc> outcome) {
+void message_store::complete_batch(core_id core, log::commit_batch& batch, kio::result<void, errc> outcome,
+                                   bool mirror_backup) {
   shard& s = shard_of(core);
   s.log->complete(batch, outcome);
   // Durable before visible: apply exactly what this batch made durable.
@@ -363,7 +364,7 @@ void message_store::complete_batch(core_id core, log::commit_batch& batch, kio::
     }
     s.applies.pop_front();
   }
-  if (outcome) mirror_to_backup(core, batch);
+  if (outcome && mirror_backup) mirror_to_backup(core, batch);
 }
 
 kio::result<void, errc> message_store::flush(core_id core) {
@@ -390,6 +391,19 @@ log::ticket_state message_store::state(const store_ticket& t, errc* why) const {
 }
 
 const log::commit_metrics& message_store::commit_metrics(core_id core) const { return shard_of(core).log->metrics(); }
+
+kio::result<int, errc> message_store::backup_fd(core_id core, segment_seq segment) {
+  const std::string name = log::segment_file_name(core, segment);
+  if (auto it = _backup_fds.find(name); it != _backup_fds.end()) return it->second;
+  const std::string dir = _options.backup_directory + "/segments";
+  const int fd = ::open((dir + "/" + name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return kio::fail(errc_from_errno(errno));
+  // A new name in the backup directory must survive a crash too. Blocking,
+  // but once per segment (every 64 MiB by default).
+  (void)log::fsync_directory(dir);
+  _backup_fds.emplace(name, fd);
+  return fd;
+}
 
 void message_store::mirror_to_backup(core_id core, const log::commit_batch& batch) {
   if (_options.backup_directory.empty()) return;

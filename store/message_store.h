@@ -205,7 +205,13 @@ class message_store {
   log::ticket_state state(const store_ticket& ticket, errc* why = nullptr) const;
   bool has_pending(core_id core) const;
   void take_batch(core_id core, log::commit_batch& batch);
-  void complete_batch(core_id core, log::commit_batch& batch, kio::result<void, errc> outcome);
+  // mirror_backup: copy the batch to the backup directory with blocking
+  // I/O (tools, tests); the reactor driver passes false and mirrors itself.
+  void complete_batch(core_id core, log::commit_batch& batch, kio::result<void, errc> outcome,
+                      bool mirror_backup = true);
+  bool has_backup() const { return !_options.backup_directory.empty(); }
+  // The backup copy of a segment, opened (and created) on first use.
+  kio::result<int, errc> backup_fd(core_id core, segment_seq segment);
   const log::commit_metrics& commit_metrics(core_id core) const;
 
   // --- reads: visible (durable) state on the owner core --------------------
