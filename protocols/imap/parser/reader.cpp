@@ -239,8 +239,15 @@ read_event command_reader::read(std::string_view input) {
           // known however the line was split across reads.
           _buffer.append(window);
           ev = fail(ev, errc::line_too_long, true);
+          // The tail must cover the buffered part of the line too: with small
+          // reads the window may be one byte of a "{5+}" marker.
+          _tail_length = 0;
+          remember_tail(std::string_view(_buffer).substr(_segment_start));
+          std::size_t tail_length = _tail_length;
+          auto tail = _tail;
           clear_command();
-          remember_tail(window);
+          _tail = tail;
+          _tail_length = tail_length;
           consumed += window.size();
           _state = state::discard_line;
           return ev;
@@ -248,8 +255,13 @@ read_event command_reader::read(std::string_view input) {
         if (_command_size_bytes + take + 1 > _limits.command_size_max) {
           _buffer.append(window.substr(0, take));
           ev = fail(ev, errc::command_too_large, true);
+          _tail_length = 0;
+          remember_tail(std::string_view(_buffer).substr(_segment_start));
+          std::size_t tail_length = _tail_length;
+          auto tail = _tail;
           clear_command();
-          remember_tail(window.substr(0, take));
+          _tail = tail;
+          _tail_length = tail_length;
           consumed += take;
           _state = state::discard_line;
           return ev;

@@ -321,3 +321,28 @@ TEST(imap_reader, reset_forgets_a_partial_command) {
 }
 
 }  // namespace
+
+namespace {
+
+// Regression (found by fuzz_imap_command): when an over-long line arrived in
+// small reads, the reader refused it but remembered only the last read's
+// bytes as the line's tail, so a "{5+}" marker split across reads was
+// missed and the literal's data was then parsed as a command. Every cut of
+// an over-long line ending in a non-synchronising literal must skip the data.
+TEST(imap_reader, over_long_line_with_literal_at_every_split_point) {
+  imap::parser_limits limits;
+  limits.line_length_max = 20;
+  const std::string wire = "T1 SEARCH aaaaaaaaaaaaaaaaaaaaaaaaa {5+}\r\n12345\r\nT2 NOOP\r\n";
+  const std::vector<std::string> expected = {"error:line too long:T1", "command:T2 NOOP"};
+  EXPECT_EQ(run_whole(wire, limits).events, expected);
+  for (std::size_t cut = 0; cut <= wire.size(); ++cut) {
+    command_reader reader(limits);
+    EXPECT_EQ(run(reader, {wire.substr(0, cut), wire.substr(cut)}).events, expected) << "cut at " << cut;
+  }
+  command_reader reader(limits);
+  std::vector<std::string> bytes;
+  for (char c : wire) bytes.emplace_back(1, c);
+  EXPECT_EQ(run(reader, bytes).events, expected);
+}
+
+}  // namespace
