@@ -175,7 +175,9 @@ bool command_reader::end_of_segment(read_event& ev) {
   ev.literal.size_bytes = m.size_bytes;
   ev.literal.non_synchronizing = m.non_synchronizing;
   ev.literal.binary = m.binary;
-  _tag = std::string(tag_in_buffer());
+  // The tag is scanned once per command (at its first literal), so many
+  // literals after a long tag cost nothing extra.
+  if (_literals.empty()) _tag = std::string(tag_in_buffer());
   ev.literal.tag = _tag;
   // Record the span now so tag_in_buffer() and the parser see the marker.
   literal_span span;
