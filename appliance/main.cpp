@@ -1,83 +1,187 @@
-// ringmail: the one binary. Subcommands are added here as the services land;
-// `serve` runs the daemon.
-#include <sys/stat.h>
+// ringmail: the one binary. `serve` runs the daemon; every other subcommand
+// administers it — through the daemon's admin socket when one runs on the
+// data directory, on the data directory itself when none does.
+#include <termios.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
-#include "appliance/demo/line_server.h"
-#include "kernel_io/shard/runtime.h"
-#include "protocols/tls/context.h"
-#include "protocols/tls/self_signed.h"
+#include "appliance/accounts/authenticator.h"
+#include "appliance/accounts/directory.h"
+#include "appliance/accounts/password.h"
+#include "appliance/admin/client.h"
+#include "appliance/admin/commands.h"
+#include "appliance/config/config.h"
+#include "appliance/daemon/serve.h"
 
 namespace {
 
-struct serve_options {
+using namespace appliance;
+
+constexpr size_t password_input_max = 4096;
+
+struct global_options {
   std::string data_dir = "./var";
-  unsigned cores = 0;
-  std::string plain = "127.0.0.1:7070";
-  std::string tls = "127.0.0.1:7071";
-  size_t line_length_max = 1000;
-  uint64_t idle_timeout_ms = 300'000;
-  uint64_t shutdown_grace_ms = 10'000;
+  std::string config_path;
+  bool json = false;
 };
 
-// The certificate the server presents: DATA/tls/cert.pem + key.pem, made
-// self-signed on first start so the default config runs on a laptop.
-kio::result<std::shared_ptr<const tls::server_context>, std::string> load_or_make_certificate(const std::string& data_dir) {
-  std::filesystem::path dir = std::filesystem::path(data_dir) / "tls";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return kio::fail("cannot create " + dir.string() + ": " + ec.message());
-  auto cert = dir / tls::cert_file_name, key = dir / tls::key_file_name;
-  if (!std::filesystem::exists(cert) || !std::filesystem::exists(key)) {
-    std::vector<std::string> names = {"localhost"};
-    auto made = tls::generate_self_signed(names, 825);
-    if (!made) return kio::fail("cannot generate a certificate: " + made.error().reason);
-    if (auto w = tls::write_pem_files(*made, dir.string()); !w) return kio::fail(w.error().reason);
-    std::printf("ringmail: generated a self-signed certificate in %s\n", dir.c_str());
+// A password from a file or stdin (first line), never from argv, where
+// every user on the machine could read it in /proc.
+std::optional<std::string> read_password(const std::string& file, bool confirm, std::string& error) {
+  std::string line;
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      error = "cannot read password file " + file;
+      return std::nullopt;
+    }
+    std::getline(in, line);
+  } else if (::isatty(0)) {
+    termios old{};
+    ::tcgetattr(0, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~tcflag_t(ECHO);
+    auto ask = [&](const char* prompt) {
+      std::fprintf(stderr, "%s", prompt);
+      ::tcsetattr(0, TCSANOW, &quiet);
+      std::string s;
+      std::getline(std::cin, s);
+      ::tcsetattr(0, TCSANOW, &old);
+      std::fprintf(stderr, "\n");
+      return s;
+    };
+    line = ask("Password: ");
+    if (confirm && ask("Again: ") != line) {
+      error = "the passwords differ";
+      return std::nullopt;
+    }
+  } else {
+    std::getline(std::cin, line);
   }
-  auto loaded = tls::load_certificate_files(cert.string(), key.string());
-  if (!loaded) return kio::fail(loaded.error().reason);
-  tls::server_config config;
-  config.certificates.push_back(std::move(*loaded));
-  auto context = tls::server_context::create(config);
-  if (!context) return kio::fail(context.error().reason);
-  return *context;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) {
+    error = "no password given (on stdin or with --password-file)";
+    return std::nullopt;
+  }
+  if (line.size() > password_input_max) {
+    error = "password longer than " + std::to_string(password_input_max) + " characters";
+    return std::nullopt;
+  }
+  return line;
 }
 
-int serve(const serve_options& options) {
-  auto context = load_or_make_certificate(options.data_dir);
-  if (!context) {
-    std::fprintf(stderr, "ringmail: %s\n", context.error().c_str());
-    return 1;
-  }
-  appliance::demo::line_server_shared shared;
-  shared.tls = *context;
-  shared.config.plain_address = kio::socket_address::parse(options.plain);
-  shared.config.tls_address = kio::socket_address::parse(options.tls);
-  if (!shared.config.plain_address || !shared.config.tls_address) {
-    std::fprintf(stderr, "ringmail: bad listen address (want HOST:PORT or [V6]:PORT)\n");
-    return 1;
-  }
-  shared.config.line_length_max = options.line_length_max;
-  shared.config.connection.idle_timeout_ms = options.idle_timeout_ms;
+int print(const admin_response& r) {
+  std::fwrite(r.out.data(), 1, r.out.size(), stdout);
+  std::fwrite(r.err.data(), 1, r.err.size(), stderr);
+  return r.exit_code;
+}
 
-  kio::runtime_config config;
-  config.cores = options.cores;
-  config.shutdown_grace_ms = options.shutdown_grace_ms;
-  kio::runtime rt(config);
-  std::printf("ringmail: demo line server on %s (STARTTLS) and %s (TLS), %u cores\n", options.plain.c_str(),
-              options.tls.c_str(), rt.cores());
-  std::printf("ringmail: try  openssl s_client -quiet -connect %s\n", options.tls.c_str());
-  std::fflush(stdout);
-  int rc = rt.run([&](kio::reactor& r) { return appliance::demo::run_line_server(r, shared); });
-  if (rc != 0) std::fprintf(stderr, "ringmail: %s\n", rt.start_error().c_str());
-  else std::printf("ringmail: stopped\n");
-  return rc;
+std::optional<config> load_cli_config(const global_options& g) {
+  std::string path = config_path_for(g.data_dir, g.config_path);
+  if (path.empty()) return default_config();
+  std::vector<config_error> errors;
+  auto c = load_config_file(path, errors);
+  for (const auto& e : errors) std::fprintf(stderr, "ringmail: %s\n", e.to_string().c_str());
+  return c;
+}
+
+// No daemon: the CLI is the directory's owner for the length of the command.
+int run_offline(const global_options& g, admin_request req) {
+  if (req.verb == "status" || req.verb == "metrics") {
+    admin_response r;
+    r.exit_code = 3;
+    if (req.json) r.out = "{\"running\":false}\n";
+    else r.out = "ringmail: no daemon running on " + g.data_dir + "\n";
+    return print(r);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(g.data_dir, ec);
+  if (ec) return print(admin_failure(req, "cannot create " + g.data_dir + ": " + ec.message()));
+  std::string lock_error;
+  int lock = lock_data_dir(g.data_dir, lock_error);
+  if (lock < 0)
+    return print(admin_failure(req, lock_error + ": a daemon seems to run but its admin socket does not answer"));
+  auto cfg = load_cli_config(g);
+  if (!cfg) return print(admin_failure(req, "fix the config first (ringmail check-config)"));
+  std::string path = (std::filesystem::path(g.data_dir) / directory_file_name).string();
+  auto data = load_directory(path);
+  if (!data) return print(admin_failure(req, data.error()));
+
+  if (req.verb == "auth.test") {
+    // Offline there is no throttle state: the password and the account's
+    // policy are checked, nothing else.
+    directory snapshot(*data);
+    const account* acc = snapshot.find_account(req.arg("address"));
+    auth_request a;
+    a.login = req.arg("address");
+    auto p = parse_protocol(req.arg("protocol"));
+    if (!p) return print(admin_failure(req, "unknown protocol \"" + req.arg("protocol") + "\""));
+    a.proto = *p;
+    a.tls = req.arg("tls") == "yes";
+    bool ok = acc && verify_password(req.arg("password"), acc->password_hash);
+    auth_result res;
+    res.status = decide_login(acc, ok, a, cfg->auth);
+    admin_response r;
+    r.exit_code = res.status == auth_status::ok ? 0 : 1;
+    r.out = req.json ? "{\"status\":" + json_quote(to_string(res.status)) + ",\"message\":" + json_quote(res.message()) + "}\n"
+                     : std::string(to_string(res.status)) + ": " + res.message() + "\n";
+    return print(r);
+  }
+  if (carries_new_password(req)) {
+    if (auto refused = check_new_password(req, *cfg)) return print(*refused);
+    hash_outcome h = hash_password(req.arg("password"), cfg->auth.argon2);
+    if (h.encoded.empty()) return print(admin_failure(req, h.error));
+    req.args.erase("password");
+    req.args["password_hash"] = h.encoded;
+  }
+  bool changed = false;
+  admin_response r = execute(req, *data, *cfg, changed);
+  if (changed) {
+    if (auto saved = save_directory(*data, path); !saved) return print(admin_failure(req, "not saved: " + saved.error()));
+  }
+  ::close(lock);
+  return print(r);
+}
+
+int run_admin(const global_options& g, admin_request req) {
+  req.json = g.json;
+  admin_response response;
+  std::string error;
+  switch (send_admin_request(g.data_dir, req, response, error)) {
+    case admin_connect::answered: return print(response);
+    case admin_connect::failed: return print(admin_failure(req, error));
+    case admin_connect::no_daemon: break;
+  }
+  return run_offline(g, std::move(req));
+}
+
+int check_config(const global_options& g, std::string file, bool print_default) {
+  if (print_default) {
+    std::fwrite(embedded_default_config().data(), 1, embedded_default_config().size(), stdout);
+    return 0;
+  }
+  if (file.empty()) file = config_path_for(g.data_dir, g.config_path);
+  if (file.empty()) {
+    std::printf("ringmail: no config file (%s/ringmail.toml absent, no --config): the embedded default is used, "
+                "and it is valid\n", g.data_dir.c_str());
+    return 0;
+  }
+  std::vector<config_error> errors;
+  auto c = load_config_file(file, errors);
+  if (!c) {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    std::fprintf(stderr, "ringmail: %s: %zu error(s)\n", file.c_str(), errors.size());
+    return 1;
+  }
+  std::printf("ringmail: %s is valid\n", file.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -85,16 +189,169 @@ int serve(const serve_options& options) {
 int main(int argc, char** argv) {
   CLI::App app{"ringmail: one fast, secure mail appliance"};
   app.require_subcommand(1);
+  // Global options are accepted anywhere on the command line: subcommands
+  // hand options they do not know back to their parent.
+  app.fallthrough();
+  global_options g;
+  app.add_option("--data-dir", g.data_dir, "Data directory")->capture_default_str();
+  app.add_option("--config", g.config_path, "Config file (default: DATA/ringmail.toml if present, else built in)");
+  app.add_flag("--json", g.json, "Machine-readable output");
+
   serve_options so;
   auto* serve_cmd = app.add_subcommand("serve", "Run the daemon");
-  serve_cmd->add_option("--data-dir", so.data_dir, "Data directory")->capture_default_str();
-  serve_cmd->add_option("--cores", so.cores, "Reactor threads (0 = one per CPU)")->capture_default_str();
-  serve_cmd->add_option("--listen-plain", so.plain, "Plaintext + STARTTLS address")->capture_default_str();
-  serve_cmd->add_option("--listen-tls", so.tls, "Implicit TLS address")->capture_default_str();
-  serve_cmd->add_option("--line-length-max", so.line_length_max, "Longest command line")->capture_default_str();
-  serve_cmd->add_option("--idle-timeout-ms", so.idle_timeout_ms, "Idle timeout per read")->capture_default_str();
-  serve_cmd->add_option("--shutdown-grace-ms", so.shutdown_grace_ms, "Grace period on SIGTERM")->capture_default_str();
+  serve_cmd->add_option("--cores", so.cores, "Reactor threads (0 = from config)")->capture_default_str();
+  serve_cmd->add_option("--listen-plain", so.demo_plain, "Demo line server: plaintext + STARTTLS address")->capture_default_str();
+  serve_cmd->add_option("--listen-tls", so.demo_tls, "Demo line server: implicit TLS address")->capture_default_str();
+  serve_cmd->add_option("--line-length-max", so.line_length_max, "Demo line server: longest line")->capture_default_str();
+  serve_cmd->add_option("--idle-timeout-ms", so.idle_timeout_ms, "Demo line server: idle timeout per read")->capture_default_str();
+  serve_cmd->add_option("--shutdown-grace-ms", so.shutdown_grace_ms, "Grace period on SIGTERM (default: from config)");
+
+  std::string config_file;
+  bool print_default = false;
+  auto* check_cmd = app.add_subcommand("check-config", "Check a config file; explain every error with file, line and key");
+  check_cmd->add_option("file", config_file, "Config file (default: --config, or DATA/ringmail.toml)");
+  check_cmd->add_flag("--print-default", print_default, "Print the embedded default config");
+
+  auto* status_cmd = app.add_subcommand("status", "Is the daemon running; its config, certificate, counts");
+  auto* metrics_cmd = app.add_subcommand("metrics", "The daemon's counters and histograms (Prometheus text)");
+
+  admin_request req;
+  std::string password_file;
+  std::vector<std::string> targets;
+  std::string s1, s2;
+  auto positional = [&](CLI::App* c, const char* name, std::string& into, const char* what, bool required = true) {
+    auto* o = c->add_option(name, into, what);
+    if (required) o->required();
+  };
+
+  auto* domain_cmd = app.add_subcommand("domain", "Local domains and alias domains");
+  domain_cmd->require_subcommand(1);
+  auto* domain_add = domain_cmd->add_subcommand("add", "Add a local domain");
+  positional(domain_add, "name", s1, "Domain");
+  auto* domain_remove = domain_cmd->add_subcommand("remove", "Remove a domain (it must be empty)");
+  positional(domain_remove, "name", s1, "Domain");
+  auto* domain_list = domain_cmd->add_subcommand("list", "List domains and alias domains");
+  auto* domain_alias = domain_cmd->add_subcommand("alias", "Alias domains: every address reaches the target domain's mailboxes");
+  domain_alias->require_subcommand(1);
+  auto* domain_alias_add = domain_alias->add_subcommand("add", "Add an alias domain");
+  positional(domain_alias_add, "alias", s1, "Alias domain");
+  positional(domain_alias_add, "target", s2, "Local domain it points at");
+  auto* domain_alias_remove = domain_alias->add_subcommand("remove", "Remove an alias domain");
+  positional(domain_alias_remove, "alias", s1, "Alias domain");
+
+  auto* account_cmd = app.add_subcommand("account", "Accounts (the login is the e-mail address)");
+  account_cmd->require_subcommand(1);
+  auto* account_add = account_cmd->add_subcommand("add", "Add an account; the password comes from stdin or --password-file");
+  positional(account_add, "address", s1, "E-mail address");
+  account_add->add_option("--password-file", password_file, "Read the password from this file");
+  auto* account_remove = account_cmd->add_subcommand("remove", "Remove an account");
+  positional(account_remove, "address", s1, "E-mail address");
+  auto* account_list = account_cmd->add_subcommand("list", "List accounts");
+  account_list->add_option("--domain", s2, "Only this domain");
+  auto* account_show = account_cmd->add_subcommand("show", "Show one account");
+  positional(account_show, "address", s1, "E-mail address");
+  auto* account_passwd = account_cmd->add_subcommand("passwd", "Set a new password (stdin or --password-file)");
+  positional(account_passwd, "address", s1, "E-mail address");
+  account_passwd->add_option("--password-file", password_file, "Read the password from this file");
+  auto* account_set = account_cmd->add_subcommand("set", "Change an account's settings");
+  positional(account_set, "address", s1, "E-mail address");
+  std::map<std::string, std::string> set_values;
+  for (auto [flag, key, help] : std::initializer_list<std::tuple<const char*, const char*, const char*>>{
+           {"--protocols", "protocols", "Allowed logins: imap,pop3,submission | all | none"},
+           {"--mailbox-access", "mailbox_access", "imap | pop3 | both | none (POP3 or IMAP, not both)"},
+           {"--require-tls", "require_tls", "yes | no | default"},
+           {"--send-messages-per-hour", "send_messages_per_hour", "0 = the configured default"},
+           {"--send-recipients-per-hour", "send_recipients_per_hour", "0 = the configured default"},
+           {"--disabled", "disabled", "yes | no"}}) {
+    account_set->add_option_function<std::string>(
+        flag, [&set_values, key = std::string(key)](const std::string& v) { set_values[key] = v; }, help);
+  }
+
+  auto* alias_cmd = app.add_subcommand("alias", "Aliases: addresses delivered to other mailboxes; @domain is the catch-all");
+  alias_cmd->require_subcommand(1);
+  auto* alias_add = alias_cmd->add_subcommand("add", "Add an alias (or targets to one)");
+  positional(alias_add, "source", s1, "Address, or @domain for the catch-all");
+  alias_add->add_option("targets", targets, "Local addresses")->required();
+  auto* alias_remove = alias_cmd->add_subcommand("remove", "Remove an alias, or one target of it");
+  positional(alias_remove, "source", s1, "Address or @domain");
+  positional(alias_remove, "target", s2, "Only this target", false);
+  auto* alias_list = alias_cmd->add_subcommand("list", "List aliases");
+
+  auto* quota_cmd = app.add_subcommand("quota", "Mailbox quotas");
+  quota_cmd->require_subcommand(1);
+  auto* quota_set = quota_cmd->add_subcommand("set", "Set an account's quota (500M, 2G, unlimited)");
+  positional(quota_set, "address", s1, "E-mail address");
+  positional(quota_set, "size", s2, "Size");
+
+  auto* resolve_cmd = app.add_subcommand("resolve", "Where mail to an address goes (aliases, catch-all, alias domains)");
+  positional(resolve_cmd, "address", s1, "E-mail address");
+
+  auto* auth_cmd = app.add_subcommand("auth", "Authentication");
+  auth_cmd->require_subcommand(1);
+  auto* auth_test = auth_cmd->add_subcommand(
+      "test", "Check a login as a protocol server would (password on stdin); with a daemon, counts toward brute-force blocking");
+  positional(auth_test, "address", s1, "Login");
+  std::string protocol_name = "imap", remote_ip = "127.0.0.1", tls_flag = "yes";
+  auth_test->add_option("--protocol", protocol_name, "imap | pop3 | submission")->capture_default_str();
+  auth_test->add_option("--remote-ip", remote_ip, "Client address to account the attempt to")->capture_default_str();
+  auth_test->add_option("--tls", tls_flag, "yes | no: whether the connection is encrypted")->capture_default_str();
+  auth_test->add_option("--password-file", password_file, "Read the password from this file");
+
   CLI11_PARSE(app, argc, argv);
-  if (*serve_cmd) return serve(so);
-  return 0;
+
+  if (*serve_cmd) {
+    so.data_dir = g.data_dir;
+    so.config_path = g.config_path;
+    return appliance::serve(so);
+  }
+  if (*check_cmd) return check_config(g, config_file, print_default);
+
+  bool needs_password = false, confirm = false;
+  if (*status_cmd) req.verb = "status";
+  else if (*metrics_cmd) req.verb = "metrics";
+  else if (*domain_add) req = {"domain.add", {{"name", s1}}};
+  else if (*domain_remove) req = {"domain.remove", {{"name", s1}}};
+  else if (*domain_list) req.verb = "domain.list";
+  else if (*domain_alias_add) req = {"alias_domain.add", {{"alias", s1}, {"target", s2}}};
+  else if (*domain_alias_remove) req = {"alias_domain.remove", {{"alias", s1}}};
+  else if (*account_add) { req = {"account.add", {{"address", s1}}}; needs_password = confirm = true; }
+  else if (*account_passwd) { req = {"account.passwd", {{"address", s1}}}; needs_password = confirm = true; }
+  else if (*account_remove) req = {"account.remove", {{"address", s1}}};
+  else if (*account_list) { req.verb = "account.list"; if (!s2.empty()) req.args["domain"] = s2; }
+  else if (*account_show) req = {"account.show", {{"address", s1}}};
+  else if (*account_set) {
+    if (set_values.empty()) {
+      std::fprintf(stderr, "ringmail: account set: nothing to change (see --help)\n");
+      return 2;
+    }
+    req = {"account.set", set_values};
+    req.args["address"] = s1;
+  }
+  else if (*alias_add) {
+    std::string joined;
+    for (const auto& t : targets) joined += (joined.empty() ? "" : ",") + t;
+    req = {"alias.add", {{"source", s1}, {"targets", joined}}};
+  }
+  else if (*alias_remove) { req = {"alias.remove", {{"source", s1}}}; if (!s2.empty()) req.args["target"] = s2; }
+  else if (*alias_list) req.verb = "alias.list";
+  else if (*quota_set) req = {"quota.set", {{"address", s1}, {"size", s2}}};
+  else if (*resolve_cmd) req = {"resolve", {{"address", s1}}};
+  else if (*auth_test) {
+    req = {"auth.test", {{"address", s1}, {"protocol", protocol_name}, {"remote_ip", remote_ip}, {"tls", tls_flag}}};
+    needs_password = true;
+  }
+  if (req.verb.empty()) {
+    std::fprintf(stderr, "%s", app.help().c_str());
+    return 2;
+  }
+  if (needs_password) {
+    std::string error;
+    auto password = read_password(password_file, confirm, error);
+    if (!password) {
+      std::fprintf(stderr, "ringmail: %s\n", error.c_str());
+      return 2;
+    }
+    req.args["password"] = *password;
+  }
+  return run_admin(g, std::move(req));
 }

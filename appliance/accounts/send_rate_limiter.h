@@ -1,0 +1,64 @@
+#pragma once
+// send_rate_limiter: how many messages and recipients an account may submit
+// per hour, so a stolen password does not turn the server into a spam cannon.
+//
+// Two token buckets per account (messages, recipients), each holding up to
+// one hour's allowance and refilled continuously, so a burst up to the hourly
+// limit is allowed and then the account sends at the hourly rate. A message
+// is admitted only if both buckets have room; nothing is taken otherwise.
+// Exceeding the limit is a 4xx for the session (the client retries later)
+// and a log line `event=rate_limited` an admin can alert on.
+//
+// Thread-safe (striped mutexes): an account may submit on any core. The
+// table is bounded by tracked_accounts_max; a full stripe drops buckets that
+// have refilled completely (they hold no information).
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "appliance/accounts/directory.h"
+#include "appliance/config/config.h"
+
+namespace appliance {
+
+class send_rate_limiter {
+ public:
+  static constexpr size_t tracked_accounts_max = 1 << 20;
+
+  struct limits {
+    uint32_t messages_per_hour = 0;
+    uint32_t recipients_per_hour = 0;
+  };
+  struct verdict {
+    bool allowed = true;
+    uint64_t retry_after_ms = 0;   // when refused: until the bucket has room
+    std::string_view exceeded;     // "messages" or "recipients"
+  };
+
+  // Admits one message to `recipients` recipients, or refuses and takes
+  // nothing. A message with more recipients than the hourly limit can never
+  // pass; it is refused with retry_after_ms = 0.
+  verdict try_acquire(account_id account, const limits& l, uint32_t recipients, uint64_t now_ms);
+
+  size_t tracked() const;
+
+ private:
+  struct bucket_pair {
+    double messages = 0, recipients = 0;  // tokens used, drained continuously
+    uint64_t updated_ms = 0;
+  };
+  static constexpr size_t stripe_count = 16;
+  struct stripe {
+    mutable std::mutex mutex;
+    std::unordered_map<uint64_t, bucket_pair> buckets;
+  };
+  std::array<stripe, stripe_count> _stripes;
+};
+
+// An account's effective limits: its own, else the config's default.
+send_rate_limiter::limits send_limits_for(const account& a, const limits_section& defaults);
+
+}  // namespace appliance

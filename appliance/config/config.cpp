@@ -1,0 +1,316 @@
+#include "appliance/config/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace appliance {
+
+std::string_view to_string(tls_mode m) {
+  switch (m) {
+    case tls_mode::none: return "none";
+    case tls_mode::starttls: return "starttls";
+    case tls_mode::implicit: return "implicit";
+  }
+  return "?";
+}
+
+std::string config_error::to_string() const {
+  std::string out = file;
+  if (line) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  if (!key.empty()) out += key + ": ";
+  return out + message;
+}
+
+const listener_config* config::listener(std::string_view name) const {
+  for (const auto& l : listeners)
+    if (l.name == name) return &l;
+  return nullptr;
+}
+
+namespace {
+
+constexpr std::string_view default_name = "(embedded default)";
+
+std::string_view type_name(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "true or false";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+std::string join(const std::string& prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
+}
+
+config_error error_at(const toml::node& n, std::string key, std::string message) {
+  config_error e;
+  const auto& src = n.source();
+  e.file = src.path ? *src.path : std::string(default_name);
+  e.line = src.begin.line;
+  e.column = src.begin.column;
+  e.key = std::move(key);
+  e.message = std::move(message);
+  return e;
+}
+
+// Walks the user's table against the default (the schema): unknown keys and
+// type mismatches are errors.
+void check_shape(const toml::table& user, const toml::table& schema, const std::string& prefix,
+                 std::vector<config_error>& errors) {
+  for (const auto& [key, node] : user) {
+    std::string path = join(prefix, key.str());
+    const toml::node* expected = schema.get(key.str());
+    if (!expected) {
+      errors.push_back(error_at(node, path, "unknown key"));
+      continue;
+    }
+    if (node.type() != expected->type()) {
+      errors.push_back(error_at(node, path,
+                                "expected " + std::string(type_name(expected->type())) + ", found " +
+                                    std::string(type_name(node.type()))));
+      continue;
+    }
+    if (auto* t = node.as_table()) check_shape(*t, *expected->as_table(), path, errors);
+    if (auto* a = node.as_array()) {
+      for (const auto& item : *a)
+        if (!item.is_string()) errors.push_back(error_at(item, path, "expected an array of strings"));
+    }
+  }
+}
+
+// Typed reads: the user's value if present, else the default's. Types were
+// checked by check_shape, so a mismatch here means "use the default".
+class reader {
+ public:
+  reader(const toml::table& user, const toml::table& schema, std::vector<config_error>& errors)
+      : _user(user), _schema(schema), _errors(errors) {}
+
+  const toml::node& node(std::string_view path) const {
+    auto u = _user.at_path(path);
+    auto d = _schema.at_path(path);
+    if (u && d && u.type() == d.type()) return *u.node();
+    RM_CHECK(d.node() != nullptr, path);
+    return *d.node();
+  }
+
+  std::string string(std::string_view path) const { return *node(path).value<std::string>(); }
+  bool boolean(std::string_view path) const { return *node(path).value<bool>(); }
+
+  uint64_t integer(std::string_view path, uint64_t min, uint64_t max) const {
+    const toml::node& n = node(path);
+    int64_t v = *n.value<int64_t>();
+    if (v < 0 || uint64_t(v) < min || uint64_t(v) > max) {
+      _errors.push_back(error_at(n, std::string(path),
+                                 "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                                     ", found " + std::to_string(v)));
+      return uint64_t(std::clamp<int64_t>(v, int64_t(min), int64_t(std::min<uint64_t>(max, INT64_MAX))));
+    }
+    return uint64_t(v);
+  }
+  uint32_t u32(std::string_view path, uint32_t min, uint32_t max = std::numeric_limits<uint32_t>::max()) const {
+    return uint32_t(integer(path, min, max));
+  }
+
+  std::vector<std::string> strings(std::string_view path) const {
+    std::vector<std::string> out;
+    if (auto* a = node(path).as_array())
+      for (const auto& item : *a)
+        if (auto s = item.value<std::string>()) out.push_back(*s);
+    return out;
+  }
+
+  void error(std::string_view path, std::string message) const {
+    _errors.push_back(error_at(node(path), std::string(path), std::move(message)));
+  }
+
+ private:
+  static void RM_CHECK(bool ok, std::string_view path) {
+    if (!ok) {
+      std::fprintf(stderr, "ringmail: internal: no default for config key %.*s\n", int(path.size()), path.data());
+      std::abort();
+    }
+  }
+  const toml::table& _user;
+  const toml::table& _schema;
+  std::vector<config_error>& _errors;
+};
+
+std::optional<tls_mode> parse_tls_mode(std::string_view s) {
+  if (s == "none") return tls_mode::none;
+  if (s == "starttls") return tls_mode::starttls;
+  if (s == "implicit") return tls_mode::implicit;
+  return std::nullopt;
+}
+
+bool valid_hostname(std::string_view h) {
+  if (h.empty() || h.size() > 253) return false;
+  for (char c : h)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+  return h.front() != '.' && h.back() != '.';
+}
+
+toml::table parse_default() {
+  auto parsed = toml::parse(embedded_default_config(), default_name);
+  if (!parsed) {
+    std::fprintf(stderr, "ringmail: internal: the embedded default config does not parse: %s\n",
+                 std::string(parsed.error().description()).c_str());
+    std::abort();
+  }
+  return std::move(parsed).table();
+}
+
+config read(const toml::table& user, const toml::table& schema, std::string_view file_name,
+            std::vector<config_error>& errors) {
+  reader r(user, schema, errors);
+  config c;
+  c.source = std::string(file_name);
+
+  c.server.hostname = r.string("server.hostname");
+  if (!valid_hostname(c.server.hostname)) r.error("server.hostname", "not a host name: \"" + c.server.hostname + "\"");
+  c.server.cores = r.u32("server.cores", 0, 1024);
+  c.server.worker_threads = r.u32("server.worker_threads", 1, 256);
+  c.server.user = r.string("server.user");
+  c.server.shutdown_grace_ms = r.integer("server.shutdown_grace_ms", 0, 3'600'000);
+  c.server.create_demo = r.boolean("server.create_demo");
+  c.server.demo_domain = r.string("server.demo_domain");
+  if (!valid_hostname(c.server.demo_domain))
+    r.error("server.demo_domain", "not a domain name: \"" + c.server.demo_domain + "\"");
+
+  c.tls.certificate_file = r.string("tls.certificate");
+  c.tls.key_file = r.string("tls.key");
+  if (c.tls.certificate_file.empty() != c.tls.key_file.empty())
+    r.error(c.tls.certificate_file.empty() ? "tls.key" : "tls.certificate",
+            "set both tls.certificate and tls.key, or neither (self-signed)");
+  c.tls.self_signed_names = r.strings("tls.self_signed_names");
+  if (c.tls.self_signed_names.empty()) r.error("tls.self_signed_names", "needs at least one name");
+  c.tls.self_signed_valid_days = r.u32("tls.self_signed_valid_days", 1, 3650);
+
+  for (std::string_view name : listener_names) {
+    std::string p = "listeners." + std::string(name) + ".";
+    listener_config l;
+    l.name = std::string(name);
+    l.enabled = r.boolean(p + "enabled");
+    l.address_text = r.string(p + "address");
+    if (auto a = kio::socket_address::parse(l.address_text)) l.address = *a;
+    else r.error(p + "address", "not an address: \"" + l.address_text + "\" (want HOST:PORT or [IPV6]:PORT)");
+    std::string mode = r.string(p + "tls");
+    if (auto m = parse_tls_mode(mode)) l.tls = *m;
+    else r.error(p + "tls", "must be \"none\", \"starttls\" or \"implicit\", found \"" + mode + "\"");
+    l.connections_per_core_max = r.u32(p + "connections_per_core_max", 1, 1'000'000);
+    l.connections_per_ip_max = r.u32(p + "connections_per_ip_max", 1, 1'000'000);
+    l.idle_timeout_ms = r.integer(p + "idle_timeout_ms", 1'000, 86'400'000);
+    c.listeners.push_back(std::move(l));
+  }
+  // Two enabled listeners on one address would fail at bind time with a
+  // less helpful message; say it here.
+  for (size_t i = 0; i < c.listeners.size(); ++i)
+    for (size_t j = i + 1; j < c.listeners.size(); ++j) {
+      const auto &a = c.listeners[i], &b = c.listeners[j];
+      if (a.enabled && b.enabled && a.address.port() != 0 && a.address.to_string() == b.address.to_string())
+        r.error("listeners." + b.name + ".address", "same address as listeners." + a.name + " (" + a.address_text + ")");
+    }
+
+  c.smtp.message_size_max_bytes = r.integer("smtp.message_size_max_bytes", 1024, 1ull << 34);
+  c.smtp.recipients_max = r.u32("smtp.recipients_max", 1, 100'000);
+  c.smtp.line_length_max = r.u32("smtp.line_length_max", 512, 1 << 20);
+  c.smtp.errors_max = r.u32("smtp.errors_max", 1, 1000);
+  c.imap.line_length_max = r.u32("imap.line_length_max", 1000, 1 << 24);
+  c.imap.literal_size_max_bytes = r.integer("imap.literal_size_max_bytes", 1024, 1ull << 34);
+  c.imap.idle_timeout_ms = r.integer("imap.idle_timeout_ms", 1'000, 86'400'000);
+  c.pop3.line_length_max = r.u32("pop3.line_length_max", 255, 1 << 20);
+
+  c.auth.require_tls = r.boolean("auth.require_tls");
+  c.auth.password.length_min = r.u32("auth.password.length_min", 8, 1024);
+  c.auth.password.length_max = r.u32("auth.password.length_max", 16, 4096);
+  if (c.auth.password.length_max < c.auth.password.length_min)
+    r.error("auth.password.length_max", "is below auth.password.length_min");
+  c.auth.password.entropy_bits_min = r.u32("auth.password.entropy_bits_min", 0, 256);
+  c.auth.argon2.memory_kib = r.u32("auth.argon2.memory_kib", 8, 4u << 20);
+  c.auth.argon2.iterations = r.u32("auth.argon2.iterations", 1, 100);
+  c.auth.argon2.parallelism = r.u32("auth.argon2.parallelism", 1, 64);
+  if (c.auth.argon2.memory_kib < 8 * c.auth.argon2.parallelism)
+    r.error("auth.argon2.memory_kib", "must be at least 8 x parallelism");
+  auto& t = c.auth.throttle;
+  t.account_failures_before_block = r.u32("auth.throttle.account_failures_before_block", 1, 1000);
+  t.ip_failures_before_block = r.u32("auth.throttle.ip_failures_before_block", 1, 100'000);
+  t.delay_base_ms = r.integer("auth.throttle.delay_base_ms", 0, 60'000);
+  t.delay_max_ms = r.integer("auth.throttle.delay_max_ms", 0, 300'000);
+  t.block_ms = r.integer("auth.throttle.block_ms", 1'000, 30ull * 86'400'000);
+  t.failure_window_ms = r.integer("auth.throttle.failure_window_ms", 1'000, 30ull * 86'400'000);
+  t.tracked_keys_max = r.u32("auth.throttle.tracked_keys_max", 64, 16u << 20);
+
+  c.limits.send_messages_per_hour = r.u32("limits.send_messages_per_hour", 1, 10'000'000);
+  c.limits.send_recipients_per_hour = r.u32("limits.send_recipients_per_hour", 1, 100'000'000);
+  c.limits.quota_warning_percent = r.u32("limits.quota_warning_percent", 1, 99);
+  return c;
+}
+
+}  // namespace
+
+std::optional<config> parse_config(std::string_view text, std::string_view file_name,
+                                   std::vector<config_error>& errors) {
+  static const toml::table schema = parse_default();
+  auto parsed = toml::parse(text, file_name);
+  if (!parsed) {
+    const auto& e = parsed.error();
+    config_error ce;
+    ce.file = std::string(file_name);
+    ce.line = e.source().begin.line;
+    ce.column = e.source().begin.column;
+    ce.message = "TOML syntax: " + std::string(e.description());
+    errors.push_back(std::move(ce));
+    return std::nullopt;
+  }
+  const toml::table& user = parsed.table();
+  size_t before = errors.size();
+  check_shape(user, schema, "", errors);
+  config c = read(user, schema, file_name, errors);
+  if (errors.size() != before) return std::nullopt;
+  return c;
+}
+
+std::optional<config> load_config_file(const std::string& path, std::vector<config_error>& errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors.push_back({path, 0, 0, "", std::string("cannot open: ") + std::strerror(errno)});
+    return std::nullopt;
+  }
+  std::string text;
+  text.resize(config_file_size_max + 1);
+  in.read(text.data(), std::streamsize(text.size()));
+  text.resize(size_t(in.gcount()));
+  if (text.size() > config_file_size_max) {
+    errors.push_back({path, 0, 0, "", "larger than " + std::to_string(config_file_size_max) + " bytes"});
+    return std::nullopt;
+  }
+  return parse_config(text, path, errors);
+}
+
+config default_config() {
+  std::vector<config_error> errors;
+  auto c = parse_config("", default_name, errors);
+  if (!c) {
+    for (auto& e : errors) std::fprintf(stderr, "ringmail: internal: %s\n", e.to_string().c_str());
+    std::abort();
+  }
+  return *c;
+}
+
+}  // namespace appliance

@@ -1,0 +1,154 @@
+#pragma once
+// The daemon's configuration: one TOML file (toml++) over an embedded
+// default. With no file at all, `ringmail serve` runs on a laptop: loopback,
+// high ports, a self-signed certificate, data in ./var.
+//
+// Loading is strict on purpose: an unknown key is an error (a typo such as
+// `require_tsl` must not silently leave a security default in place), and
+// every error names the file, the line and the dotted key, all of them at
+// once so `ringmail check-config` fixes a file in one pass.
+//
+// A `config` is immutable once loaded; SIGHUP loads a new one and hands it to
+// the cores as a shared_ptr<const config> (see appliance/README.md).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "appliance/accounts/protocols.h"
+#include "kernel_io/net/socket_address.h"
+
+namespace appliance {
+
+enum class tls_mode { none, starttls, implicit };
+std::string_view to_string(tls_mode m);
+
+// One listening port. Every protocol listener has the same shape so the
+// wiring code is a loop over config.listeners.
+struct listener_config {
+  std::string name;                  // "smtp", "submission", "imaps"...
+  bool enabled = true;
+  kio::socket_address address;
+  std::string address_text;          // as written, for messages
+  tls_mode tls = tls_mode::none;
+  uint32_t connections_per_core_max = 10'000;
+  uint32_t connections_per_ip_max = 50;
+  uint64_t idle_timeout_ms = 300'000;
+};
+
+struct tls_config {
+  // Both empty: a self-signed certificate in DATA/tls, made at first start.
+  std::string certificate_file;
+  std::string key_file;
+  std::vector<std::string> self_signed_names = {"localhost"};
+  uint32_t self_signed_valid_days = 825;
+};
+
+struct server_section {
+  std::string hostname = "localhost";
+  unsigned cores = 0;               // 0 = one per online CPU
+  unsigned worker_threads = 1;      // Argon2id and other CPU-heavy work
+  std::string user = "nobody";      // only used when started as root
+  uint64_t shutdown_grace_ms = 10'000;
+  bool create_demo = true;          // demo domain + account on first start
+  std::string demo_domain = "example.test";
+};
+
+struct smtp_section {
+  uint64_t message_size_max_bytes = 50ull * 1024 * 1024;
+  uint32_t recipients_max = 100;
+  uint32_t line_length_max = 1000;
+  uint32_t errors_max = 20;          // bad commands before the session is dropped
+};
+
+struct imap_section {
+  uint32_t line_length_max = 65'536;
+  uint64_t literal_size_max_bytes = 50ull * 1024 * 1024;
+  uint64_t idle_timeout_ms = 1'800'000;  // RFC 9051: at least 30 minutes
+};
+
+struct pop3_section {
+  uint32_t line_length_max = 512;
+};
+
+struct password_policy_config {
+  uint32_t length_min = 12;
+  uint32_t length_max = 1024;       // Argon2 input bound
+  // Rejects passwords whose estimated guessing entropy is below this.
+  uint32_t entropy_bits_min = 40;
+};
+
+struct argon2_config {
+  uint32_t memory_kib = 65'536;     // RFC 9106 second recommendation: 64 MiB
+  uint32_t iterations = 3;
+  uint32_t parallelism = 1;
+};
+
+struct login_throttle_config {
+  uint32_t account_failures_before_block = 5;
+  uint32_t ip_failures_before_block = 20;
+  uint64_t delay_base_ms = 250;      // first failure's delay, doubled each time
+  uint64_t delay_max_ms = 8'000;
+  uint64_t block_ms = 900'000;       // 15 minutes
+  uint64_t failure_window_ms = 3'600'000;  // failures older than this are forgotten
+  uint32_t tracked_keys_max = 65'536;      // memory bound on the table
+};
+
+struct auth_section {
+  bool require_tls = true;           // default for accounts that say nothing
+  password_policy_config password;
+  argon2_config argon2;
+  login_throttle_config throttle;
+};
+
+struct limits_section {
+  uint32_t send_messages_per_hour = 200;    // per account, default
+  uint32_t send_recipients_per_hour = 1'000;
+  uint32_t quota_warning_percent = 70;
+};
+
+struct config {
+  std::string source;                // file name, or "(embedded default)"
+  server_section server;
+  tls_config tls;
+  std::vector<listener_config> listeners;  // fixed order: see listener_names
+  smtp_section smtp;
+  imap_section imap;
+  pop3_section pop3;
+  auth_section auth;
+  limits_section limits;
+
+  const listener_config* listener(std::string_view name) const;
+};
+
+// The listeners a config always has (each may be disabled).
+inline constexpr std::string_view listener_names[] = {"smtp",  "submission", "submissions", "imap",
+                                                      "imaps", "pop3",       "pop3s",       "http"};
+
+struct config_error {
+  std::string file;
+  uint32_t line = 0;   // 0 when the error has no place (a missing key's table)
+  uint32_t column = 0;
+  std::string key;     // dotted path, e.g. "listeners.smtp.address"
+  std::string message;
+  std::string to_string() const;  // "file:line:column: key: message"
+};
+
+// The embedded default as TOML text (also what `ringmail check-config
+// --print-default` shows).
+std::string_view embedded_default_config();
+
+// Parses `text` (named `file_name` in messages) over the embedded default:
+// keys the file leaves out keep their default.
+std::optional<config> parse_config(std::string_view text, std::string_view file_name,
+                                   std::vector<config_error>& errors);
+// Reads and parses a file (at most config_file_size_max bytes).
+inline constexpr size_t config_file_size_max = 1024 * 1024;
+std::optional<config> load_config_file(const std::string& path, std::vector<config_error>& errors);
+// The embedded default alone.
+config default_config();
+
+}  // namespace appliance

@@ -1,0 +1,137 @@
+// The embedded default configuration. It is also the schema: a key that is
+// not here is an unknown key, and a value must have the type written here.
+// Keep every key present (with its default) and commented.
+#include "appliance/config/config.h"
+
+namespace appliance {
+
+std::string_view embedded_default_config() {
+  static constexpr std::string_view text = R"toml(# ringmail configuration. Every key is optional: what a file leaves out
+# keeps the value shown here. This default runs on a laptop as a normal user:
+# loopback only, high ports, a self-signed certificate in DATA/tls.
+
+[server]
+hostname = "localhost"            # the name in greetings, Received: headers, certificates
+cores = 0                         # reactor threads; 0 = one per online CPU
+worker_threads = 1                # threads for Argon2id and other CPU-heavy work
+user = "nobody"                   # when started as root: drop to this user after binding
+shutdown_grace_ms = 10000         # SIGTERM: how long a command in progress may finish
+create_demo = true                # first start: domain, account, password in DATA/demo-password
+demo_domain = "example.test"
+
+[tls]
+certificate = ""                  # PEM chain; empty (with key) = self-signed in DATA/tls
+key = ""                          # PEM private key
+self_signed_names = ["localhost"] # subjectAltNames of the generated certificate
+self_signed_valid_days = 825
+
+# One table per listener. tls = "none" | "starttls" | "implicit".
+[listeners.smtp]                  # inbound mail from the Internet (production: 0.0.0.0:25)
+enabled = true
+address = "127.0.0.1:2525"
+tls = "starttls"
+connections_per_core_max = 10000
+connections_per_ip_max = 50
+idle_timeout_ms = 300000
+
+[listeners.submission]            # mail from your users' clients (production: 587)
+enabled = true
+address = "127.0.0.1:5870"
+tls = "starttls"
+connections_per_core_max = 10000
+connections_per_ip_max = 50
+idle_timeout_ms = 300000
+
+[listeners.submissions]           # submission over implicit TLS (production: 465)
+enabled = true
+address = "127.0.0.1:4650"
+tls = "implicit"
+connections_per_core_max = 10000
+connections_per_ip_max = 50
+idle_timeout_ms = 300000
+
+[listeners.imap]                  # production: 143
+enabled = true
+address = "127.0.0.1:1143"
+tls = "starttls"
+connections_per_core_max = 10000
+connections_per_ip_max = 50
+idle_timeout_ms = 1800000
+
+[listeners.imaps]                 # production: 993
+enabled = true
+address = "127.0.0.1:9930"
+tls = "implicit"
+connections_per_core_max = 10000
+connections_per_ip_max = 50
+idle_timeout_ms = 1800000
+
+[listeners.pop3]                  # production: 110
+enabled = true
+address = "127.0.0.1:1110"
+tls = "starttls"
+connections_per_core_max = 10000
+connections_per_ip_max = 50
+idle_timeout_ms = 600000
+
+[listeners.pop3s]                 # production: 995
+enabled = true
+address = "127.0.0.1:9950"
+tls = "implicit"
+connections_per_core_max = 10000
+connections_per_ip_max = 50
+idle_timeout_ms = 600000
+
+[listeners.http]                  # autoconfig, metrics, admin API (production: 443)
+enabled = true
+address = "127.0.0.1:8080"
+tls = "none"
+connections_per_core_max = 10000
+connections_per_ip_max = 50
+idle_timeout_ms = 60000
+
+[smtp]
+message_size_max_bytes = 52428800
+recipients_max = 100
+line_length_max = 1000
+errors_max = 20
+
+[imap]
+line_length_max = 65536
+literal_size_max_bytes = 52428800
+idle_timeout_ms = 1800000
+
+[pop3]
+line_length_max = 512
+
+[auth]
+require_tls = true                # no login over plaintext unless an account says otherwise
+
+[auth.password]
+length_min = 12
+length_max = 1024
+entropy_bits_min = 40             # strength estimate; rejects common and repetitive passwords
+
+[auth.argon2]                     # Argon2id; changing these rehashes nothing, new hashes use them
+memory_kib = 65536
+iterations = 3
+parallelism = 1
+
+[auth.throttle]                   # brute-force protection, all protocols together
+account_failures_before_block = 5
+ip_failures_before_block = 20
+delay_base_ms = 250               # delay after the first failure, doubled for each next one
+delay_max_ms = 8000
+block_ms = 900000
+failure_window_ms = 3600000
+tracked_keys_max = 65536
+
+[limits]
+send_messages_per_hour = 200      # per account unless the account sets its own
+send_recipients_per_hour = 1000
+quota_warning_percent = 70
+)toml";
+  return text;
+}
+
+}  // namespace appliance
