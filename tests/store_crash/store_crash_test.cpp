@@ -72,8 +72,15 @@ store_options options_for(const std::string& dir, bool checkpoint = true, bool p
   return o;
 }
 
+// A tmpfs this process mounted: a failing check must not leave it behind.
+std::string mounted_path;
+
 [[noreturn]] void die(const std::string& why) {
   std::fprintf(stderr, "store_crash_test: FAIL: %s\n", why.c_str());
+  if (!mounted_path.empty()) {
+    ::umount2(mounted_path.c_str(), MNT_DETACH);
+    std::filesystem::remove_all(mounted_path);
+  }
   std::exit(1);
 }
 
@@ -439,6 +446,7 @@ int full_disk_mode(std::uint64_t seed, bool tmpfs) {
       std::filesystem::remove_all(dir);
       return 77;
     }
+    mounted_path = dir;
   }
   verifier v;
   const std::string text = run_child(data, seed, -1, tmpfs ? 0 : 150u << 10);
@@ -453,7 +461,8 @@ int full_disk_mode(std::uint64_t seed, bool tmpfs) {
   if (tmpfs) {
     // Recovery must work on the full disk too (it only truncates).
     v.check(data);
-    ::umount(dir.c_str());
+    ::umount2(dir.c_str(), MNT_DETACH);
+    mounted_path.clear();
   } else {
     v.check(data);
   }
