@@ -1,0 +1,98 @@
+// The config loader: the embedded default is valid and complete, a file
+// overrides only what it names, and every error names file, line and key.
+#include <gtest/gtest.h>
+
+#include "appliance/config/config.h"
+
+namespace appliance {
+namespace {
+
+std::vector<config_error> errors_of(std::string_view text) {
+  std::vector<config_error> errors;
+  auto c = parse_config(text, "test.toml", errors);
+  EXPECT_FALSE(c.has_value());
+  return errors;
+}
+
+TEST(config, embedded_default_has_the_laptop_ports) {
+  config c = default_config();
+  EXPECT_EQ(c.source, "(embedded default)");
+  struct want { const char* name; const char* address; tls_mode tls; };
+  for (auto w : {want{"smtp", "127.0.0.1:2525", tls_mode::starttls}, want{"submission", "127.0.0.1:5870", tls_mode::starttls},
+                 want{"submissions", "127.0.0.1:4650", tls_mode::implicit}, want{"imap", "127.0.0.1:1143", tls_mode::starttls},
+                 want{"imaps", "127.0.0.1:9930", tls_mode::implicit}, want{"pop3", "127.0.0.1:1110", tls_mode::starttls},
+                 want{"pop3s", "127.0.0.1:9950", tls_mode::implicit}, want{"http", "127.0.0.1:8080", tls_mode::none}}) {
+    const listener_config* l = c.listener(w.name);
+    ASSERT_NE(l, nullptr) << w.name;
+    EXPECT_EQ(l->address.to_string(), w.address) << w.name;
+    EXPECT_EQ(l->tls, w.tls) << w.name;
+    EXPECT_TRUE(l->enabled);
+  }
+  EXPECT_TRUE(c.auth.require_tls);
+  EXPECT_EQ(c.auth.password.length_min, 12u);
+  EXPECT_EQ(c.limits.quota_warning_percent, 70u);
+}
+
+TEST(config, a_file_overrides_only_what_it_names) {
+  std::vector<config_error> errors;
+  auto c = parse_config("[listeners.smtp]\naddress = \"0.0.0.0:25\"\n[auth.throttle]\nblock_ms = 60000\n", "prod.toml", errors);
+  ASSERT_TRUE(c) << (errors.empty() ? "" : errors[0].to_string());
+  EXPECT_EQ(c->listener("smtp")->address.to_string(), "0.0.0.0:25");
+  EXPECT_EQ(c->listener("smtp")->tls, tls_mode::starttls);
+  EXPECT_EQ(c->listener("imap")->address.to_string(), "127.0.0.1:1143");
+  EXPECT_EQ(c->auth.throttle.block_ms, 60000u);
+  EXPECT_EQ(c->auth.throttle.delay_max_ms, 8000u);
+  EXPECT_EQ(c->source, "prod.toml");
+}
+
+TEST(config, unknown_key_is_an_error_with_line_and_key) {
+  auto errors = errors_of("[auth]\nrequire_tsl = false\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, "test.toml");
+  EXPECT_EQ(errors[0].line, 2u);
+  EXPECT_EQ(errors[0].key, "auth.require_tsl");
+  EXPECT_NE(errors[0].message.find("unknown key"), std::string::npos);
+  EXPECT_EQ(errors[0].to_string().rfind("test.toml:2:", 0), 0u);
+}
+
+TEST(config, every_error_is_reported_at_once) {
+  auto errors = errors_of("[server]\ncores = \"four\"\n[listeners.imap]\naddress = \"nowhere\"\ntls = \"maybe\"\n"
+                          "[auth.password]\nlength_min = 3\n[bogus]\nx = 1\n");
+  std::vector<std::string> keys;
+  for (const auto& e : errors) keys.push_back(e.key);
+  EXPECT_EQ(errors.size(), 5u);
+  for (const char* k : {"server.cores", "listeners.imap.address", "listeners.imap.tls", "auth.password.length_min", "bogus"})
+    EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
+  for (const auto& e : errors) EXPECT_GT(e.line, 0u) << e.to_string();
+}
+
+TEST(config, type_mismatch_names_both_types) {
+  auto errors = errors_of("[listeners.smtp]\nenabled = \"yes\"\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("expected true or false, found a string"), std::string::npos) << errors[0].message;
+}
+
+TEST(config, syntax_error_has_a_line) {
+  auto errors = errors_of("[server]\nhostname = \n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line, 2u);
+  EXPECT_NE(errors[0].message.find("TOML syntax"), std::string::npos);
+}
+
+TEST(config, two_listeners_on_one_address_is_an_error) {
+  auto errors = errors_of("[listeners.pop3]\naddress = \"127.0.0.1:1143\"\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "listeners.pop3.address");
+  EXPECT_NE(errors[0].message.find("listeners.imap"), std::string::npos);
+}
+
+TEST(config, certificate_needs_its_key) {
+  auto errors = errors_of("[tls]\ncertificate = \"/etc/ssl/mail.pem\"\n");
+  ASSERT_EQ(errors.size(), 1u);
+  // Reported at the key that is set (it has a line), naming the missing one.
+  EXPECT_EQ(errors[0].key, "tls.certificate");
+  EXPECT_NE(errors[0].message.find("tls.key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace appliance
