@@ -2,7 +2,9 @@
 
 #include <grp.h>
 #include <liburing.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -542,6 +544,16 @@ int serve(const serve_options& options) {
   rc.cores = options.cores ? options.cores : cfg->server.cores;
   rc.worker_threads = cfg->server.worker_threads;
   rc.shutdown_grace_ms = options.shutdown_grace_ms >= 0 ? uint64_t(options.shutdown_grace_ms) : cfg->server.shutdown_grace_ms;
+  // Block the signals the runtime waits for before it exists: its
+  // constructor starts the worker threads, and a worker with SIGTERM
+  // unblocked would take a SIGTERM that arrives while the main thread is
+  // between sigtimedwait calls (e.g. during a reload) and die of it.
+  sigset_t handled;
+  sigemptyset(&handled);
+  sigaddset(&handled, SIGTERM);
+  sigaddset(&handled, SIGINT);
+  sigaddset(&handled, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   kio::runtime rt(rc);
   s.runtime = &rt;
   s.owner_config = cfg;

@@ -129,6 +129,29 @@ class FirstStart(Base):
         self.assertIn("ringmail.lock", p.stderr)
 
 
+class Systemd(Base):
+    def test_sd_notify_ready_and_reloading(self):
+        """Type=notify: READY=1 once serving (after the privilege drop),
+        RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 on SIGTERM."""
+        sock_path = os.path.join(self.dir, "notify.sock")
+        os.chmod(self.dir, 0o777)  # the daemon may be nobody by the time it notifies
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+            notify.bind(sock_path)
+            os.chmod(sock_path, 0o777)
+            notify.settimeout(10)
+            os.environ["NOTIFY_SOCKET"] = sock_path
+            try:
+                self.start(FAST_CONFIG)
+            finally:
+                del os.environ["NOTIFY_SOCKET"]
+            self.assertIn(b"READY=1", notify.recv(4096))
+            self.daemon.proc.send_signal(signal.SIGHUP)
+            self.assertEqual(notify.recv(4096), b"RELOADING=1")
+            self.assertEqual(notify.recv(4096), b"READY=1")
+            self.stop()
+            self.assertEqual(notify.recv(4096), b"STOPPING=1")
+
+
 class Commands(Base):
     """The same scenario with the daemon running and stopped: the results
     must be the same, and each mode must see what the other wrote."""
