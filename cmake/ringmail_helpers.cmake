@@ -23,7 +23,8 @@ function(ringmail_unit_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "unit;${ARG_LABELS}")
+  # Escaped: the properties travel through a list, and LABELS has two values.
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "unit\\;${ARG_LABELS}")
 endfunction()
 
 set(RINGMAIL_FUZZ_SECONDS 20 CACHE STRING "How long each fuzz target runs in a RINGMAIL_FUZZ build's ctest")

@@ -76,6 +76,8 @@ class connection {
   void set_between_commands(bool yes);
 
   int fd() const { return _fd; }
+  // Received bytes waiting to be read (an early talker has some before the greeting).
+  bool has_unread() const { return _queue_size > 0; }
   const socket_address& peer() const { return _peer; }
   connection_options& options() { return _options; }
   uint64_t bytes_received() const { return _bytes_received; }

@@ -7,7 +7,23 @@
 
 namespace kio {
 
+namespace {
+sigset_t handled_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
+}  // namespace
+
 runtime::runtime(const runtime_config& config) : _config(config) {
+  // Block the signals run() waits for before any thread exists: threads
+  // inherit the mask, and a SIGTERM delivered to a worker thread that does
+  // not block it would kill the process instead of stopping it gracefully.
+  sigset_t signals = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, &_old_mask);
   _cores = config.cores ? config.cores : unsigned(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   _workers = std::make_unique<worker_pool>(std::max(1u, config.worker_threads));
   _reactors.assign(_cores, nullptr);
@@ -16,18 +32,16 @@ runtime::runtime(const runtime_config& config) : _config(config) {
 runtime::~runtime() {
   for (auto& t : _threads)
     if (t.joinable()) t.join();
+  _workers.reset();
+  pthread_sigmask(SIG_SETMASK, &_old_mask, nullptr);
 }
 
 void runtime::request_stop() { _stop_requested = true; }
 
 int runtime::run(core_main per_core_main, std::function<void()> on_reload) {
   // Signals are handled here with sigtimedwait, so every thread blocks them.
-  sigset_t signals, old;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, &old);
+  sigset_t signals = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
   long cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
@@ -80,7 +94,6 @@ int runtime::run(core_main per_core_main, std::function<void()> on_reload) {
   }
   for (auto& t : _threads) t.join();
   _threads.clear();
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return _start_error.empty() ? 0 : 1;
 }
 

@@ -11,6 +11,8 @@
 // returns once every reactor has finished its tasks: 0, or 1 if a reactor
 // could not start (its error is in start_error()).
 
+#include <signal.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -59,6 +61,7 @@ class runtime {
   std::atomic<bool> _stop_sent{false};
   std::atomic<bool> _go{false};
   std::string _start_error;
+  sigset_t _old_mask{};  // restored when the runtime goes
   std::mutex _error_mutex;
 };
 

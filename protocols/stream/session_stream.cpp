@@ -71,7 +71,8 @@ kio::task<stream_result<void>> session_stream::start_tls(std::shared_ptr<const t
   if (!created) co_return kio::fail(stream_error{stream_error::kind::tls, 0, created.error().reason});
   _tls.emplace(std::move(*created));
   if (!_plain) _plain = std::make_unique<std::byte[]>(plain_record_bytes);
-  co_return co_await handshake();
+  auto awaited = co_await handshake();
+  co_return awaited;
 }
 
 kio::task<stream_result<void>> session_stream::start_tls_client(std::shared_ptr<const tls::client_context> context,
@@ -83,7 +84,8 @@ kio::task<stream_result<void>> session_stream::start_tls_client(std::shared_ptr<
   if (!created) co_return kio::fail(stream_error{stream_error::kind::tls, 0, created.error().reason});
   _tls.emplace(std::move(*created));
   if (!_plain) _plain = std::make_unique<std::byte[]>(plain_record_bytes);
-  co_return co_await handshake();
+  auto awaited = co_await handshake();
+  co_return awaited;
 }
 
 kio::task<stream_result<void>> session_stream::fill() {
@@ -134,7 +136,10 @@ kio::task<stream_result<std::span<std::byte>>> session_stream::read_some() {
 
 kio::task<stream_result<void>> session_stream::write(std::string_view text) {
   _out.append(text);
-  if (_out.size() >= _options.write_buffer_max_bytes) co_return co_await flush();
+  if (_out.size() >= _options.write_buffer_max_bytes) {
+    auto awaited = co_await flush();
+    co_return awaited;
+  }
   co_return stream_result<void>{};
 }
 
@@ -142,7 +147,8 @@ kio::task<stream_result<void>> session_stream::flush() {
   if (_out.empty()) co_return stream_result<void>{};
   std::string out = std::move(_out);
   _out.clear();
-  co_return co_await write_direct(std::as_bytes(std::span(out)));
+  auto awaited = co_await write_direct(std::as_bytes(std::span(out)));
+  co_return awaited;
 }
 
 kio::task<stream_result<void>> session_stream::write_direct(std::span<const std::byte> bytes) {

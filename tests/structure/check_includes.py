@@ -23,6 +23,11 @@ allowed = {
 # Pure parser folders: no runtime beyond kernel_io/base.
 pure_dirs = ["protocols/mime/", "protocols/common/", "protocols/smtp/parser/", "protocols/imap/parser/",
              "protocols/pop3/parser/", "protocols/tls/"]
+# GCC 12 at -O2 miscompiles `co_return co_await expr;` with a class-type
+# result (a coroutine never resumes; clang and -O0 are fine): write
+# `auto v = co_await expr; co_return v;` instead. docs/ARCHITECTURE.md,
+# "Toolchain notes".
+co_return_await_re = re.compile(r"co_return\s+co_await\b")
 include_re = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 violations, files = [], 0
 for module in modules:
@@ -35,6 +40,8 @@ for module in modules:
             files += 1
             with open(path, encoding="utf-8", errors="replace") as f:
                 for lineno, line in enumerate(f, 1):
+                    if co_return_await_re.search(line) and not line.lstrip().startswith("//"):
+                        violations.append(f"{rel}:{lineno}: `co_return co_await` (GCC 12 miscompiles it; split it)")
                     m = include_re.match(line)
                     if not m:
                         continue
