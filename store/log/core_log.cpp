@@ -81,17 +81,25 @@ kio::result<std::unique_ptr<core_log>, errc> core_log::open(log_options options,
 kio::result<void, errc> core_log::roll_over() {
   const segment_seq next{_segments.empty() ? 1 : _segments.rbegin()->first + 1};
   const std::string path = segment_path(next);
-  // O_EXCL: a segment file is created once; finding one means two writers.
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  // A segment appears under its final name only with a durable header: it
+  // is built under a temporary name (header written and fdatasynced), then
+  // linked into place and the directory synced. A kill at any instant thus
+  // leaves either no segment or a readable one; a leftover temporary file is
+  // simply replaced next time. (Found by the SIGKILL crash test: a kill
+  // between create and the first group commit left a torn header, and
+  // recovery refused to start.)
+  const std::string temporary = path + ".new";
+  const int fd = ::open(temporary.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return kio::fail(errc_from_errno(errno));
+  auto give_up = [&](errc why) {
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    return kio::fail(why);
+  };
   if (_options.preallocate) {
     // Allocating the extents now keeps later fdatasyncs from journaling
     // block allocations; the zeroes read as unwritten space.
-    if (::posix_fallocate(fd, 0, static_cast<off_t>(_options.segment_size_max)) != 0) {
-      ::close(fd);
-      ::unlink(path.c_str());
-      return kio::fail(errc::no_space);
-    }
+    if (::posix_fallocate(fd, 0, static_cast<off_t>(_options.segment_size_max)) != 0) return give_up(errc::no_space);
   }
   std::random_device rd;
   format::segment_header h;
@@ -107,6 +115,22 @@ kio::result<void, errc> core_log::roll_over() {
   w.new_file = true;
   // Paired check: the header we are about to write must read back.
   RM_ASSERT(format::decode_segment_header(w.bytes).header.has_value());
+  if (::pwrite(fd, w.bytes.data(), w.bytes.size(), 0) != static_cast<ssize_t>(w.bytes.size())) {
+    const errc why = errno == ENOSPC || errno == EFBIG ? errc::no_space : errc_from_errno(errno);
+    return give_up(why);
+  }
+  if (::fdatasync(fd) != 0) return give_up(errc_from_errno(errno));
+  // link() refuses an existing name, as O_EXCL did: two writers never share a segment.
+  if (::link(temporary.c_str(), path.c_str()) != 0) return give_up(errc_from_errno(errno));
+  ::unlink(temporary.c_str());
+  const std::string directory = path.substr(0, path.rfind('/'));
+  const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  // The header also goes through the group commit like any write (the same
+  // bytes again), which keeps the appended/durable accounting in one place.
   _segments[next.get()] = segment_file{fd, w.bytes.size(), 0, h.checksum_seed};
   _active_seq = next;
   _appended_lsn += w.bytes.size();
