@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "kernel_io/ring/linked_pair.h"
 #include "kernel_io/ring/ops.h"
 
 namespace kio {
@@ -17,42 +18,27 @@ class connect_awaiter {
       : _fd(fd), _address(address), _ts{int64_t(timeout_ms / 1000), int64_t(timeout_ms % 1000) * 1'000'000} {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
-    _waiter = h;
-    _connect.parent = this;
-    _timeout.parent = this;
-    _connect.on_cqe = &on_part;
-    _timeout.on_cqe = &on_part;
+    _pair.arm(h);
     reactor* r = reactor::current();
     io_uring_sqe* c = r->sqe();
     io_uring_prep_connect(c, _fd, _address.get(), _address.length());
     io_uring_sqe_set_flags(c, IOSQE_IO_LINK);
-    io_uring_sqe_set_data(c, static_cast<completion*>(&_connect));
+    io_uring_sqe_set_data(c, static_cast<completion*>(&_pair.first));
     io_uring_sqe* t = r->sqe();
     io_uring_prep_link_timeout(t, &_ts, 0);
-    io_uring_sqe_set_data(t, static_cast<completion*>(&_timeout));
+    io_uring_sqe_set_data(t, static_cast<completion*>(&_pair.second));
   }
   result<void, sys_error> await_resume() const {
-    if (_connect.res == -ECANCELED) return fail(sys_error{ETIMEDOUT});
-    if (_connect.res < 0) return fail(sys_error{-_connect.res});
+    if (_pair.first.res == -ECANCELED) return fail(sys_error{ETIMEDOUT});
+    if (_pair.first.res < 0) return fail(sys_error{-_pair.first.res});
     return {};
   }
 
  private:
-  struct part : completion {
-    connect_awaiter* parent = nullptr;
-    int32_t res = 0;
-  };
-  static void on_part(completion* c, int32_t res, uint32_t) {
-    auto* p = static_cast<part*>(c);
-    p->res = res;
-    if (--p->parent->_pending == 0) reactor::current()->schedule(p->parent->_waiter);
-  }
   int _fd;
   socket_address _address;
   __kernel_timespec _ts;
-  int _pending = 2;
-  std::coroutine_handle<> _waiter;
-  part _connect, _timeout;
+  linked_pair _pair;  // first: the connect, second: its link timeout
 };
 }  // namespace
 

@@ -37,7 +37,10 @@ namespace kio {
 struct connection_options {
   uint64_t idle_timeout_ms = 300'000;     // per read
   uint64_t send_timeout_ms = 300'000;     // per send
-  uint32_t receive_limit_bytes = 65536;   // unread bytes before receive pauses
+  // Unread bytes before the receive pauses. Above one reap's worth of a 64 KB
+  // block (four 16 KB buffers): at exactly 64 KB every block cancelled and
+  // re-armed the receive (bench/runtime found it).
+  uint32_t receive_limit_bytes = 131072;
   uint32_t send_zerocopy_min_bytes = 0;   // 0 = never use send_zc
 };
 

@@ -18,6 +18,7 @@
 #include "kernel_io/base/result.h"
 #include "kernel_io/base/sys_error.h"
 #include "kernel_io/ring/completion.h"
+#include "kernel_io/ring/linked_pair.h"
 #include "kernel_io/ring/reactor.h"
 
 namespace kio {
@@ -97,36 +98,23 @@ class [[nodiscard]] write_sync_awaiter {
       : _fd(fd), _iov(iov), _count(count), _offset(offset) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
-    _waiter = h;
-    _write.parent = this;
-    _sync.parent = this;
-    _write.on_cqe = &on_part;
-    _sync.on_cqe = &on_part;
+    _pair.arm(h);
     reactor* r = reactor::current();
     io_uring_sqe* w = r->sqe();
     io_uring_prep_writev(w, _fd, _use_single ? &_single : _iov, _count, _offset);
     io_uring_sqe_set_flags(w, IOSQE_IO_LINK);
-    io_uring_sqe_set_data(w, static_cast<completion*>(&_write));
+    io_uring_sqe_set_data(w, static_cast<completion*>(&_pair.first));
     io_uring_sqe* f = r->sqe();
     io_uring_prep_fsync(f, _fd, IORING_FSYNC_DATASYNC);
-    io_uring_sqe_set_data(f, static_cast<completion*>(&_sync));
+    io_uring_sqe_set_data(f, static_cast<completion*>(&_pair.second));
   }
   io_result await_resume() const {
-    if (_write.res < 0) return fail(sys_error{-_write.res});
-    if (_sync.res < 0) return fail(sys_error{-_sync.res});
-    return size_t(_write.res);
+    if (_pair.first.res < 0) return fail(sys_error{-_pair.first.res});
+    if (_pair.second.res < 0) return fail(sys_error{-_pair.second.res});
+    return size_t(_pair.first.res);
   }
 
  private:
-  struct part : completion {
-    write_sync_awaiter* parent = nullptr;
-    int32_t res = 0;
-  };
-  static void on_part(completion* c, int32_t res, uint32_t) {
-    auto* p = static_cast<part*>(c);
-    p->res = res;
-    if (--p->parent->_pending == 0) reactor::current()->schedule(p->parent->_waiter);
-  }
 
   int _fd;
   const iovec* _iov;
@@ -134,9 +122,7 @@ class [[nodiscard]] write_sync_awaiter {
   uint64_t _offset;
   iovec _single{};  // the one-buffer case, so callers need not keep an iovec alive
   bool _use_single = false;
-  int _pending = 2;
-  std::coroutine_handle<> _waiter;
-  part _write, _sync;
+  linked_pair _pair;  // first: the write, second: the fdatasync
 
   friend write_sync_awaiter write_then_fdatasync(int, std::span<const std::byte>, uint64_t);
 };

@@ -7,42 +7,18 @@
 // there between completions (it must not block), and its result comes back
 // the same way. The awaiting frame holds the result: no shared state, no lock.
 
-#include <coroutine>
-#include <optional>
-#include <type_traits>
-
-#include "kernel_io/ring/reactor.h"
+#include "kernel_io/shard/remote_call.h"
 
 namespace kio {
 
-template <class F>
-class run_on_awaiter {
- public:
-  using value_type = std::invoke_result_t<F&>;
-  run_on_awaiter(reactor& target, F f) : _target(target), _f(std::move(f)) {}
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) {
-    reactor* origin = reactor::current();
-    post(_target, [this, origin, h] {
-      if constexpr (std::is_void_v<value_type>) _f();
-      else _value.emplace(_f());
-      post(*origin, [origin, h] { origin->schedule(h); });
-    });
-  }
-  value_type await_resume() {
-    if constexpr (!std::is_void_v<value_type>) return std::move(*_value);
-  }
-
- private:
-  using stored = std::conditional_t<std::is_void_v<value_type>, int, value_type>;
-  reactor& _target;
-  F _f;
-  std::optional<stored> _value;
+struct post_to_core {
+  reactor* target;
+  void operator()(std::function<void()> job) const { post(*target, std::move(job)); }
 };
 
 template <class F>
-run_on_awaiter<F> run_on(reactor& target, F f) {
-  return run_on_awaiter<F>(target, std::move(f));
+remote_call_awaiter<F, post_to_core> run_on(reactor& target, F f) {
+  return remote_call_awaiter<F, post_to_core>(post_to_core{&target}, std::move(f));
 }
 
 }  // namespace kio

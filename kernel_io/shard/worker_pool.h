@@ -7,16 +7,14 @@
 // a reactor's hot path.
 
 #include <condition_variable>
-#include <coroutine>
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <optional>
 #include <thread>
-#include <type_traits>
 #include <vector>
 
 #include "kernel_io/ring/reactor.h"
+#include "kernel_io/shard/remote_call.h"
 
 namespace kio {
 
@@ -30,35 +28,15 @@ class worker_pool {
   void submit(std::function<void()> job);
   unsigned size() const { return unsigned(_threads.size()); }
 
-  template <class F>
-  class run_awaiter {
-   public:
-    using value_type = std::invoke_result_t<F&>;
-    run_awaiter(worker_pool& pool, F f) : _pool(pool), _f(std::move(f)) {}
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
-      reactor* origin = reactor::current();
-      _pool.submit([this, origin, h] {
-        if constexpr (std::is_void_v<value_type>) _f();
-        else _value.emplace(_f());
-        post(*origin, [origin, h] { origin->schedule(h); });
-      });
-    }
-    value_type await_resume() {
-      if constexpr (!std::is_void_v<value_type>) return std::move(*_value);
-    }
-
-   private:
-    using stored = std::conditional_t<std::is_void_v<value_type>, int, value_type>;
-    worker_pool& _pool;
-    F _f;
-    std::optional<stored> _value;
+  struct submit_to_pool {
+    worker_pool* pool;
+    void operator()(std::function<void()> job) const { pool->submit(std::move(job)); }
   };
 
   // co_await pool.run([&] { return argon2id_hash(...); });
   template <class F>
-  run_awaiter<F> run(F f) {
-    return run_awaiter<F>(*this, std::move(f));
+  remote_call_awaiter<F, submit_to_pool> run(F f) {
+    return remote_call_awaiter<F, submit_to_pool>(submit_to_pool{this}, std::move(f));
   }
 
  private:

@@ -145,9 +145,11 @@ kio::task<stream_result<void>> session_stream::write(std::string_view text) {
 
 kio::task<stream_result<void>> session_stream::flush() {
   if (_out.empty()) co_return stream_result<void>{};
-  std::string out = std::move(_out);
+  // Swap with the spare buffer rather than moving out: both keep their
+  // capacity, so steady replies allocate nothing.
+  std::swap(_out, _sending);
   _out.clear();
-  auto awaited = co_await write_direct(std::as_bytes(std::span(out)));
+  auto awaited = co_await write_direct(std::as_bytes(std::span(_sending)));
   co_return awaited;
 }
 

@@ -114,6 +114,7 @@ class session_stream {
   std::unique_ptr<std::byte[]> _plain;   // one TLS record of plaintext (allocated with TLS)
   std::span<std::byte> _view;            // unread input
   std::string _out;                      // queued replies
+  std::string _sending;                  // the batch being sent by flush()
 };
 
 }  // namespace proto
