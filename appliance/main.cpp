@@ -19,6 +19,7 @@
 #include "appliance/admin/commands.h"
 #include "appliance/config/config.h"
 #include "appliance/daemon/serve.h"
+#include "appliance/storage/export.h"
 
 namespace {
 
@@ -297,6 +298,13 @@ int main(int argc, char** argv) {
   auth_test->add_option("--tls", tls_flag, "yes | no: whether the connection is encrypted")->capture_default_str();
   auth_test->add_option("--password-file", password_file, "Read the password from this file");
 
+  export_request ex;
+  auto* export_cmd = app.add_subcommand("export", "Write one mailbox out as mbox or Maildir (daemon stopped)");
+  export_cmd->add_option("--account", ex.account, "Account address")->required();
+  export_cmd->add_option("--mailbox", ex.mailbox, "Mailbox")->capture_default_str();
+  export_cmd->add_option("--format", ex.format, "mbox | maildir")->required();
+  export_cmd->add_option("--to", ex.target, "Target file (mbox) or directory (Maildir)")->required();
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve_cmd) {
@@ -305,6 +313,17 @@ int main(int argc, char** argv) {
     return appliance::serve(so);
   }
   if (*check_cmd) return check_config(g, config_file, print_default);
+  if (*export_cmd) {
+    ex.data_dir = g.data_dir;
+    auto n = export_mailbox(ex);
+    if (!n) {
+      std::fprintf(stderr, "ringmail: export: %s\n", n.error().c_str());
+      return 1;
+    }
+    std::printf("ringmail: exported %llu messages of %s/%s to %s\n", static_cast<unsigned long long>(*n),
+                ex.account.c_str(), ex.mailbox.c_str(), ex.target.c_str());
+    return 0;
+  }
 
   bool needs_password = false, confirm = false;
   if (*status_cmd) req.verb = "status";

@@ -231,6 +231,9 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   c.smtp.recipients_max = r.u32("smtp.recipients_max", 1, 100'000);
   c.smtp.line_length_max = r.u32("smtp.line_length_max", 512, 1 << 20);
   c.smtp.errors_max = r.u32("smtp.errors_max", 1, 1000);
+  c.smtp.quota_full_permanent = r.boolean("smtp.quota_full_permanent");
+  c.smtp.postmaster = r.string("smtp.postmaster");
+  c.smtp.data_timeout_ms = r.integer("smtp.data_timeout_ms", 1000, 3'600'000);
   c.imap.line_length_max = r.u32("imap.line_length_max", 1000, 1 << 24);
   c.imap.literal_size_max_bytes = r.integer("imap.literal_size_max_bytes", 1024, 1ull << 34);
   c.imap.idle_timeout_ms = r.integer("imap.idle_timeout_ms", 1'000, 86'400'000);

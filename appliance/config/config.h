@@ -62,6 +62,13 @@ struct smtp_section {
   uint32_t recipients_max = 100;
   uint32_t line_length_max = 1000;
   uint32_t errors_max = 20;          // bad commands before the session is dropped
+  // A full mailbox: 452 4.2.2 (the sender retries; the user may delete
+  // mail) or, when true, 552 5.2.2 (bounce now).
+  bool quota_full_permanent = false;
+  // Where "<postmaster>" and unknown postmaster@<local domain> go; empty:
+  // the first account (lowest id). Must be a local address.
+  std::string postmaster;
+  uint64_t data_timeout_ms = 180'000;  // per read while receiving a message
 };
 
 struct imap_section {

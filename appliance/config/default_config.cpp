@@ -95,6 +95,9 @@ message_size_max_bytes = 52428800
 recipients_max = 100
 line_length_max = 1000
 errors_max = 20
+quota_full_permanent = false      # full mailbox: false = 452 4.2.2 (retry later), true = 552 5.2.2
+postmaster = ""                   # where <postmaster> goes; empty = the first account
+data_timeout_ms = 180000          # per read while a message streams in
 
 [imap]
 line_length_max = 65536

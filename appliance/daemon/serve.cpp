@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
@@ -32,6 +33,9 @@
 #include "appliance/demo/line_server.h"
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
+#include "appliance/smtp/smtp_listeners.h"
+#include "appliance/smtp/smtp_services.h"
+#include "appliance/storage/store_setup.h"
 #include "kernel_io/net/connection.h"
 #include "kernel_io/ring/ops.h"
 #include "kernel_io/shard/runtime.h"
@@ -163,6 +167,9 @@ struct daemon_state {
   std::unique_ptr<login_throttle> throttle;                           // thread-safe
   std::unique_ptr<send_rate_limiter> send_limits;                     // thread-safe
   std::unique_ptr<authenticator> auth;
+  std::unique_ptr<store::message_store> store;                        // shards: one per core, each on its core
+  std::unique_ptr<smtp_shared> smtp;                                  // per-core parts, see smtp_services.h
+  std::unique_ptr<smtp_listeners_shared> smtp_listeners;
   // Core 0 only (the admin owner):
   directory_data owner_data;
   std::shared_ptr<const config> owner_config;
@@ -354,6 +361,11 @@ kio::task<void> core_main(kio::reactor& r, daemon_state& s, appliance::demo::lin
     r.on_stop([] { sd_notify(0, "STOPPING=1"); });
   }
   co_await appliance::demo::run_line_server(r, demo);
+  if (!start_smtp(r, *s.smtp_listeners)) {
+    s.failed = true;
+    s.runtime->request_stop();
+    co_return;
+  }
   // Listeners bind when their accept loops first run; one round trip
   // through the ring lets every task spawned above reach its first await.
   (void)co_await kio::nop();
@@ -565,12 +577,50 @@ int serve(const serve_options& options) {
   s.send_limits = std::make_unique<send_rate_limiter>();
   s.auth = std::make_unique<authenticator>(*s.directories, *s.configs, *s.throttle, rt.workers(), s.log, *s.stats);
 
+  // The store: recovery runs here, before any core serves, with blocking
+  // I/O (nothing else runs yet). What it found is printed and logged.
+  auto opened = open_store(s.data_dir, rt.cores(), [&s](const std::string& line) {
+    std::printf("ringmail: store recovery: %s\n", line.c_str());
+    s.log.warning("store_recovery").kv("detail", line);
+  });
+  if (!opened) return fatal(opened.error());
+  s.store = std::move(*opened);
+  if (s.drop_to_user) {
+    std::error_code walk_error;
+    chown_to(store_directory(s.data_dir), s.uid, s.gid);
+    for (const auto& entry : fs::recursive_directory_iterator(store_directory(s.data_dir), walk_error))
+      chown_to(entry.path().string(), s.uid, s.gid);
+  }
+  std::string recovered = recovery_summary(s.store->recovery());
+  std::printf("ringmail: store %s: %s\n", store_directory(s.data_dir).c_str(), recovered.c_str());
+  s.log.info("store_open").kv("directory", store_directory(s.data_dir)).kv("recovery", recovered);
+  s.smtp = std::make_unique<smtp_shared>(rt, *s.store, *s.directories, *s.configs, *s.auth, *s.send_limits, s.log,
+                                         *s.stats);
+  s.smtp->started_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
+  s.smtp_listeners = std::make_unique<smtp_listeners_shared>(*s.smtp);
+  s.smtp_listeners->tls = s.tls_contexts.get();
+  for (unsigned i = 0; i < rt.cores(); ++i)
+    s.smtp_listeners->cores.push_back(std::make_unique<smtp_listeners_shared::core_slot>());
+
   std::printf("ringmail: data in %s, config %s, %u cores\n", s.data_dir.c_str(), cfg->source.c_str(), rt.cores());
   std::printf("ringmail: demo line server on %s (STARTTLS) and %s (TLS)\n", options.demo_plain.c_str(),
               options.demo_tls.c_str());
   std::printf("ringmail: admin socket %s/%s\n", s.data_dir.c_str(), admin_socket_name);
+  for (const char* name : {"smtp", "submission", "submissions"})
+    if (const listener_config* lc = cfg->listener(name); lc && lc->enabled)
+      std::printf("ringmail: %s on %s (%s)\n", name, lc->address.to_string().c_str(), std::string(to_string(lc->tls)).c_str());
   std::fflush(stdout);
   int code = rt.run([&s, &demo](kio::reactor& r) { return core_main(r, s, demo); }, [&s] { reload(s); });
+  // Every session and commit driver has ended: drop the drivers before the
+  // store, then leave a checkpoint so the next start replays little.
+  s.smtp_listeners.reset();
+  s.smtp.reset();
+  if (code == 0 && !s.failed) {
+    if (auto cp = s.store->checkpoint(); !cp) s.log.error("store_checkpoint").kv("error", store::to_string(cp.error()));
+  }
+  s.store.reset();
   ::close(s.admin_fd);
   ::unlink((fs::path(s.data_dir) / admin_socket_name).c_str());
   ::close(lock_fd);

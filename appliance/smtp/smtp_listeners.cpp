@@ -1,0 +1,140 @@
+#include "appliance/smtp/smtp_listeners.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "kernel_io/net/connection.h"
+#include "kernel_io/net/listener.h"
+#include "protocols/smtp/session/session.h"
+
+namespace appliance {
+
+namespace {
+
+struct smtp_listener_spec {
+  const char* name;
+  smtp::listener_kind kind;
+};
+constexpr smtp_listener_spec specs[3] = {
+    {"smtp", smtp::listener_kind::mx},
+    {"submission", smtp::listener_kind::submission},
+    {"submissions", smtp::listener_kind::submissions},
+};
+
+// Once every core is stopping and no SMTP session is left anywhere, nobody
+// can append to the store any more: let each core's commit driver finish.
+void maybe_stop_drivers(smtp_listeners_shared& shared) {
+  if (shared.cores_stopping.load() != shared.services.runtime.cores()) return;
+  if (shared.sessions.load() != 0) return;
+  if (shared.drivers_stopped.exchange(true)) return;
+  for (unsigned i = 0; i < shared.services.runtime.cores(); ++i) {
+    smtp_core_state* state = shared.services.cores[i].get();
+    kio::post(shared.services.runtime.core(i), [state] { state->driver->stop(); });
+  }
+}
+
+smtp::session_config session_config_for(const config& cfg, const listener_config& lc, smtp::listener_kind kind,
+                                        std::shared_ptr<const tls::server_context> tls) {
+  smtp::session_config sc;
+  sc.listener = kind;
+  sc.hostname = cfg.server.hostname;
+  sc.implicit_tls = lc.tls == tls_mode::implicit;
+  if (lc.tls != tls_mode::none) sc.tls = std::move(tls);
+  // Accounts may still refuse plaintext logins themselves (authenticator).
+  sc.auth_over_plaintext = !cfg.auth.require_tls;
+  sc.limits.message_size_max = cfg.smtp.message_size_max_bytes;
+  sc.limits.recipients_max = cfg.smtp.recipients_max;
+  sc.limits.line_length_max = cfg.smtp.line_length_max;
+  sc.limits.errors_max = cfg.smtp.errors_max;
+  sc.limits.command_timeout_ms = lc.idle_timeout_ms;
+  sc.limits.data_timeout_ms = cfg.smtp.data_timeout_ms;
+  return sc;
+}
+
+// One connection, from accept to close. The session config lives in this
+// frame, which outlives the session it is lent to.
+kio::task<void> serve_connection(kio::reactor& r, smtp_listeners_shared& shared, unsigned index, int fd,
+                                 kio::socket_address peer, std::shared_ptr<const config> cfg,
+                                 std::shared_ptr<const tls::server_context> tls) {
+  const listener_config* lc = cfg->listener(specs[index].name);
+  smtp::session_config sc = session_config_for(*cfg, *lc, specs[index].kind, std::move(tls));
+  kio::connection_options options;
+  options.idle_timeout_ms = lc->idle_timeout_ms;
+  std::string id = make_session_id(shared.services, r.id());
+  shared.services.stats.add(r.id(), counter::connections_accepted);
+  shared.services.log.info("connection")
+      .kv("session", id)
+      .kv("listener", specs[index].name)
+      .kv("ip", peer.ip_string())
+      .kv("core", r.id());
+  auto& slot = *shared.cores[r.id()];
+  co_await smtp::run_session(std::make_unique<kio::connection>(r, fd, peer, options), sc, *slot.services, id);
+  shared.per_ip[index].release(peer);
+  --slot.connections[index];
+  if (shared.sessions.fetch_sub(1) == 1) maybe_stop_drivers(shared);
+}
+
+kio::task<void> accept_loop(kio::reactor& r, smtp_listeners_shared& shared, unsigned index,
+                            std::unique_ptr<kio::listener> owned) {
+  kio::listener& l = *owned;
+  r.on_stop([&l] { l.close(); });
+  auto& slot = *shared.cores[r.id()];
+  for (;;) {
+    auto a = co_await l.accept();
+    if (!a) break;
+    std::shared_ptr<const config> cfg = shared.services.configs.get(r.id());
+    const listener_config* lc = cfg->listener(specs[index].name);
+    bool over = r.stopping() || !lc || slot.connections[index] >= lc->connections_per_core_max ||
+                !shared.per_ip[index].try_acquire(a->peer, lc->connections_per_ip_max);
+    if (over) {
+      // Best effort, never blocking: the socket is fresh, its buffer empty.
+      static constexpr char refusal[] = "421 4.7.0 Too many connections, try again later\r\n";
+      (void)::write(a->fd, refusal, sizeof refusal - 1);
+      ::close(a->fd);
+      shared.services.stats.add(r.id(), counter::connections_refused);
+      shared.services.log.info("connection_refused")
+          .kv("listener", specs[index].name)
+          .kv("ip", a->peer.ip_string())
+          .kv("reason", r.stopping() ? "stopping" : "limit");
+      continue;
+    }
+    ++slot.connections[index];
+    ++shared.sessions;
+    r.spawn(serve_connection(r, shared, index, a->fd, a->peer, cfg, shared.tls->get(r.id())));
+  }
+}
+
+}  // namespace
+
+bool start_smtp(kio::reactor& r, smtp_listeners_shared& shared) {
+  unsigned core = r.id();
+  smtp_core_state& state = *shared.services.cores[core];
+  state.driver = std::make_unique<store::commit_driver>(shared.services.store, store::core_id{core});
+  r.spawn(state.driver->run());
+  shared.cores[core]->services = std::make_unique<smtp_services>(shared.services, core);
+  r.on_stop([&shared] {
+    ++shared.cores_stopping;
+    maybe_stop_drivers(shared);
+  });
+
+  std::shared_ptr<const config> cfg = shared.services.configs.get(core);
+  for (unsigned i = 0; i < 3; ++i) {
+    const listener_config* lc = cfg->listener(specs[i].name);
+    if (!lc || !lc->enabled) continue;
+    auto bound = kio::listener::bind(r, lc->address);
+    if (!bound) {
+      shared.services.log.error("listen")
+          .kv("listener", specs[i].name)
+          .kv("address", lc->address.to_string())
+          .kv("error", bound.error().message());
+      std::fprintf(stderr, "ringmail: core %u: cannot listen on %s for %s: %s\n", core, lc->address.to_string().c_str(),
+                   specs[i].name, bound.error().message().c_str());
+      return false;
+    }
+    r.spawn(accept_loop(r, shared, i, std::move(*bound)));
+  }
+  return true;
+}
+
+}  // namespace appliance

@@ -1,0 +1,505 @@
+#include "appliance/smtp/smtp_services.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+
+#include "appliance/accounts/quota.h"
+#include "appliance/smtp/cross_core.h"
+#include "kernel_io/shard/cross_core.h"
+#include "protocols/smtp/parser/address.h"
+
+namespace appliance {
+
+namespace {
+
+uint64_t wall_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
+}
+
+store::account_id store_account(account_id id) { return store::account_id{id.get()}; }
+
+// "12,7": the recipient's accounts, as check_recipient resolved them.
+std::string encode_destination(const std::vector<account_id>& ids) {
+  std::string out;
+  for (auto id : ids) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(id.get());
+  }
+  return out;
+}
+
+std::vector<uint64_t> decode_destination(std::string_view text) {
+  std::vector<uint64_t> out;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view part = text.substr(0, comma);
+    uint64_t v = 0;
+    if (std::from_chars(part.data(), part.data() + part.size(), v).ec == std::errc()) out.push_back(v);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+smtp::verdict quota_refusal(const config& cfg, const account& a, uint64_t usage) {
+  if (cfg.smtp.quota_full_permanent) return smtp::verdict::refuse(552, "5.2.2", quota_full_reply(a, usage));
+  return smtp::verdict::refuse(452, "4.2.2", quota_full_reply(a, usage));
+}
+
+// The local part and the canonical (alias domains mapped) domain of an
+// address the directory can read; nullopt otherwise.
+std::optional<std::string> canonical_address(const directory& dir, std::string_view address) {
+  auto norm = normalize_address(address);
+  if (!norm) return std::nullopt;
+  size_t at = norm->rfind('@');
+  auto domain = dir.canonical_domain(std::string_view(*norm).substr(at + 1));
+  if (!domain) return std::nullopt;
+  return norm->substr(0, at + 1) + *domain;
+}
+
+// May `account` use `sender` as its envelope sender: its own address, or an
+// alias (not a catch-all) that delivers to it, with or without +tag.
+bool sender_belongs_to(const directory& dir, const account& acc, std::string_view sender) {
+  auto canon = canonical_address(dir, sender);
+  if (!canon) return false;
+  std::vector<std::string> candidates = {*canon};
+  size_t at = canon->rfind('@');
+  size_t plus = canon->find('+');
+  if (plus != std::string::npos && plus < at) candidates.push_back(canon->substr(0, plus) + canon->substr(at));
+  for (const auto& c : candidates) {
+    if (c == acc.address) return true;
+    if (dir.data().aliases.count(c)) {
+      auto r = dir.resolve_recipient(c);
+      if (r.status == resolve_status::local &&
+          std::find(r.accounts.begin(), r.accounts.end(), acc.id) != r.accounts.end())
+        return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string make_session_id(smtp_shared& shared, unsigned core) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%llx.%u.%llu", static_cast<unsigned long long>(shared.started_ms), core,
+                static_cast<unsigned long long>(++shared.cores[core]->sessions_started));
+  return buf;
+}
+
+const account* postmaster_account(const directory& dir, const config& cfg) {
+  if (!cfg.smtp.postmaster.empty()) {
+    auto r = dir.resolve_recipient(cfg.smtp.postmaster);
+    if (r.status == resolve_status::local && !r.accounts.empty()) return dir.find_account(r.accounts.front());
+    return nullptr;
+  }
+  const account* first = nullptr;
+  for (const auto& [address, acc] : dir.data().accounts)
+    if (!first || acc.id < first->id) first = &acc;
+  return first;
+}
+
+smtp::verdict smtp_services::refuse(const smtp::session_info& info, std::string_view stage, uint16_t code,
+                                    std::string enhanced, std::string text) {
+  _shared.stats.add(_core, counter::rejections);
+  _shared.log.info("rejection")
+      .kv("session", info.session_id)
+      .kv("listener", smtp::listener_name(info.listener))
+      .kv("ip", info.peer.ip_string())
+      .kv("stage", stage)
+      .kv("code", unsigned(code))
+      .kv("reason", text);
+  return smtp::verdict::refuse(code, std::move(enhanced), std::move(text));
+}
+
+kio::task<smtp::auth_result> smtp_services::authenticate(const smtp::session_info& info, std::string_view login,
+                                                         std::string_view password) {
+  auth_request request;
+  request.login = std::string(login);
+  request.password = std::string(password);
+  request.proto = protocol::submission;
+  request.remote_ip = info.peer.ip_string();
+  request.tls = info.tls;
+  auth_result r = co_await _shared.auth.authenticate(std::move(request));
+  smtp::auth_result out;
+  out.text = r.message();
+  switch (r.status) {
+    case auth_status::ok:
+      out.outcome = smtp::auth_outcome::ok;
+      out.login = r.address;
+      break;
+    case auth_status::bad_credentials: out.outcome = smtp::auth_outcome::bad_credentials; break;
+    case auth_status::blocked: out.outcome = smtp::auth_outcome::blocked; break;
+    case auth_status::tls_required: out.outcome = smtp::auth_outcome::tls_required; break;
+    case auth_status::protocol_not_allowed: out.outcome = smtp::auth_outcome::protocol_not_allowed; break;
+    case auth_status::disabled: out.outcome = smtp::auth_outcome::disabled; break;
+  }
+  co_return out;
+}
+
+kio::task<smtp::verdict> smtp_services::check_sender(const smtp::session_info& info, const smtp::path& sender,
+                                                     const smtp::mail_parameters&) {
+  // MX: anyone may send to our users; SPF, DNSBL and friends come with the
+  // filter and feed its score rather than refusing here.
+  if (info.listener == smtp::listener_kind::mx) co_return smtp::verdict::accept();
+
+  const directory& dir = *_shared.directories.get(_core);
+  const config& cfg = *_shared.configs.get(_core);
+  const account* acc = dir.find_account(info.authenticated);
+  if (!acc) co_return refuse(info, "mail", 451, "4.7.1", "The authenticated account no longer exists");
+  if (sender.null)
+    co_return refuse(info, "mail", 553, "5.7.1", "A null sender is not allowed on submission: use your address");
+  std::string address = smtp::format_mailbox(sender.address);
+  if (!sender_belongs_to(dir, *acc, address))
+    co_return refuse(info, "mail", 553, "5.7.1",
+                     "Sender address <" + address + "> is not owned by " + acc->address + " (use it or one of its aliases)");
+
+  // A stolen password must not become a spam cannon. The message is counted
+  // here with one recipient; the recipients bucket is charged per message.
+  auto limits = send_limits_for(*acc, cfg.limits);
+  auto v = _shared.send_limits.try_acquire(acc->id, limits, 1, wall_ms());
+  if (!v.allowed) {
+    _shared.stats.add(_core, counter::send_rate_limited);
+    _shared.log.warning("rate_limited")
+        .kv("session", info.session_id)
+        .kv("account", acc->address)
+        .kv("ip", info.peer.ip_string())
+        .kv("exceeded", v.exceeded)
+        .kv("retry_after_ms", v.retry_after_ms);
+    co_return refuse(info, "mail", 451, "4.7.0",
+                     "Sending limit reached for " + acc->address + " (" + std::string(v.exceeded) +
+                         " per hour); try again in " + std::to_string((v.retry_after_ms + 59'999) / 60'000) +
+                         " minute(s)");
+  }
+  co_return smtp::verdict::accept();
+}
+
+kio::task<smtp::verdict> smtp_services::check_recipient(const smtp::session_info& info, const smtp::envelope& env,
+                                                        smtp::recipient& rcpt) {
+  // Keep the snapshots alive across the quota hop below.
+  std::shared_ptr<const directory> dir_ptr = _shared.directories.get(_core);
+  std::shared_ptr<const config> cfg_ptr = _shared.configs.get(_core);
+  const directory& dir = *dir_ptr;
+  const config& cfg = *cfg_ptr;
+  const smtp::path& p = rcpt.address;
+
+  // %-hack, !-paths, quoted @ and source routes are how relays get abused:
+  // never deliver or relay such an address, whoever asks.
+  if (p.hazards != smtp::relay_hazard::none)
+    co_return refuse(info, "rcpt", 550, "5.7.1", "Relay access denied: address form not accepted");
+
+  resolution res;
+  std::string address;
+  if (p.postmaster) {
+    address = "postmaster";
+  } else {
+    address = smtp::format_mailbox(p.address);
+    if (!dir.is_local_domain(p.address.domain)) {
+      if (info.listener == smtp::listener_kind::mx)
+        co_return refuse(info, "rcpt", 554, "5.7.1", "Relay access denied");
+      // Authenticated submission to another domain: the outbound queue is
+      // not there yet, so say so with a 4xx (never accept and drop).
+      co_return refuse(info, "rcpt", 451, "4.7.1", "Outbound delivery is not available yet on this server");
+    }
+    res = dir.resolve_recipient(address);
+  }
+  bool postmaster = p.postmaster || (res.status == resolve_status::unknown_user &&
+                                     normalize_address(address).value_or("").starts_with("postmaster@"));
+  if (postmaster && res.status != resolve_status::local) {
+    // RFC 5321 4.5.1: postmaster must always be accepted.
+    if (const account* pm = postmaster_account(dir, cfg)) {
+      res.status = resolve_status::local;
+      res.accounts = {pm->id};
+    }
+  }
+  switch (res.status) {
+    case resolve_status::local: break;
+    case resolve_status::unknown_user:
+    case resolve_status::invalid_address:
+      co_return refuse(info, "rcpt", 550, "5.1.1", "Recipient address rejected: user unknown (" + address + ")");
+    case resolve_status::alias_loop:
+      co_return refuse(info, "rcpt", 550, "5.4.6", "Recipient address rejected: alias loop");
+    case resolve_status::not_local_domain:
+      co_return refuse(info, "rcpt", 554, "5.7.1", "Relay access denied");
+  }
+
+  // Quota: announced size (SIZE=) or nothing yet; the real size is checked
+  // again at the end of data.
+  uint64_t incoming = env.parameters.size.value_or(0);
+  for (account_id id : res.accounts) {
+    const account* acc = dir.find_account(id);
+    if (!acc || acc->quota_bytes == 0) continue;
+    store::account_id sid = store_account(id);
+    unsigned owner = _shared.store.owner_of(sid).get();
+    store::message_store* st = &_shared.store;
+    uint64_t usage = 0;
+    if (owner == _core) {
+      usage = st->quota(sid).used_bytes;
+    } else {
+      usage = co_await kio::run_on(_shared.runtime.core(owner), [st, sid] { return st->quota(sid).used_bytes; });
+    }
+    if (check_quota(*acc, usage, incoming, cfg.limits.quota_warning_percent) == quota_verdict::full) {
+      smtp::verdict v = quota_refusal(cfg, *acc, usage);
+      co_return refuse(info, "rcpt", v.code, v.enhanced, v.text);
+    }
+  }
+  rcpt.destination = encode_destination(res.accounts);
+  co_return smtp::verdict::accept();
+}
+
+namespace {
+
+// One delivery to make on an owner core.
+struct delivery_item {
+  account_id account;
+  std::string header_prefix;
+  std::string folder;  // "" = INBOX
+};
+
+struct owner_outcome {
+  smtp::verdict decision;  // refused: the reply, nothing appended on this core
+  std::vector<store::store_ticket> tickets;
+};
+
+// On the owner core: make sure the account exists in the store (created on
+// its first mail) and is durable.
+kio::task<kio::result<void, store::errc>> ensure_account(smtp_shared& shared, unsigned core, const account& acc) {
+  store::account_id sid = store_account(acc.id);
+  if (shared.store.account(sid)) co_return kio::result<void, store::errc>{};
+  smtp_core_state& state = *shared.cores[core];
+  store::store_ticket ticket;
+  if (auto it = state.creating.find(acc.id.get()); it != state.creating.end()) {
+    ticket = it->second;
+  } else {
+    auto created = shared.store.create_account(sid, acc.address, 0, 0);
+    if (!created) co_return kio::fail(created.error());
+    ticket = *created;
+    state.creating.emplace(acc.id.get(), ticket);
+  }
+  auto flushed = co_await state.driver->flush(ticket);
+  state.creating.erase(acc.id.get());
+  if (!flushed) co_return kio::fail(flushed.error());
+  if (!shared.store.account(sid)) co_return kio::fail(store::errc::unknown_account);
+  co_return kio::result<void, store::errc>{};
+}
+
+// Phase 1 on an owner core: accounts exist, quotas allow the real size.
+kio::task<smtp::verdict> prepare_on_owner(smtp_shared& shared, const std::vector<delivery_item>* items,
+                                          uint64_t size) {
+  unsigned core = kio::reactor::current()->id();
+  std::shared_ptr<const directory> dir = shared.directories.get(core);
+  std::shared_ptr<const config> cfg = shared.configs.get(core);
+  for (const auto& item : *items) {
+    const account* acc = dir->find_account(item.account);
+    if (!acc) co_return smtp::verdict::refuse(450, "4.1.1", "Recipient account was removed; try again later");
+    auto ok = co_await ensure_account(shared, core, *acc);
+    if (!ok)
+      co_return smtp::verdict::refuse(451, "4.3.0",
+                                      std::string("Mailbox not available (store: ") + store::to_string(ok.error()) + ")");
+    if (acc->quota_bytes) {
+      uint64_t usage = shared.store.quota(store_account(acc->id)).used_bytes;
+      if (check_quota(*acc, usage, size + item.header_prefix.size(), cfg->limits.quota_warning_percent) ==
+          quota_verdict::full) {
+        if (cfg->smtp.quota_full_permanent) co_return smtp::verdict::refuse(552, "5.2.2", quota_full_reply(*acc, usage));
+        co_return smtp::verdict::refuse(452, "4.2.2", quota_full_reply(*acc, usage));
+      }
+    }
+  }
+  co_return smtp::verdict::accept();
+}
+
+// Phase 2 on an owner core: one delivery record per account, then the
+// group commit that makes them durable.
+kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector<delivery_item>* items,
+                                          store::blob_key key) {
+  unsigned core = kio::reactor::current()->id();
+  owner_outcome out;
+  int64_t now = int64_t(wall_ms());
+  for (const auto& item : *items) {
+    store::account_id sid = store_account(item.account);
+    const auto* box = shared.store.find_mailbox(sid, item.folder.empty() ? "INBOX" : item.folder);
+    if (!box) box = shared.store.find_mailbox(sid, "INBOX");
+    if (!box) {
+      out.decision = smtp::verdict::refuse(451, "4.3.0", "Mailbox not available (no INBOX)");
+      break;
+    }
+    store::delivery_request d;
+    d.account = sid;
+    d.mailbox = box->id;
+    d.key = key;
+    d.header_prefix = item.header_prefix;
+    d.internal_date_ms = now;
+    // Quotas were decided in phase 1 with the appliance's policy.
+    d.ignore_quota = true;
+    auto r = shared.store.append_delivery(d);
+    if (!r) {
+      out.decision = smtp::verdict::refuse(451, "4.3.0", std::string("Delivery failed (store: ") +
+                                                             store::to_string(r.error()) + ")");
+      break;
+    }
+    out.tickets.push_back(r->ticket);
+  }
+  // Even after a failure, what was appended is flushed: a record is never
+  // left pending for someone else's batch to decide.
+  for (const auto& t : out.tickets) {
+    auto flushed = co_await shared.cores[core]->driver->flush(t);
+    if (!flushed && out.decision.ok)
+      out.decision = smtp::verdict::refuse(451, "4.3.0", std::string("Delivery not durable (store: ") +
+                                                             store::to_string(flushed.error()) + ")");
+  }
+  co_return out;
+}
+
+class store_sink final : public smtp::message_sink {
+ public:
+  store_sink(smtp_shared& shared, unsigned core, std::string id)
+      : _shared(shared), _core(core), _id(std::move(id)), _writer(shared.store.begin_blob(store::core_id{core})) {}
+
+  kio::task<smtp::verdict> write(std::span<const std::byte> content) override {
+    auto r = _shared.store.append_chunk(
+        *_writer, std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
+    if (!r) {
+      if (r.error() == store::errc::no_space)
+        co_return smtp::verdict::refuse(452, "4.3.1", "Insufficient system storage");
+      if (r.error() == store::errc::too_large)
+        co_return smtp::verdict::refuse(552, "5.3.4", "Message size exceeds the store's maximum");
+      co_return smtp::verdict::refuse(451, "4.3.0", std::string("Local error in processing (store: ") +
+                                                        store::to_string(r.error()) + ")");
+    }
+    co_return smtp::verdict::accept();
+  }
+
+  kio::task<smtp::verdict> commit(const commit_request& request) override;
+
+  void abort() override {
+    // The chunks already framed stay in the log as garbage without a commit
+    // record: invisible, and compaction reclaims them.
+    if (_writer) {
+      _shared.log.info("message_aborted").kv("id", _id).kv("size", _writer->size());
+      _writer.reset();
+    }
+  }
+
+ private:
+  smtp_shared& _shared;
+  unsigned _core;
+  std::string _id;
+  std::optional<store::blob_writer> _writer;
+};
+
+// Runs `make()` (a task) on core `target` and resumes here with its result.
+template <class T, class Make>
+kio::task<T> on_core(smtp_shared& shared, unsigned target, Make make) {
+  if (target == kio::reactor::current()->id()) {
+    T v = co_await make();
+    co_return v;
+  }
+  T v = co_await remote_task<T, Make>(shared.runtime.core(target), std::move(make));
+  co_return v;
+}
+
+kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
+  if (!_writer) co_return smtp::verdict::refuse(451, "4.3.0", "Local error in processing (no message)");
+  store::blob_writer writer = std::move(*_writer);
+  _writer.reset();
+  uint64_t size = writer.size();
+  auto finished = _shared.store.finish_blob(writer);
+  if (!finished)
+    co_return smtp::verdict::refuse(451, "4.3.0", std::string("Local error in processing (store: ") +
+                                                      store::to_string(finished.error()) + ")");
+  store::stored_blob blob = *finished;
+  // The blob first: a delivery may point only at a durable blob.
+  auto flushed = co_await _shared.cores[_core]->driver->flush(blob.ticket);
+  if (!flushed)
+    co_return smtp::verdict::refuse(451, "4.3.0", std::string("Message not stored (store: ") +
+                                                      store::to_string(flushed.error()) + ")");
+
+  // Distinct accounts, grouped by owner core; the first recipient address
+  // that reached an account is its Delivered-To.
+  std::string extra = request.filter ? request.filter->added_headers : std::string();
+  std::string folder = request.filter ? request.filter->folder : std::string();
+  std::vector<std::vector<delivery_item>> by_core(_shared.runtime.cores());
+  std::vector<uint64_t> seen;
+  size_t deliveries = 0;
+  for (const auto& rcpt : request.env.recipients) {
+    for (uint64_t id : decode_destination(rcpt.destination)) {
+      if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+      seen.push_back(id);
+      unsigned owner = _shared.store.owner_of(store::account_id{id}).get();
+      std::string prefix = "Delivered-To: ";
+      prefix += rcpt.address.postmaster ? std::string("postmaster") : smtp::format_mailbox(rcpt.address.address);
+      prefix += "\r\n";
+      prefix += request.trace_headers;
+      prefix += extra;
+      by_core[owner].push_back({account_id{id}, std::move(prefix), folder});
+      ++deliveries;
+    }
+  }
+  if (deliveries == 0) co_return smtp::verdict::refuse(554, "5.5.1", "No valid recipients");
+
+  // Phase 1 everywhere before phase 2 anywhere, so a full mailbox or a
+  // store error refuses the message before any copy becomes visible.
+  for (unsigned core = 0; core < by_core.size(); ++core) {
+    if (by_core[core].empty()) continue;
+    const std::vector<delivery_item>* items = &by_core[core];
+    smtp_shared* shared = &_shared;
+    smtp::verdict v = co_await on_core<smtp::verdict>(
+        _shared, core, [shared, items, size] { return prepare_on_owner(*shared, items, size); });
+    if (!v.ok) {
+      _shared.stats.add(_core, counter::rejections);
+      _shared.log.info("rejection")
+          .kv("session", request.info.session_id)
+          .kv("id", _id)
+          .kv("stage", "data")
+          .kv("code", unsigned(v.code))
+          .kv("reason", v.text);
+      co_return v;
+    }
+  }
+  for (unsigned core = 0; core < by_core.size(); ++core) {
+    if (by_core[core].empty()) continue;
+    const std::vector<delivery_item>* items = &by_core[core];
+    smtp_shared* shared = &_shared;
+    store::blob_key key = blob.key;
+    owner_outcome o = co_await on_core<owner_outcome>(
+        _shared, core, [shared, items, key] { return deliver_on_owner(*shared, items, key); });
+    if (!o.decision.ok) {
+      _shared.log.error("delivery_failed")
+          .kv("session", request.info.session_id)
+          .kv("id", _id)
+          .kv("reason", o.decision.text);
+      co_return o.decision;
+    }
+  }
+  _shared.stats.add(_core, counter::messages_accepted);
+  _shared.stats.add(_core, counter::message_bytes_accepted, size);
+  _shared.stats.add(_core, counter::deliveries, deliveries);
+  _shared.stats.observe(_core, histogram::message_size_bytes, size);
+  _shared.log.info("message_accepted")
+      .kv("id", _id)
+      .kv("session", request.info.session_id)
+      .kv("listener", smtp::listener_name(request.info.listener))
+      .kv("size", size)
+      .kv("recipients", uint64_t(request.env.recipients.size()))
+      .kv("deliveries", uint64_t(deliveries))
+      .kv("blob", blob.key.to_hex())
+      .kv("deduplicated", blob.deduplicated);
+  co_return smtp::verdict{true, 250, "2.0.0", "Ok: queued as " + _id};
+}
+
+}  // namespace
+
+std::unique_ptr<smtp::message_sink> smtp_services::open_message(const smtp::session_info& info,
+                                                                const smtp::envelope&) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%s.m%llu", info.session_id.c_str(),
+                static_cast<unsigned long long>(++_shared.cores[_core]->messages_started));
+  return std::make_unique<store_sink>(_shared, _core, buf);
+}
+
+}  // namespace appliance
