@@ -120,11 +120,27 @@ blob_writer& blob_writer::operator=(blob_writer&& o) noexcept {
   _hash_state = o._hash_state;
   _extents = std::move(o._extents);
   _failed = o._failed;
+  unpin();
+  _pins = std::exchange(o._pins, nullptr);
+  _pinned = o._pinned;
   o._hash_state = nullptr;
   return *this;
 }
 blob_writer::~blob_writer() {
   if (_hash_state) XXH3_freeState(static_cast<XXH3_state_t*>(_hash_state));
+  unpin();
+}
+void blob_writer::unpin() {
+  if (!_pins) return;
+  auto it = _pins->find(_pinned);
+  RM_ASSERT(it != _pins->end() && it->second > 0);
+  if (--it->second == 0) _pins->erase(it);
+  _pins = nullptr;
+}
+
+compaction_job::~compaction_job() {
+  if (_hash_state) XXH3_freeState(static_cast<XXH3_state_t*>(_hash_state));
+  if (_busy) *_busy = false;
 }
 
 // ---- open and recovery --------------------------------------------------------
@@ -196,7 +212,10 @@ kio::result<void, errc> message_store::recover() {
   }
   if (cp) {
     _recovery.checkpoint_used = true;
-    for (std::uint32_t c = 0; c < _options.cores; ++c) _shards[c].index = std::move(cp->indexes[c]);
+    for (std::uint32_t c = 0; c < _options.cores; ++c) {
+      _shards[c].index = std::move(cp->indexes[c]);
+      _shards[c].checkpoint_position = cp->positions[c];
+    }
   }
 
   for (std::uint32_t c = 0; c < _options.cores; ++c) {
@@ -307,7 +326,7 @@ kio::result<void, errc> message_store::recover() {
 // ---- durability -------------------------------------------------------------------
 kio::result<store_ticket, errc> message_store::append_transaction(core_id core,
                                                                   const std::vector<format::record_payload>& records,
-                                                                  std::uint64_t reserved_bytes) {
+                                                                  std::uint64_t reserved_bytes, bool relocation) {
   shard& s = shard_of(core);
   std::vector<std::string> payloads;
   std::size_t total = 0;
@@ -327,7 +346,7 @@ kio::result<store_ticket, errc> message_store::append_transaction(core_id core,
     last = a->ticket;
   }
   for (std::size_t i = 0; i < records.size(); ++i)
-    s.applies.push_back({last.lsn, records[i], i + 1 == records.size() ? reserved_bytes : 0});
+    s.applies.push_back({last.lsn, records[i], i + 1 == records.size() ? reserved_bytes : 0, relocation});
   return store_ticket{core, last};
 }
 
@@ -354,7 +373,17 @@ void message_store::complete_batch(core_id core, log::commit_batch& batch, kio::
     if (auto* m = std::get_if<format::move_record>(&p.record); m && !durable) {
       (void)m;  // reserved UIDs stay burnt: never reused, as IMAP requires
     }
-    if (auto* commit = std::get_if<format::blob_commit_record>(&p.record)) {
+    if (auto* commit = std::get_if<format::blob_commit_record>(&p.record); commit && p.relocation) {
+      // A compaction copy: the catalog moves to it only now that it is
+      // durable, and only if no newer commit of the key came meanwhile. A
+      // failed copy changes nothing (the old copy is still in place).
+      auto it = s.blobs.find(commit->key);
+      if (durable && it != s.blobs.end() && it->second.ticket.lsn < p.lsn) {
+        RM_ASSERT(it->second.size == commit->size);
+        it->second.extents = commit->extents;
+        it->second.ticket = log::commit_ticket{p.lsn};
+      }
+    } else if (auto* commit = std::get_if<format::blob_commit_record>(&p.record)) {
       if (!durable) {
         auto it = s.blobs.find(commit->key);
         if (it != s.blobs.end() && it->second.ticket.lsn == p.lsn) s.blobs.erase(it);
@@ -462,6 +491,11 @@ kio::result<void, errc> message_store::append_chunk(blob_writer& w, std::string_
       return kio::fail(a.error());
     }
     w._extents.push_back({a->position.segment, a->payload_offset, static_cast<std::uint32_t>(piece.size())});
+    if (!w._pins) {
+      w._pins = &s.pins;
+      w._pinned = a->position.segment.get();
+      ++s.pins[w._pinned];
+    }
     w._size += piece.size();
     bytes.remove_prefix(piece.size());
   }
@@ -497,6 +531,9 @@ kio::result<bool, errc> message_store::same_bytes(const shard& s, const std::vec
 kio::result<stored_blob, errc> message_store::finish_blob(blob_writer& w) {
   RM_ASSERT(w._hash_state != nullptr);
   shard& s = shard_of(w._core);
+  // Whatever happens now, the chunks are either committed below (then the
+  // catalog names them) or garbage.
+  w.unpin();
   if (w._failed || w._epoch != s.log->epoch()) return kio::fail(errc::log_failed);
   const XXH128_hash_t h = XXH3_128bits_digest(static_cast<XXH3_state_t*>(w._hash_state));
   blob_key key{h.high64, h.low64, w._core.get(), 0};
@@ -515,6 +552,9 @@ kio::result<stored_blob, errc> message_store::finish_blob(blob_writer& w) {
     if (!same) return kio::fail(same.error());
     if (*same) {
       // Shared: the new chunks become garbage for compaction; no commit.
+      // The blob is handed out again: compaction's grace starts anew, as a
+      // delivery on another core may follow.
+      it->second.committed_ms = std::max(it->second.committed_ms, now_ms());
       stored_blob out{key, w._size, true, store_ticket{w._core, it->second.ticket}};
       return out;
     }
@@ -786,17 +826,18 @@ bool message_store::quota_allows(account_id a, std::uint64_t message_bytes) cons
 }
 
 // ---- checkpoint and compaction -------------------------------------------------
-kio::result<void, errc> message_store::checkpoint() {
-  if (auto r = flush_all(); !r) return r;
+std::string message_store::checkpoint_image(std::vector<std::pair<segment_seq, std::uint64_t>>& positions) const {
+  positions.clear();
   std::string body;
   format::byte_writer w(body);
-  for (auto& sh : _shards) {
-    RM_ASSERT(!sh.log->has_pending() && !sh.log->in_flight() && sh.applies.empty());
-    // Replay resumes at the end of the active segment: everything before is
-    // in the serialized index.
-    const auto seq = sh.log->active_segment();
-    w.u64(seq.get());
-    w.u64(sh.log->durable_end(seq));
+  for (const auto& sh : _shards) {
+    // The index holds exactly the durable records (apply-on-durable), and
+    // every record past durable_position() is either in flight or pending:
+    // replay resumes there. So a batch may be in flight meanwhile.
+    const auto pos = sh.log->durable_position();
+    positions.push_back(pos);
+    w.u64(pos.first.get());
+    w.u64(pos.second);
     w.str(sh.index.serialize());
   }
   std::string file(32, '\0');
@@ -806,6 +847,25 @@ kio::result<void, errc> message_store::checkpoint() {
   format::store_u64(file.data() + 16, body.size());
   format::store_u64(file.data() + 24, XXH3_64bits(body.data(), body.size()));
   file += body;
+  return file;
+}
+
+void message_store::checkpoint_written(std::vector<std::pair<segment_seq, std::uint64_t>> positions) {
+  RM_ASSERT(positions.size() == _shards.size());
+  // Positions only move forward; a slower writer finishing second must not
+  // move them back.
+  for (std::size_t c = 0; c < positions.size(); ++c)
+    _shards[c].checkpoint_position = std::max(_shards[c].checkpoint_position, positions[c]);
+}
+
+kio::result<void, errc> message_store::checkpoint() {
+  if (auto r = flush_all(); !r) return r;
+  return write_checkpoint_blocking();
+}
+
+kio::result<void, errc> message_store::write_checkpoint_blocking() {
+  std::vector<std::pair<segment_seq, std::uint64_t>> positions;
+  const std::string file = checkpoint_image(positions);
   const std::string path = _options.data_directory + "/checkpoint";
   const std::string temp = path + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -817,88 +877,239 @@ kio::result<void, errc> message_store::checkpoint() {
   if (!wr) return wr;
   if (rc != 0) return kio::fail(errc_from_errno(e));
   if (::rename(temp.c_str(), path.c_str()) != 0) return kio::fail(errc_from_errno(errno));
-  return log::fsync_directory(_options.data_directory);
+  if (auto r = log::fsync_directory(_options.data_directory); !r) return r;
+  checkpoint_written(std::move(positions));
+  return {};
 }
 
-kio::result<compaction_report, errc> message_store::compact(core_id core, double live_ratio_max,
-                                                            std::uint64_t grace_ms) {
-  compaction_report out;
+std::unique_ptr<compaction_job> message_store::begin_compaction(core_id core, double live_ratio_max,
+                                                                std::uint64_t grace_ms) {
   shard& s = shard_of(core);
-  if (auto r = flush_all(); !r) return kio::fail(r.error());
+  if (s.compacting) return nullptr;
   const std::uint64_t now = now_ms();
+  // Deliveries appended but not yet durable reference blobs too.
+  std::unordered_map<blob_key, bool, blob_key_hash> appended_refs;
+  for (const auto& sh : _shards)
+    for (const auto& p : sh.applies)
+      if (const auto* d = std::get_if<format::delivery_record>(&p.record)) appended_refs[d->key] = true;
   auto live = [&](const blob_key& key, const blob_location& loc) {
-    if (now - loc.committed_ms < grace_ms) return true;
+    if (loc.committed_ms + grace_ms > now) return true;
+    if (appended_refs.count(key)) return true;
     for (const auto& sh : _shards)
       if (sh.index.blob_references().count(key)) return true;
     return false;
   };
-  std::vector<segment_seq> victims;
-  for (const auto seq : s.log->sealed_segments()) {
-    struct stat st{};
-    if (::stat(s.log->segment_path(seq).c_str(), &st) != 0) continue;
-    std::uint64_t live_bytes = 0;
-    for (const auto& [key, loc] : s.blobs)
-      if (live(key, loc))
-        for (const auto& e : loc.extents)
-          if (e.segment == seq) live_bytes += e.length;
-    if (static_cast<double>(live_bytes) <= live_ratio_max * static_cast<double>(st.st_size)) {
-      victims.push_back(seq);
-      out.bytes_reclaimed += static_cast<std::uint64_t>(st.st_size) - live_bytes;
+  // Candidates: sealed, wholly covered by the durable checkpoint (its
+  // mailbox records are in the serialized index), and older than every
+  // segment an unfinished blob writer has chunks in.
+  std::uint64_t limit = s.checkpoint_position.first.get();
+  if (!s.pins.empty()) limit = std::min(limit, s.pins.begin()->first);
+  std::map<std::uint64_t, std::uint64_t> live_bytes;
+  std::vector<segment_seq> candidates;
+  for (const auto seq : s.log->sealed_segments())
+    if (seq.get() < limit) {
+      candidates.push_back(seq);
+      live_bytes[seq.get()] = 0;
+    }
+  if (candidates.empty()) return nullptr;
+  // One pass over the catalog (not one per segment): the planning step is
+  // the only part that is not sliced, so keep it linear.
+  std::vector<std::pair<const blob_key*, bool>> touching;
+  for (const auto& [key, loc] : s.blobs) {
+    bool touches = false;
+    for (const auto& e : loc.extents) touches = touches || live_bytes.count(e.segment.get());
+    if (!touches) continue;
+    const bool l = live(key, loc);
+    touching.emplace_back(&key, l);
+    if (l)
+      for (const auto& e : loc.extents)
+        if (auto it = live_bytes.find(e.segment.get()); it != live_bytes.end()) it->second += e.length;
+  }
+  std::unique_ptr<compaction_job> job(new compaction_job());
+  job->_core = core;
+  job->_epoch = s.log->epoch();
+  for (const auto seq : candidates) {
+    const std::uint64_t size = s.log->durable_end(seq);
+    const std::uint64_t l = live_bytes[seq.get()];
+    if (static_cast<double>(l) <= live_ratio_max * static_cast<double>(size)) {
+      job->_victims.push_back(seq);
+      job->_report.bytes_reclaimed += size - std::min(size, l);
     }
   }
-  if (victims.empty()) return out;
-  auto touches = [&](const blob_location& loc) {
+  if (job->_victims.empty()) return nullptr;
+  auto in_victims = [&](const blob_location& loc) {
     for (const auto& e : loc.extents)
-      if (std::find(victims.begin(), victims.end(), e.segment) != victims.end()) return true;
+      if (std::find(job->_victims.begin(), job->_victims.end(), e.segment) != job->_victims.end()) return true;
     return false;
   };
-  // 1. Copy live blobs forward (new chunks + a new commit of the same key).
-  std::vector<blob_key> moved;
   std::vector<blob_key> dead;
-  for (const auto& [key, loc] : s.blobs) {
-    if (!touches(loc)) continue;
-    if (live(key, loc))
-      moved.push_back(key);
+  for (const auto& [key, l] : touching) {
+    const auto& loc = s.blobs.at(*key);
+    if (!in_victims(loc)) continue;
+    if (l)
+      job->_moved.push_back({*key, loc.size, loc.extents});
     else
-      dead.push_back(key);
+      dead.push_back(*key);
   }
-  for (const auto& key : moved) {
-    auto bytes = read_blob(key);
-    if (!bytes) return kio::fail(bytes.error());
-    std::vector<format::blob_extent> extents;
-    std::string_view rest = *bytes;
-    while (!rest.empty()) {
-      const auto piece = rest.substr(0, _options.chunk_size_max);
-      auto a = s.log->append(format::record_type::blob_chunk, piece);
-      if (!a) return kio::fail(a.error());
-      extents.push_back({a->position.segment, a->payload_offset, static_cast<std::uint32_t>(piece.size())});
-      rest.remove_prefix(piece.size());
-    }
-    format::blob_commit_record commit{key, bytes->size(), extents};
-    auto t = append_transaction(core, {commit});
-    if (!t) return kio::fail(t.error());
-    ++out.blobs_copied;
-    out.bytes_copied += bytes->size();
-    if (auto r = flush(core); !r) return kio::fail(r.error());
-    auto& loc = s.blobs[key];
-    loc.extents = std::move(extents);
-    loc.ticket = t->ticket;
-  }
-  // 2. A checkpoint covers the mailbox records in the victims.
-  if (auto r = checkpoint(); !r) return kio::fail(r.error());
-  // 3. Forget dead blobs (a later dedup must not match a vanished blob), then
-  //    unlink. A crash before the unlink leaves a harmless extra segment.
+  // Dead blobs leave the catalog now, not at the end: from here on dedup
+  // cannot hand one out and no delivery can name it (append_delivery wants a
+  // durable catalog entry). A crash before the victims go brings them back
+  // from the log, harmlessly.
   for (const auto& key : dead) s.blobs.erase(key);
-  for (const auto seq : victims) {
-    const std::string name = log::segment_file_name(core, seq);
-    if (auto it = _backup_fds.find(name); it != _backup_fds.end()) {
-      ::close(it->second);
-      _backup_fds.erase(it);
-    }
-    if (auto r = s.log->remove_segment(seq); !r) return kio::fail(r.error());
-    ++out.segments_removed;
+  // Copy in log order: reads sweep each victim forward.
+  std::sort(job->_moved.begin(), job->_moved.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.extents.front().segment, a.extents.front().offset) <
+           std::pair(b.extents.front().segment, b.extents.front().offset);
+  });
+  auto* st = XXH3_createState();
+  RM_ASSERT(st != nullptr);
+  XXH3_128bits_reset(st);
+  job->_hash_state = st;
+  s.compacting = true;
+  job->_busy = &s.compacting;
+  return job;
+}
+
+std::optional<compaction_piece> message_store::compaction_next(const compaction_job& job) const {
+  if (job._dead || job.copying_done()) return std::nullopt;
+  const shard& s = shard_of(job._core);
+  const auto& e = job._moved[job._blob].extents[job._extent];
+  compaction_piece p;
+  p.fd = s.log->segment_fd(e.segment);
+  // The blob's segments are sealed or active, never removed while a job of
+  // this core runs (one job per core; only finish_compaction removes).
+  RM_ASSERT(p.fd >= 0);
+  p.offset = e.offset + job._extent_done;
+  p.length = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(e.length - job._extent_done, _options.chunk_size_max));
+  return p;
+}
+
+kio::result<void, errc> message_store::compaction_copy(compaction_job& job, std::string_view bytes) {
+  shard& s = shard_of(job._core);
+  if (job._dead) return kio::fail(errc::log_failed);
+  if (s.log->epoch() != job._epoch) {
+    // A batch failed since planning: the copies appended so far went with it.
+    job._dead = true;
+    return kio::fail(errc::log_failed);
   }
-  return out;
+  RM_ASSERT(!job.copying_done());
+  auto& m = job._moved[job._blob];
+  const auto& e = m.extents[job._extent];
+  // Paired with compaction_next(): exactly the piece it asked for.
+  RM_ASSERT(bytes.size() == std::min<std::uint64_t>(e.length - job._extent_done, _options.chunk_size_max));
+  auto* hs = static_cast<XXH3_state_t*>(job._hash_state);
+  XXH3_128bits_update(hs, bytes.data(), bytes.size());
+  auto a = s.log->append(format::record_type::blob_chunk, bytes);
+  if (!a) {
+    job._dead = true;
+    return kio::fail(a.error());
+  }
+  job._new_extents.push_back({a->position.segment, a->payload_offset, static_cast<std::uint32_t>(bytes.size())});
+  job._extent_done += bytes.size();
+  if (job._extent_done < e.length) return {};
+  job._extent_done = 0;
+  if (++job._extent < m.extents.size()) return {};
+  // The blob's last piece: check the copy against its key before anything
+  // can point at it (the read side of the check that the chunk checksums
+  // made on the way in). A forced hash (test hook) has no hash to match.
+  std::uint64_t copied = 0;
+  for (const auto& x : job._new_extents) copied += x.length;
+  RM_ASSERT(copied == m.size);
+  const XXH128_hash_t h = XXH3_128bits_digest(hs);
+  if (!_hooks.override_hash && (h.high64 != m.key.high || h.low64 != m.key.low)) {
+    job._dead = true;
+    report("compaction: blob " + m.key.to_hex() + " does not match its key; segments kept");
+    return kio::fail(errc::corrupt);
+  }
+  format::blob_commit_record commit{m.key, m.size, job._new_extents};
+  auto t = append_transaction(job._core, {commit}, 0, /*relocation=*/true);
+  if (!t) {
+    job._dead = true;
+    return kio::fail(t.error());
+  }
+  job._last_ticket = *t;
+  ++job._report.blobs_copied;
+  job._report.bytes_copied += m.size;
+  job._new_extents.clear();
+  job._extent = 0;
+  ++job._blob;
+  XXH3_128bits_reset(hs);
+  return {};
+}
+
+kio::result<bool, errc> message_store::finish_compaction(compaction_job& job) {
+  if (job._retired) return true;
+  shard& s = shard_of(job._core);
+  if (job._dead) return kio::fail(errc::log_failed);
+  if (s.log->epoch() != job._epoch) {
+    job._dead = true;
+    return kio::fail(errc::log_failed);
+  }
+  if (!job.copying_done()) return false;
+  if (job._report.blobs_copied > 0) {
+    errc why{};
+    const auto st = state(job._last_ticket, &why);
+    if (st == log::ticket_state::pending) return false;
+    if (st == log::ticket_state::failed) {
+      job._dead = true;
+      return kio::fail(why);
+    }
+  }
+  // Every copy is durable and applied (complete_batch switched the catalog
+  // before the ticket read as durable). Check that before removing anything:
+  // no catalog entry may still name a victim.
+  for (const auto& [key, loc] : s.blobs)
+    for (const auto& e : loc.extents)
+      if (std::find(job._victims.begin(), job._victims.end(), e.segment) != job._victims.end()) {
+        job._dead = true;
+        report("compaction: blob " + key.to_hex() + " still in segment " + std::to_string(e.segment.get()) +
+               " after its copy; segments kept");
+        return kio::fail(errc::corrupt);
+      }
+  for (const auto seq : job._victims) {
+    retire_segment_backup(job._core, seq);
+    if (auto r = s.log->remove_segment(seq); !r) {
+      job._dead = true;
+      return kio::fail(r.error());
+    }
+    ++job._report.segments_removed;
+  }
+  job._retired = true;
+  return true;
+}
+
+void message_store::retire_segment_backup(core_id core, segment_seq seq) {
+  const std::string name = log::segment_file_name(core, seq);
+  if (auto it = _backup_fds.find(name); it != _backup_fds.end()) {
+    ::close(it->second);
+    _backup_fds.erase(it);
+  }
+}
+
+kio::result<compaction_report, errc> message_store::compact(core_id core, double live_ratio_max,
+                                                            std::uint64_t grace_ms) {
+  // A fresh checkpoint makes every sealed segment a candidate.
+  if (auto r = checkpoint(); !r) return kio::fail(r.error());
+  auto job = begin_compaction(core, live_ratio_max, grace_ms);
+  if (!job) return compaction_report{};
+  std::string piece;
+  while (auto p = compaction_next(*job)) {
+    piece.resize(p->length);
+    std::size_t done = 0;
+    while (done < piece.size()) {
+      const ssize_t n = ::pread(p->fd, piece.data() + done, piece.size() - done, static_cast<off_t>(p->offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return kio::fail(n == 0 ? errc::corrupt : errc_from_errno(errno));
+      done += static_cast<std::size_t>(n);
+    }
+    if (auto r = compaction_copy(*job, piece); !r) return kio::fail(r.error());
+  }
+  if (auto r = flush(core); !r) return kio::fail(r.error());
+  auto done = finish_compaction(*job);
+  if (!done) return kio::fail(done.error());
+  RM_ASSERT(*done);  // flushed above, so every copy is durable
+  return job->report();
 }
 
 }  // namespace store

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,6 +95,12 @@ class blob_writer {
   void* _hash_state = nullptr;  // XXH3_state_t, owned
   std::vector<format::blob_extent> _extents;
   bool _failed = false;
+  // While streaming, the writer pins the segment of its first chunk in its
+  // shard: compaction never takes a pinned segment or a later one, since the
+  // commit naming these chunks is still to come.
+  std::map<std::uint64_t, std::uint32_t>* _pins = nullptr;
+  std::uint64_t _pinned = 0;
+  void unpin();
 };
 
 struct stored_blob {
@@ -145,6 +152,57 @@ struct compaction_report {
   std::uint64_t bytes_reclaimed = 0;
   std::uint64_t blobs_copied = 0;
   std::uint64_t bytes_copied = 0;
+};
+
+// One read a compaction needs next: `length` bytes at `offset` of a sealed
+// segment file (durable, never written again), read through `fd`.
+struct compaction_piece {
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::uint32_t length = 0;
+};
+
+// An incremental compaction of one core's sealed segments, driven in small
+// steps by compact() (blocking) or compactor (store/compactor.h, on the
+// reactor). Created by begin_compaction(), which chooses the victims and the
+// live blobs to copy; lives on that core until finish_compaction() retires
+// the victims or the job is dropped (dropping it is always safe: nothing is
+// removed before the copies are durable).
+class compaction_job {
+ public:
+  compaction_job(const compaction_job&) = delete;
+  compaction_job& operator=(const compaction_job&) = delete;
+  ~compaction_job();
+  core_id core() const { return _core; }
+  const std::vector<segment_seq>& victims() const { return _victims; }
+  const compaction_report& report() const { return _report; }
+  // Every live blob has been appended (not necessarily durable yet).
+  bool copying_done() const { return _blob >= _moved.size(); }
+  // The ticket of the last copy appended: once it is durable, every copy is.
+  const store_ticket& last_ticket() const { return _last_ticket; }
+
+ private:
+  friend class message_store;
+  compaction_job() = default;
+  struct moved_blob {
+    blob_key key;
+    std::uint64_t size = 0;
+    std::vector<format::blob_extent> extents;  // the old copy, at planning time
+  };
+  core_id _core{};
+  std::uint64_t _epoch = 0;   // the log's epoch at planning: a failed batch since aborts the job
+  std::vector<segment_seq> _victims;
+  std::vector<moved_blob> _moved;
+  std::size_t _blob = 0;       // the blob being copied
+  std::size_t _extent = 0;     // its extent being read
+  std::uint64_t _extent_done = 0;
+  std::vector<format::blob_extent> _new_extents;
+  void* _hash_state = nullptr;  // XXH3_state_t over the bytes copied, to verify the key
+  store_ticket _last_ticket;
+  bool _retired = false;
+  bool _dead = false;           // a step failed: never retire
+  bool* _busy = nullptr;        // the shard's "compacting" flag, cleared on destruction
+  compaction_report _report;
 };
 
 // Test hooks: forcing a hash lets a unit test produce a real XXH3 collision
@@ -230,11 +288,37 @@ class message_store {
   // Writes the checkpoint (indexes + the log position they cover). Flushes
   // first. Crash-safe: temp file, fsync, rename, fsync directory.
   kio::result<void, errc> checkpoint();
-  // Reclaims sealed segments of `core` whose live blob bytes are at most
-  // live_ratio_max of the segment: copies live blobs forward, checkpoints,
-  // unlinks. A blob is live while any index references it or it was
-  // committed less than grace_ms ago (a delivery on another core may still
-  // be on its way). Each step is idempotent, so a crash anywhere is safe.
+  // The checkpoint's bytes for the current durable state, without flushing
+  // (a batch may be in flight: each core's replay position is its
+  // durable_position(), and the indexes hold exactly what is durable).
+  // `positions` receives what the file will say; pass them to
+  // checkpoint_written() once the file is durably in place.
+  std::string checkpoint_image(std::vector<std::pair<segment_seq, std::uint64_t>>& positions) const;
+  void checkpoint_written(std::vector<std::pair<segment_seq, std::uint64_t>> positions);
+
+  // Compaction, in steps (see compaction_job). A segment is a victim when it
+  // is sealed, lies wholly before the replay position of the last durable
+  // checkpoint (so its mailbox records are never needed again), and its live
+  // blob bytes are at most live_ratio_max of its size. A blob is live while
+  // an index references it, a delivery appended on any core (durable or not)
+  // references it, or it was committed or deduplicated less than grace_ms
+  // ago (a delivery on another core may still be on its way). Dead blobs of
+  // the victims leave the catalog at once, so dedup cannot hand them out.
+  // nullptr: nothing to reclaim (or a compaction of this core is running).
+  std::unique_ptr<compaction_job> begin_compaction(core_id core, double live_ratio_max, std::uint64_t grace_ms);
+  // The next piece of old bytes to copy; nullopt once every blob is appended.
+  std::optional<compaction_piece> compaction_next(const compaction_job& job) const;
+  // Appends the bytes of the piece compaction_next() named as a new chunk;
+  // after a blob's last piece, verifies its hash and appends its commit
+  // record. The catalog switches to the new copy only when that commit is
+  // durable (complete_batch, like every other record).
+  kio::result<void, errc> compaction_copy(compaction_job& job, std::string_view bytes);
+  // Once every copy is durable: unlinks the victims. false: copies still
+  // pending (flush, then call again). An error (a failed batch, a copy that
+  // did not verify) leaves the victims in place; the job is then dead.
+  kio::result<bool, errc> finish_compaction(compaction_job& job);
+  // The whole thing in one blocking call (tools, tests): checkpoint, copy
+  // with blocking group commits, retire.
   kio::result<compaction_report, errc> compact(core_id core, double live_ratio_max, std::uint64_t grace_ms);
 
  private:
@@ -248,12 +332,17 @@ class message_store {
     std::uint64_t lsn = 0;
     format::record_payload record;
     std::uint64_t reserved_bytes = 0;  // quota reservation of a delivery
+    bool relocation = false;           // a compaction copy's blob commit
   };
   struct shard {
     std::unique_ptr<log::core_log> log;
     index::index_state index;
     std::unordered_map<blob_key, blob_location, blob_key_hash> blobs;
     std::deque<pending_apply> applies;
+    bool compacting = false;
+    std::map<std::uint64_t, std::uint32_t> pins;  // segment seq -> open blob writers (blob_writer)
+    // Replay position of the last durable checkpoint (seq 0: none).
+    std::pair<segment_seq, std::uint64_t> checkpoint_position{};
   };
 
   explicit message_store(store_options options);
@@ -265,7 +354,9 @@ class message_store {
   // Appends the records of one transaction on `core` and queues them for
   // apply-on-durable.
   kio::result<store_ticket, errc> append_transaction(core_id core, const std::vector<format::record_payload>& records,
-                                                     std::uint64_t reserved_bytes = 0);
+                                                     std::uint64_t reserved_bytes = 0, bool relocation = false);
+  kio::result<void, errc> write_checkpoint_blocking();
+  void retire_segment_backup(core_id core, segment_seq seq);
   void apply_blob_commit(shard& s, const format::blob_commit_record& r, log::commit_ticket ticket,
                          std::uint64_t time_ms, segment_seq segment_of_commit);
   kio::result<bool, errc> same_bytes(const shard& s, const std::vector<format::blob_extent>& a,

@@ -308,6 +308,12 @@ std::vector<segment_seq> core_log::sealed_segments() const {
   return out;
 }
 
+std::pair<segment_seq, std::uint64_t> core_log::durable_position() const {
+  for (const auto& [seq, f] : _segments)
+    if (f.appended_end != f.durable_end) return {segment_seq{seq}, f.durable_end};
+  return {_active_seq, _segments.count(_active_seq.get()) ? _segments.at(_active_seq.get()).durable_end : 0};
+}
+
 kio::result<void, errc> core_log::remove_segment(segment_seq seq) {
   RM_ASSERT(seq != _active_seq);
   auto it = _segments.find(seq.get());

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kernel_io/base/result.h"
@@ -143,6 +144,17 @@ class core_log {
   // Segments whose bytes are all durable and that will not be written again.
   std::vector<segment_seq> sealed_segments() const;
   std::string segment_path(segment_seq seq) const;
+  // The open descriptor of a segment (compaction reads sealed segments
+  // through io_uring with it); -1 if this log has no such segment.
+  int segment_fd(segment_seq seq) const {
+    auto it = _segments.find(seq.get());
+    return it == _segments.end() ? -1 : it->second.fd;
+  }
+  // Where replay would have to resume for the current durable state: the
+  // durable end of the oldest segment still holding appended-but-not-durable
+  // bytes, else the durable end of the active segment. A checkpoint taken
+  // while a batch is in flight uses it (records past it are not applied).
+  std::pair<segment_seq, std::uint64_t> durable_position() const;
   // Compaction: forget a sealed segment and unlink its file.
   kio::result<void, errc> remove_segment(segment_seq seq);
   const commit_metrics& metrics() const { return _metrics; }

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "store/log/core_log.h"
 #include "store/message_store.h"
@@ -397,6 +399,216 @@ TEST(store_compaction, reclaims_unreferenced_blobs_and_survives_restart) {
   EXPECT_EQ(*s->read_message(alice, inbox(*s, alice), 21), "X-Prefix: 1\r\n" + keep);
   EXPECT_EQ(s->mailbox(alice, inbox(*s, alice))->uid_next, 22u);
   for (const auto& l : s->recovery().lines) EXPECT_EQ(l.find("missing"), std::string::npos) << l;
+}
+
+// The segment files of a data directory, by name.
+std::set<std::string> segment_files(const std::string& dir) {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/segments")) out.insert(e.path().filename().string());
+  return out;
+}
+
+// Fills a store with 20 messages of 3000 bytes (16 KiB segments) and
+// expunges all but uid 21 and the ones in `keep_uids`; returns the kept bodies.
+std::map<std::uint32_t, std::string> sparse_store(message_store& s, const std::set<std::uint32_t>& keep_uids = {}) {
+  make_account(s, alice, "alice@example.org");
+  std::map<std::uint32_t, std::string> kept;
+  std::vector<std::uint32_t> gone;
+  for (int i = 0; i < 21; ++i) {
+    const std::string body(3000 + static_cast<std::size_t>(i), static_cast<char>('A' + i));
+    const auto uid = deliver(s, alice, body).uid;
+    if (uid == 21 || keep_uids.count(uid))
+      kept[uid] = body;
+    else
+      gone.push_back(uid);
+  }
+  EXPECT_TRUE(s.expunge(alice, inbox(s, alice), gone));
+  EXPECT_TRUE(s.flush_all());
+  return kept;
+}
+
+// The check every compaction test ends with: each kept message reads back
+// whole, now and after a restart, and recovery reports no missing blob.
+void expect_kept(message_store& s, const std::map<std::uint32_t, std::string>& kept) {
+  for (const auto& [uid, body] : kept) {
+    auto m = s.read_message(alice, inbox(s, alice), uid);
+    ASSERT_TRUE(m) << uid;
+    EXPECT_EQ(*m, "X-Prefix: 1\r\n" + body) << uid;
+  }
+}
+
+TEST(store_compaction, steps_switch_the_catalog_only_when_the_copies_are_durable) {
+  test_dir dir;
+  std::map<std::uint32_t, std::string> kept;
+  std::set<std::string> victims_files;
+  {
+    auto s = open_store(dir.path, 1, 16384);
+    kept = sparse_store(*s, {2, 7, 8});
+    // Without a checkpoint no segment is covered: nothing may be taken.
+    EXPECT_EQ(s->begin_compaction(core_id{0}, 0.5, 0), nullptr);
+    ASSERT_TRUE(s->checkpoint());
+    auto job = s->begin_compaction(core_id{0}, 0.5, 0);
+    ASSERT_TRUE(job);
+    // One job per core at a time.
+    EXPECT_EQ(s->begin_compaction(core_id{0}, 0.5, 0), nullptr);
+    ASSERT_FALSE(job->victims().empty());
+    for (const auto seq : job->victims()) victims_files.insert(log::segment_file_name(core_id{0}, seq));
+    int steps = 0;
+    while (auto p = s->compaction_next(*job)) {
+      std::string piece(p->length, '\0');
+      ASSERT_EQ(::pread(p->fd, piece.data(), piece.size(), static_cast<off_t>(p->offset)),
+                static_cast<ssize_t>(piece.size()));
+      ASSERT_TRUE(s->compaction_copy(*job, piece));
+      ++steps;
+      // Between steps the store works as usual: reads, new mail, dedup.
+      expect_kept(*s, kept);
+      if (steps == 1) {
+        const auto uid = deliver(*s, alice, "between steps").uid;
+        kept[uid] = "between steps";
+        auto again = s->store_blob(core_id{0}, kept.at(21));
+        ASSERT_TRUE(again);
+        EXPECT_TRUE(again->deduplicated);
+      }
+    }
+    EXPECT_GT(steps, 1);
+    EXPECT_GE(job->report().blobs_copied, 2u);
+    // The last copy is only appended: nothing may be removed yet.
+    if (s->has_pending(core_id{0})) {
+      auto early = s->finish_compaction(*job);
+      ASSERT_TRUE(early);
+      EXPECT_FALSE(*early);
+      for (const auto& f : victims_files) EXPECT_TRUE(segment_files(dir.path).count(f)) << f;
+    }
+    ASSERT_TRUE(s->flush(core_id{0}));
+    auto done = s->finish_compaction(*job);
+    ASSERT_TRUE(done);
+    EXPECT_TRUE(*done);
+    EXPECT_EQ(job->report().segments_removed, victims_files.size());
+    for (const auto& f : victims_files) EXPECT_FALSE(segment_files(dir.path).count(f)) << f;
+    expect_kept(*s, kept);
+  }
+  auto s = open_store(dir.path, 1, 16384);
+  expect_kept(*s, kept);
+  for (const auto& l : s->recovery().lines) EXPECT_EQ(l.find("missing"), std::string::npos) << l;
+}
+
+TEST(store_compaction, a_failed_copy_batch_keeps_every_victim) {
+  test_dir dir;
+  std::map<std::uint32_t, std::string> kept;
+  const auto before_files = [&] {
+    auto s = open_store(dir.path, 1, 16384);
+    kept = sparse_store(*s);
+    ASSERT_TRUE(s->checkpoint());
+    const auto files = segment_files(dir.path);
+    auto job = s->begin_compaction(core_id{0}, 0.5, 0);
+    ASSERT_TRUE(job);
+    while (auto p = s->compaction_next(*job)) {
+      std::string piece(p->length, '\0');
+      ASSERT_EQ(::pread(p->fd, piece.data(), piece.size(), static_cast<off_t>(p->offset)),
+                static_cast<ssize_t>(piece.size()));
+      ASSERT_TRUE(s->compaction_copy(*job, piece));
+    }
+    // The batch carrying the copies fails (as ENOSPC would).
+    log::commit_batch batch;
+    s->take_batch(core_id{0}, batch);
+    s->complete_batch(core_id{0}, batch, kio::fail(errc::io_error));
+    auto done = s->finish_compaction(*job);
+    ASSERT_FALSE(done);
+    EXPECT_EQ(segment_files(dir.path), files);
+    // The catalog still names the old copy, which is still there.
+    expect_kept(*s, kept);
+    job.reset();
+    // The next attempt succeeds.
+    auto r = s->compact(core_id{0}, 0.5, 0);
+    ASSERT_TRUE(r);
+    EXPECT_GT(r->segments_removed, 0u);
+    expect_kept(*s, kept);
+  };
+  before_files();
+  auto s = open_store(dir.path, 1, 16384);
+  expect_kept(*s, kept);
+  for (const auto& l : s->recovery().lines) EXPECT_EQ(l.find("missing"), std::string::npos) << l;
+}
+
+TEST(store_compaction, a_blob_still_streaming_pins_its_segment) {
+  test_dir dir;
+  auto s = open_store(dir.path, 1, 16384);
+  auto kept = sparse_store(*s);
+  // A writer has its first chunk in the active segment, then the log moves
+  // on; the segment seals while the blob is unfinished.
+  auto w = s->begin_blob(core_id{0});
+  const std::string streamed = std::string(5000, 'S') + "end";
+  ASSERT_TRUE(s->append_chunk(w, std::string_view(streamed).substr(0, 5000)));
+  ASSERT_TRUE(s->flush(core_id{0}));
+  // The active segment now holds the writer's first chunk.
+  const std::string pinned_file = *segment_files(dir.path).rbegin();
+  for (int i = 0; i < 12; ++i) {
+    const auto d = deliver(*s, alice, std::string(3000, static_cast<char>('a' + i)));
+    ASSERT_TRUE(s->expunge(alice, inbox(*s, alice), {d.uid}));
+  }
+  ASSERT_TRUE(s->flush_all());
+  auto r = s->compact(core_id{0}, 0.5, 0);
+  ASSERT_TRUE(r);
+  EXPECT_GT(r->segments_removed, 0u);
+  // Sealed and holding no committed live blob, yet kept: it is pinned.
+  EXPECT_TRUE(segment_files(dir.path).count(pinned_file)) << pinned_file;
+  // Finishing after compaction: the chunks it names must still be there.
+  ASSERT_TRUE(s->append_chunk(w, std::string_view(streamed).substr(5000)));
+  auto b = s->finish_blob(w);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(s->flush(core_id{0}));
+  auto bytes = s->read_blob(b->key);
+  ASSERT_TRUE(bytes) << to_string(bytes.error());
+  EXPECT_EQ(*bytes, streamed);
+  expect_kept(*s, kept);
+  // Once the writer is done, its segment may go like any other.
+  delivery_request q{alice, inbox(*s, alice), b->key, "X-Prefix: 1\r\n", 1, 0, {}, false};
+  auto d = s->append_delivery(q);
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(s->flush_all());
+  kept[d->uid] = streamed;
+  auto r2 = s->compact(core_id{0}, 0.5, 0);
+  ASSERT_TRUE(r2);
+  expect_kept(*s, kept);
+  s.reset();
+  auto again = open_store(dir.path, 1, 16384);
+  expect_kept(*again, kept);
+  for (const auto& l : again->recovery().lines) EXPECT_EQ(l.find("missing"), std::string::npos) << l;
+}
+
+TEST(store_compaction, a_dead_blob_is_not_handed_out_while_its_segment_goes) {
+  test_dir dir;
+  auto s = open_store(dir.path, 1, 16384);
+  auto kept = sparse_store(*s);
+  const std::string dead(3000 + 3, static_cast<char>('A' + 3));  // uid 4, expunged
+  ASSERT_TRUE(s->checkpoint());
+  auto job = s->begin_compaction(core_id{0}, 0.5, 0);
+  ASSERT_TRUE(job);
+  // The same bytes arrive again mid-compaction: a new blob, not the dying one.
+  auto b = s->store_blob(core_id{0}, dead);
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->deduplicated);
+  ASSERT_TRUE(s->flush(core_id{0}));
+  delivery_request q{alice, inbox(*s, alice), b->key, "X-Prefix: 1\r\n", 1, 0, {}, false};
+  auto d = s->append_delivery(q);
+  ASSERT_TRUE(d);
+  kept[d->uid] = dead;
+  while (auto p = s->compaction_next(*job)) {
+    std::string piece(p->length, '\0');
+    ASSERT_EQ(::pread(p->fd, piece.data(), piece.size(), static_cast<off_t>(p->offset)),
+              static_cast<ssize_t>(piece.size()));
+    ASSERT_TRUE(s->compaction_copy(*job, piece));
+  }
+  ASSERT_TRUE(s->flush_all());
+  auto done = s->finish_compaction(*job);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(*done);
+  EXPECT_GT(job->report().segments_removed, 0u);
+  expect_kept(*s, kept);
+  s.reset();
+  auto again = open_store(dir.path, 1, 16384);
+  expect_kept(*again, kept);
+  for (const auto& l : again->recovery().lines) EXPECT_EQ(l.find("missing"), std::string::npos) << l;
 }
 
 TEST(store_backup, every_durable_batch_reaches_the_backup) {
