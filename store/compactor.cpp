@@ -32,6 +32,13 @@ compactor::~compactor() {
 }
 
 kio::task<kio::result<void, errc>> compactor::write_checkpoint() {
+  // Another core's compactor is writing one: its positions will do (they
+  // cover what is sealed now or soon; begin_compaction checks them).
+  if (!_store.try_begin_checkpoint()) co_return kio::result<void, errc>{};
+  struct done_guard {
+    message_store& s;
+    ~done_guard() { s.end_checkpoint(); }
+  } guard{_store};
   std::vector<std::pair<segment_seq, std::uint64_t>> positions;
   const std::string image = _store.checkpoint_image(positions);
   const std::string path = _store.options().data_directory + "/checkpoint";

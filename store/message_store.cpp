@@ -863,7 +863,21 @@ kio::result<void, errc> message_store::checkpoint() {
   return write_checkpoint_blocking();
 }
 
+bool message_store::try_begin_checkpoint() { return !std::exchange(_checkpoint_writing, true); }
+void message_store::end_checkpoint() {
+  RM_ASSERT(_checkpoint_writing);
+  _checkpoint_writing = false;
+}
+
 kio::result<void, errc> message_store::write_checkpoint_blocking() {
+  // A blocking call cannot wait for a reactor writer to finish; tools and
+  // tests never run both.
+  const bool mine = try_begin_checkpoint();
+  RM_ASSERT_MSG(mine, "a checkpoint is already being written");
+  struct done_guard {
+    message_store* s;
+    ~done_guard() { s->end_checkpoint(); }
+  } guard{this};
   std::vector<std::pair<segment_seq, std::uint64_t>> positions;
   const std::string file = checkpoint_image(positions);
   const std::string path = _options.data_directory + "/checkpoint";

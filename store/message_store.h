@@ -295,6 +295,12 @@ class message_store {
   // checkpoint_written() once the file is durably in place.
   std::string checkpoint_image(std::vector<std::pair<segment_seq, std::uint64_t>>& positions) const;
   void checkpoint_written(std::vector<std::pair<segment_seq, std::uint64_t>> positions);
+  // One checkpoint writer at a time per store: two writers sharing the
+  // temporary file could interleave, and an older image renamed last would
+  // sit on disk behind the positions compaction relies on. false: another
+  // writer is at work (skip this one).
+  bool try_begin_checkpoint();
+  void end_checkpoint();
 
   // Compaction, in steps (see compaction_job). A segment is a victim when it
   // is sealed, lies wholly before the replay position of the last durable
@@ -370,6 +376,7 @@ class message_store {
   recovery_report _recovery;
   store_test_hooks _hooks;
   std::unordered_map<std::string, int> _backup_fds;  // by segment file name
+  bool _checkpoint_writing = false;
 };
 
 // Restores `account` (or only its mailbox `mailbox_name`) from a backup

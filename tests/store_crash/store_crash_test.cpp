@@ -18,6 +18,16 @@
 //     The same checks, with the child on a kernel_io reactor: 48 writer
 //     coroutines and one commit_driver per core (linked io_uring
 //     write+fdatasync); each delivery is reported after its own co_await.
+//   store_crash_test sigkill_compact <seed> <rounds>
+//     The reactor child again, plus an expunger (it reports "R account uid"
+//     before each expunge, so such a message may be absent but, if present,
+//     must be intact) and a compactor pass per core every few milliseconds
+//     (store/compactor.h: checkpoint, copy steps through the group commit,
+//     retire), so kills land before, during and after copies, checkpoints
+//     and unlinks. The parent additionally requires that compaction retired
+//     segments in some round ("C" lines) and that no compaction step failed.
+//     The replay-from-scratch comparison is left out in this mode: segments
+//     whose mailbox records live only in the checkpoint are gone by design.
 //   store_crash_test fsize <seed> 1
 //     The child runs under RLIMIT_FSIZE (150 KiB, below the 256 KiB segment
 //     size): writes fail with EFBIG mid-stream.
@@ -42,9 +52,11 @@
 #include <sstream>
 #include <string>
 
+#include "kernel_io/ring/ops.h"
 #include "kernel_io/ring/reactor.h"
 #include "kernel_io/ring/task.h"
 #include "store/commit_driver.h"
+#include "store/compactor.h"
 #include "store/message_store.h"
 
 using namespace store;
@@ -222,6 +234,7 @@ void say(int fd, const std::string& line) {
 struct reactor_child {
   message_store* store = nullptr;
   std::vector<std::unique_ptr<commit_driver>> drivers;
+  std::vector<std::unique_ptr<compactor>> compactors;
   int out = -1;
   std::uint64_t next_id = 0;
 };
@@ -261,7 +274,39 @@ kio::task<void> reactor_writer(reactor_child* rc, std::uint64_t seed) {
   }
 }
 
-[[noreturn]] void child_on_reactor(const std::string& dir, std::uint64_t seed, int out) {
+// Expunges three of every four visible messages of one account at a time,
+// saying so first (a kill between the expunge and the report must not make
+// the parent expect the message).
+kio::task<void> expunger(reactor_child* rc) {
+  auto& s = *rc->store;
+  for (std::uint64_t round = 0;; ++round) {
+    co_await kio::sleep_for(3);
+    const account_id acct{1 + round % accounts};
+    const auto* box = s.find_mailbox(acct, "INBOX");
+    std::vector<std::uint32_t> uids;
+    for (const auto& [uid, m] : box->messages)
+      if (uid % 4 != 0) uids.push_back(uid);
+    if (uids.empty()) continue;
+    for (auto uid : uids) say(rc->out, "R " + std::to_string(acct.get()) + " " + std::to_string(uid));
+    auto e = s.expunge(acct, box->id, uids);
+    if (!e) std::_Exit(4);
+    if (!co_await rc->drivers[e->ticket.core.get()]->flush(e->ticket)) std::_Exit(4);
+  }
+}
+
+kio::task<void> compaction_loop(reactor_child* rc) {
+  for (std::uint64_t pass = 0;; ++pass) {
+    co_await kio::sleep_for(5);
+    auto r = co_await rc->compactors[pass % 2]->run_once();
+    if (!r) {
+      say(rc->out, std::string("E compaction ") + to_string(r.error()));
+      std::_Exit(6);
+    }
+    if (r->segments_removed > 0) say(rc->out, "C " + std::to_string(r->segments_removed));
+  }
+}
+
+[[noreturn]] void child_on_reactor(const std::string& dir, std::uint64_t seed, int out, bool compact) {
   auto opened = message_store::open(options_for(dir));
   if (!opened) std::_Exit(2);
   auto& s = **opened;
@@ -275,12 +320,25 @@ kio::task<void> reactor_writer(reactor_child* rc, std::uint64_t seed) {
   cfg.recv_buffer_size_bytes = 4096;
   auto r = kio::reactor::create(cfg);
   if (!r) std::_Exit(2);
-  reactor_child rc{&s, {}, out, seed << 32};
+  reactor_child rc{&s, {}, {}, out, seed << 32};
   for (std::uint32_t c = 0; c < 2; ++c) {
     rc.drivers.push_back(std::make_unique<commit_driver>(s, core_id{c}));
     (*r)->spawn(rc.drivers.back()->run());
   }
   for (int w = 0; w < 48; ++w) (*r)->spawn(reactor_writer(&rc, seed * 100 + static_cast<std::uint64_t>(w)));
+  if (compact) {
+    compactor_options co;
+    co.live_ratio_max = 0.6;
+    // Longer than any blob's wait for its flush before its delivery is
+    // appended, even on a loaded disk.
+    co.grace_ms = 1500;
+    co.step_bytes = 32u << 10;
+    co.flush_every_bytes = 256u << 10;
+    for (std::uint32_t c = 0; c < 2; ++c)
+      rc.compactors.push_back(std::make_unique<compactor>(s, *rc.drivers[c], core_id{c}, co));
+    (*r)->spawn(expunger(&rc));
+    (*r)->spawn(compaction_loop(&rc));
+  }
   (*r)->run();  // until SIGKILL
   std::_Exit(5);
 }
@@ -294,6 +352,9 @@ struct expected_message {
 struct verifier {
   std::map<std::pair<std::uint64_t, std::uint32_t>, expected_message> acked;  // (account, uid)
   std::set<std::pair<std::uint64_t, std::uint32_t>> failed;
+  std::set<std::pair<std::uint64_t, std::uint32_t>> removed;  // expunge announced: may be absent
+  std::uint64_t segments_compacted = 0;
+  bool from_scratch_comparable = true;
   std::vector<std::string> errors;
 
   void take(const std::string& text) {
@@ -309,7 +370,18 @@ struct verifier {
         std::size_t size;
         l >> a >> uid >> id >> size;
         if (acked.count({a, uid})) die("uid acknowledged twice: " + line);
-        acked[{a, uid}] = {id, size, false};
+        // An expunge may be announced before the delivery's report arrives.
+        if (!removed.count({a, uid})) acked[{a, uid}] = {id, size, false};
+      } else if (kind == "R") {
+        std::uint64_t a;
+        std::uint32_t uid;
+        l >> a >> uid;
+        removed.insert({a, uid});
+        acked.erase({a, uid});
+      } else if (kind == "C") {
+        std::uint64_t n;
+        l >> n;
+        segments_compacted += n;
       } else if (kind == "F") {
         std::uint64_t a;
         std::uint32_t uid;
@@ -366,6 +438,11 @@ struct verifier {
     const std::string through_checkpoint = s.index(core_id{0}).dump() + s.index(core_id{1}).dump();
     const bool used = s.recovery().checkpoint_used;
     opened->reset();
+    if (!from_scratch_comparable) {
+      std::printf("  recovered: %zu acknowledged messages intact, %llu segments compacted so far\n", present,
+                  static_cast<unsigned long long>(segments_compacted));
+      return;
+    }
     auto scratch = message_store::open(options_for(dir, false, false));
     if (!scratch) die("replay from scratch failed");
     const std::string from_scratch = (*scratch)->index(core_id{0}).dump() + (*scratch)->index(core_id{1}).dump();
@@ -376,7 +453,7 @@ struct verifier {
 };
 
 std::string run_child(const std::string& dir, std::uint64_t seed, int kill_after_ms, rlim_t fsize_limit,
-                      bool on_reactor = false) {
+                      bool on_reactor = false, bool compact = false) {
   int fds[2];
   if (::pipe(fds) != 0) die("pipe");
   const pid_t pid = ::fork();
@@ -389,7 +466,7 @@ std::string run_child(const std::string& dir, std::uint64_t seed, int kill_after
       rlimit rl{fsize_limit, fsize_limit};
       ::setrlimit(RLIMIT_FSIZE, &rl);
     }
-    if (on_reactor) child_on_reactor(dir, seed, fds[1]);
+    if (on_reactor) child_on_reactor(dir, seed, fds[1], compact);
     // Under RLIMIT_FSIZE, segments grow by writes (no fallocate), so the
     // limit hits in the middle of a batch, the harder case.
     child(dir, seed, fds[1], kill_after_ms < 0, fsize_limit == 0);
@@ -419,20 +496,25 @@ std::string make_temp_dir() {
   return ::mkdtemp(tmpl.data());
 }
 
-int sigkill_mode(std::uint64_t seed, int rounds, bool on_reactor) {
+int sigkill_mode(std::uint64_t seed, int rounds, bool on_reactor, bool compact = false) {
   const std::string dir = make_temp_dir();
   std::mt19937_64 rng(seed);
   verifier v;
+  v.from_scratch_comparable = !compact;
   for (int round = 0; round < rounds; ++round) {
-    const int kill_ms = 5 + static_cast<int>(rng() % 400);
+    // With compaction, longer lives: a pass needs segments past the grace
+    // period, which only a few rounds of history provide.
+    const int kill_ms = compact ? 100 + static_cast<int>(rng() % 700) : 5 + static_cast<int>(rng() % 400);
     const std::string text =
-        run_child(dir, seed * 1000 + static_cast<std::uint64_t>(round) + 1, kill_ms, 0, on_reactor);
+        run_child(dir, seed * 1000 + static_cast<std::uint64_t>(round) + 1, kill_ms, 0, on_reactor, compact);
     v.take(text);
+    if (compact && !v.errors.empty()) die("child reported: " + v.errors.front());
     std::printf("round %d: killed after %d ms, %zu acknowledged so far\n", round, kill_ms, v.acked.size());
     v.check(dir);
   }
   std::filesystem::remove_all(dir);
   if (v.acked.empty()) die("no record was acknowledged: the test proved nothing");
+  if (compact && v.segments_compacted == 0) die("compaction never retired a segment: the test proved nothing");
   std::printf("PASS\n");
   return 0;
 }
@@ -475,7 +557,7 @@ int full_disk_mode(std::uint64_t seed, bool tmpfs) {
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(stderr, "usage: store_crash_test sigkill|sigkill_reactor|fsize|enospc <seed> <rounds>\n");
+    std::fprintf(stderr, "usage: store_crash_test sigkill|sigkill_reactor|sigkill_compact|fsize|enospc <seed> <rounds>\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -483,6 +565,7 @@ int main(int argc, char** argv) {
   const int rounds = std::atoi(argv[3]);
   if (mode == "sigkill") return sigkill_mode(seed, rounds, false);
   if (mode == "sigkill_reactor") return sigkill_mode(seed, rounds, true);
+  if (mode == "sigkill_compact") return sigkill_mode(seed, rounds, true, true);
   if (mode == "fsize") return full_disk_mode(seed, false);
   if (mode == "enospc") return full_disk_mode(seed, true);
   return 2;
