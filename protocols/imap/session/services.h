@@ -1,0 +1,214 @@
+#pragma once
+// What the IMAP session needs from the rest of the appliance, as small
+// interfaces: an `authenticator` (login -> an account's `mailbox_service`)
+// and the `mailbox_service` itself. The appliance implements them over the
+// store (store/message_store.h); protocols never include store/ (edges point
+// down), so the types here are the session's own, shaped so each call maps
+// onto one store operation:
+//
+//   list()          account(a) mailbox states + subscriptions
+//   select()        mailbox(a, m) index view, copied into a snapshot
+//   read_message()  read_message(a, m, uid)
+//   store_flags()   store_flags(a, m, uids, op, flags, keywords, unchanged_since)
+//   append()        store_blob + flush + append_delivery
+//   copy()          append_delivery of the same blob keys (dedup) / move()
+//   expunge()       expunge(a, m, uids)
+//   create/rename/remove/subscribe   create_mailbox/rename_mailbox/delete_mailbox/subscribe
+//   status(), quota()                mailbox(a, m) counters, quota(a)
+//
+// Calls that may wait (a group commit, a cross-core message) are
+// kio::task<>. Every call runs on the session's core; the service owns the
+// cross-core hop to the account's owner core.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernel_io/base/result.h"
+#include "kernel_io/ring/task.h"
+
+namespace imap {
+
+// System flags as a bitmask; the same bits as the store's message_flag, so
+// the appliance passes them through unchanged. \Recent is never stored.
+namespace message_flag {
+inline constexpr std::uint32_t seen = 1u << 0;
+inline constexpr std::uint32_t answered = 1u << 1;
+inline constexpr std::uint32_t flagged = 1u << 2;
+inline constexpr std::uint32_t deleted = 1u << 3;
+inline constexpr std::uint32_t draft = 1u << 4;
+}  // namespace message_flag
+
+// RFC 6154 special-use attributes (and INBOX, which has none on the wire).
+enum class special_use : std::uint8_t { none, inbox, sent, drafts, trash, junk, archive };
+
+// Why a service call failed. The session turns each into a tagged NO with
+// the matching response code; `text` (if any) is shown to the user.
+enum class service_errc : std::uint8_t {
+  no_such_mailbox,  // NO [NONEXISTENT]
+  already_exists,   // NO [ALREADYEXISTS]
+  over_quota,       // NO [OVERQUOTA]
+  too_big,          // NO [TOOBIG]
+  not_allowed,      // NO [CANNOT] (delete INBOX, rename onto a special mailbox...)
+  has_children,     // NO [HASCHILDREN]
+  temporary,        // NO [UNAVAILABLE]: the store could not complete it now
+  server_bug,       // NO [SERVERBUG]
+};
+
+struct service_error {
+  service_errc code = service_errc::temporary;
+  std::string text;
+};
+
+template <class T>
+using service_result = kio::result<T, service_error>;
+
+struct mailbox_info {
+  std::string name;  // UTF-8, hierarchy separator '/', "INBOX" in capitals
+  special_use use = special_use::none;
+  bool subscribed = false;
+  bool has_children = false;
+};
+
+// One message as SELECT/FETCH/SEARCH see it: index data only, no bytes.
+struct message_info {
+  std::uint32_t uid = 0;
+  std::uint32_t flags = 0;                // message_flag bits
+  std::vector<std::string> keywords;      // "$Junk", "$Forwarded", ...
+  std::int64_t internal_date_ms = 0;      // milliseconds since the epoch, UTC
+  std::uint64_t size_bytes = 0;           // RFC822.SIZE: the bytes read_message() returns
+  std::uint64_t modseq = 0;               // RFC 7162
+};
+
+// A mailbox at one instant, messages ascending by UID (sequence number n is
+// messages[n - 1]).
+struct mailbox_snapshot {
+  std::uint32_t uid_validity = 0;
+  std::uint32_t uid_next = 1;
+  std::uint64_t highest_modseq = 0;
+  std::vector<message_info> messages;
+};
+
+struct mailbox_status {
+  std::uint32_t messages = 0;
+  std::uint32_t uid_next = 1;
+  std::uint32_t uid_validity = 0;
+  std::uint32_t unseen = 0;
+  std::uint32_t deleted = 0;
+  std::uint64_t size_bytes = 0;
+  std::uint64_t highest_modseq = 0;
+};
+
+enum class flags_op : std::uint8_t { add, remove, replace };
+
+struct flags_change {
+  std::uint32_t flags = 0;
+  std::vector<std::string> keywords;
+  flags_op op = flags_op::add;
+  std::optional<std::uint64_t> unchanged_since;  // CONDSTORE: skip messages modified after this
+};
+
+struct change_result {
+  std::uint64_t modseq = 0;              // the new modseq; 0 when nothing changed
+  std::vector<std::uint32_t> uids;       // the messages that changed (ascending)
+};
+
+struct append_request {
+  std::uint32_t flags = 0;
+  std::vector<std::string> keywords;
+  std::int64_t internal_date_ms = 0;  // the session fills "now" when the client gave none
+  std::string_view message;           // the literal, CRLF as sent; valid for the call
+};
+
+struct append_result {
+  std::uint32_t uid_validity = 0;
+  std::uint32_t uid = 0;
+};
+
+struct copy_result {
+  std::uint32_t uid_validity = 0;             // of the target
+  std::vector<std::uint32_t> source_uids;     // ascending, only those copied
+  std::vector<std::uint32_t> target_uids;     // same order
+};
+
+struct quota_info {
+  std::uint64_t used_bytes = 0;
+  std::uint64_t quota_bytes = 0;  // 0 = unlimited
+  std::uint64_t used_messages = 0;
+  std::uint64_t quota_messages = 0;
+};
+
+// The IDLE wake-up hook. The session registers one while it idles; the
+// service calls mailbox_changed() (on the session's core) when another
+// session or a delivery changed the watched mailbox. The session then
+// re-reads its snapshot and sends the differences.
+class change_listener {
+ public:
+  virtual ~change_listener() = default;
+  virtual void mailbox_changed() = 0;
+};
+
+// One logged-in account's mailboxes. Lives as long as the session.
+class mailbox_service {
+ public:
+  virtual ~mailbox_service() = default;
+
+  virtual kio::task<service_result<std::vector<mailbox_info>>> list() = 0;
+  virtual kio::task<service_result<mailbox_snapshot>> select(std::string_view mailbox) = 0;
+  // The whole message as stored (header prefix + blob).
+  virtual kio::task<service_result<std::string>> read_message(std::string_view mailbox, std::uint32_t uid) = 0;
+  virtual kio::task<service_result<change_result>> store_flags(std::string_view mailbox,
+                                                               std::span<const std::uint32_t> uids,
+                                                               const flags_change& change) = 0;
+  virtual kio::task<service_result<append_result>> append(std::string_view mailbox,
+                                                          const append_request& request) = 0;
+  // COPY (move = false) or MOVE (the sources are expunged in the same step).
+  virtual kio::task<service_result<copy_result>> copy(std::string_view source, std::span<const std::uint32_t> uids,
+                                                      std::string_view target, bool move) = 0;
+  virtual kio::task<service_result<change_result>> expunge(std::string_view mailbox,
+                                                           std::span<const std::uint32_t> uids) = 0;
+  virtual kio::task<service_result<void>> create(std::string_view mailbox, special_use use) = 0;
+  virtual kio::task<service_result<void>> rename(std::string_view from, std::string_view to) = 0;
+  virtual kio::task<service_result<void>> remove(std::string_view mailbox) = 0;
+  virtual kio::task<service_result<void>> subscribe(std::string_view mailbox, bool subscribed) = 0;
+  virtual kio::task<service_result<mailbox_status>> status(std::string_view mailbox) = 0;
+  virtual kio::task<service_result<quota_info>> quota() = 0;
+
+  // IDLE: watch `mailbox` (nullptr stops watching). At most one listener per
+  // service; the listener outlives the registration.
+  virtual void watch(std::string_view mailbox, change_listener* listener) = 0;
+};
+
+enum class auth_outcome : std::uint8_t {
+  ok,
+  bad_credentials,       // NO [AUTHENTICATIONFAILED]
+  blocked,               // too many failures from this address: BYE and close
+  tls_required,          // NO [PRIVACYREQUIRED]
+  protocol_not_allowed,  // the account may not use IMAP: NO [CONTACTADMIN]
+  temporary_failure,     // NO [UNAVAILABLE]
+};
+
+struct auth_request {
+  std::string_view login;
+  std::string_view password;
+  std::string remote_ip;
+  bool tls = false;
+};
+
+struct auth_result {
+  auth_outcome outcome = auth_outcome::bad_credentials;
+  std::string text;                           // human text for refusals; empty: a default
+  std::unique_ptr<mailbox_service> account;   // set when outcome == ok
+};
+
+class authenticator {
+ public:
+  virtual ~authenticator() = default;
+  virtual kio::task<auth_result> authenticate(const auth_request& request) = 0;
+};
+
+}  // namespace imap

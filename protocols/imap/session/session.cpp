@@ -1,0 +1,1633 @@
+#include "protocols/imap/session/session.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <optional>
+#include <string_view>
+
+#include "protocols/common/sasl.h"
+#include "protocols/imap/parser/parser.h"
+#include "protocols/imap/parser/reader.h"
+#include "protocols/imap/parser/response.h"
+#include "protocols/imap/parser/sequence_set.h"
+#include "protocols/mime/encoded_word.h"
+#include "protocols/mime/imap_render.h"
+#include "protocols/mime/structure.h"
+#include "protocols/stream/session_stream.h"
+
+namespace imap {
+
+namespace {
+
+// ---------------------------------------------------------------- dates
+
+// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+std::int64_t day_number(const date& d) { return days_from_civil(d.year, d.month, d.day); }
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+std::int64_t to_epoch_ms(const date_time& t) {
+  std::int64_t seconds = day_number(t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
+  return (seconds - std::int64_t(t.zone_minutes) * 60) * 1000;
+}
+
+// INTERNALDATE in UTC: "17-Jul-1996 02:44:25 +0000".
+void append_internal_date(std::string& out, std::int64_t ms) {
+  static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t seconds = time_t(floor_div(ms, 1000));
+  tm t{};
+  gmtime_r(&seconds, &t);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", t.tm_mday, months[t.tm_mon],
+                t.tm_year + 1900, t.tm_hour, t.tm_min, t.tm_sec);
+  out += buf;
+}
+
+// ---------------------------------------------------------------- flags
+
+struct flag_name {
+  std::uint32_t bit;
+  std::string_view name;
+};
+constexpr flag_name system_flags[] = {{message_flag::seen, "\\Seen"},
+                                      {message_flag::answered, "\\Answered"},
+                                      {message_flag::flagged, "\\Flagged"},
+                                      {message_flag::deleted, "\\Deleted"},
+                                      {message_flag::draft, "\\Draft"}};
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+// Case-insensitive (ASCII) substring search; linear in practice, bounded by
+// |haystack| * |needle| in the worst case, both bounded by our limits.
+bool icontains(std::string_view haystack, std::string_view needle) {
+  if (needle.empty()) return true;
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+  return it != haystack.end();
+}
+
+struct parsed_flags {
+  std::uint32_t flags = 0;
+  std::vector<std::string> keywords;
+};
+
+// Splits a client flag list into system bits and keywords. \Recent cannot be
+// set by a client (RFC 3501 6.4.6) and is dropped; an unknown \Flag is a
+// client error.
+std::optional<parsed_flags> split_flags(const std::vector<std::string>& names) {
+  parsed_flags out;
+  for (const auto& name : names) {
+    if (!name.empty() && name[0] == '\\') {
+      if (iequals(name, "\\Recent")) continue;
+      bool known = false;
+      for (const auto& f : system_flags)
+        if (iequals(name, f.name)) out.flags |= f.bit, known = true;
+      if (!known) return std::nullopt;
+      continue;
+    }
+    if (std::find(out.keywords.begin(), out.keywords.end(), name) == out.keywords.end()) out.keywords.push_back(name);
+  }
+  return out;
+}
+
+void append_flags(std::string& out, const message_info& m) {
+  std::vector<std::string> names;
+  for (const auto& f : system_flags)
+    if (m.flags & f.bit) names.emplace_back(f.name);
+  names.insert(names.end(), m.keywords.begin(), m.keywords.end());
+  append_flag_list(out, names);
+}
+
+std::string_view special_use_attribute(special_use use) {
+  switch (use) {
+    case special_use::sent: return "\\Sent";
+    case special_use::drafts: return "\\Drafts";
+    case special_use::trash: return "\\Trash";
+    case special_use::junk: return "\\Junk";
+    case special_use::archive: return "\\Archive";
+    case special_use::none:
+    case special_use::inbox: return {};
+  }
+  return {};
+}
+
+std::optional<special_use> special_use_from(std::string_view attribute) {
+  for (auto use : {special_use::sent, special_use::drafts, special_use::trash, special_use::junk, special_use::archive})
+    if (iequals(attribute, special_use_attribute(use))) return use;
+  return std::nullopt;
+}
+
+std::string_view response_code(service_errc code) {
+  switch (code) {
+    case service_errc::no_such_mailbox: return "[NONEXISTENT] ";
+    case service_errc::already_exists: return "[ALREADYEXISTS] ";
+    case service_errc::over_quota: return "[OVERQUOTA] ";
+    case service_errc::too_big: return "[TOOBIG] ";
+    case service_errc::not_allowed: return "[CANNOT] ";
+    case service_errc::has_children: return "[HASCHILDREN] ";
+    case service_errc::temporary: return "[UNAVAILABLE] ";
+    case service_errc::server_bug: return "[SERVERBUG] ";
+  }
+  return {};
+}
+
+std::string_view default_text(service_errc code) {
+  switch (code) {
+    case service_errc::no_such_mailbox: return "Mailbox does not exist";
+    case service_errc::already_exists: return "Mailbox already exists";
+    case service_errc::over_quota: return "Quota exceeded";
+    case service_errc::too_big: return "Message too large";
+    case service_errc::not_allowed: return "Operation not permitted";
+    case service_errc::has_children: return "Mailbox has children";
+    case service_errc::temporary: return "Try again later";
+    case service_errc::server_bug: return "Internal error";
+  }
+  return "Failed";
+}
+
+// ---------------------------------------------------------------- LIST patterns
+
+// RFC 3501 6.3.8: '*' matches anything, '%' anything but the hierarchy
+// separator. Dynamic programming over (pattern, name): O(|p| * |n|), both
+// bounded by the line length, never exponential.
+bool list_match(std::string_view pattern, std::string_view name) {
+  std::vector<char> row(name.size() + 1, 0), next(name.size() + 1, 0);
+  row[0] = 1;
+  for (char p : pattern) {
+    std::fill(next.begin(), next.end(), 0);
+    if (p == '*' || p == '%') {
+      bool reach = false;
+      for (std::size_t j = 0; j <= name.size(); ++j) {
+        if (row[j]) reach = true;
+        next[j] = reach;
+        if (p == '%' && j < name.size() && name[j] == '/') reach = false;
+      }
+    } else {
+      for (std::size_t j = 0; j < name.size(); ++j)
+        if (row[j] && name[j] == p) next[j + 1] = 1;
+    }
+    std::swap(row, next);
+  }
+  return row[name.size()] != 0;
+}
+
+// ---------------------------------------------------------------- headers
+
+std::size_t header_end(std::string_view message) {
+  auto crlf = message.find("\r\n\r\n");
+  auto lf = message.find("\n\n");
+  if (crlf == std::string_view::npos && lf == std::string_view::npos) return message.size();
+  if (lf == std::string_view::npos || (crlf != std::string_view::npos && crlf + 2 <= lf + 1))
+    return crlf + 4;
+  return lf + 2;
+}
+
+// True when some field named `field` (case-insensitive) has a decoded
+// value containing `text`. One pass over the header block.
+bool header_contains(std::string_view message, std::string_view field, std::string_view text) {
+  std::string_view header = message.substr(0, header_end(message));
+  std::size_t pos = 0;
+  while (pos < header.size()) {
+    std::size_t end = pos;
+    // A field runs until a line break not followed by white space.
+    while (true) {
+      end = header.find('\n', end);
+      if (end == std::string_view::npos) {
+        end = header.size();
+        break;
+      }
+      if (end + 1 < header.size() && (header[end + 1] == ' ' || header[end + 1] == '\t')) {
+        ++end;
+        continue;
+      }
+      ++end;
+      break;
+    }
+    std::string_view line = header.substr(pos, end - pos);
+    pos = end;
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (!iequals(name, field)) continue;
+    std::string value;
+    for (char c : line.substr(colon + 1))
+      if (c != '\r' && c != '\n') value += c;
+    if (text.empty() || icontains(mime::decode_header_value(value), text)) return true;
+  }
+  return false;
+}
+
+std::string section_text_of(const section& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.part.size(); ++i) {
+    if (i) out += '.';
+    out += std::to_string(s.part[i]);
+  }
+  auto add = [&](std::string_view word) {
+    if (!out.empty()) out += '.';
+    out += word;
+  };
+  switch (s.text) {
+    case section_text::none: break;
+    case section_text::header: add("HEADER"); break;
+    case section_text::text: add("TEXT"); break;
+    case section_text::mime: add("MIME"); break;
+    case section_text::header_fields:
+    case section_text::header_fields_not: {
+      add(s.text == section_text::header_fields ? "HEADER.FIELDS (" : "HEADER.FIELDS.NOT (");
+      for (std::size_t i = 0; i < s.fields.size(); ++i) {
+        if (i) out += ' ';
+        out += s.fields[i];
+      }
+      out += ')';
+      break;
+    }
+  }
+  return out;
+}
+
+void append_literal(std::string& out, std::string_view bytes) {
+  out += '{';
+  out += std::to_string(bytes.size());
+  out += "}\r\n";
+  out += bytes;
+}
+
+bool key_needs_message(const search_key& key) {
+  switch (key.kind) {
+    case search_kind::bcc: case search_kind::body: case search_kind::cc: case search_kind::from:
+    case search_kind::subject: case search_kind::text: case search_kind::to: case search_kind::header:
+      return true;
+    default: break;
+  }
+  for (const auto& child : key.children)
+    if (key_needs_message(child)) return true;
+  return false;
+}
+
+bool key_supported(const search_key& key) {
+  switch (key.kind) {
+    case search_kind::sentbefore: case search_kind::senton: case search_kind::sentsince:
+    case search_kind::older: case search_kind::younger:
+      return false;
+    default: break;
+  }
+  if (key.set.saved_result) return false;
+  for (const auto& child : key.children)
+    if (!key_supported(child)) return false;
+  return true;
+}
+
+bool key_uses_modseq(const search_key& key) {
+  if (key.kind == search_kind::modseq) return true;
+  for (const auto& child : key.children)
+    if (key_uses_modseq(child)) return true;
+  return false;
+}
+
+struct search_context {
+  std::uint32_t seq = 0;
+  std::uint32_t largest_seq = 0;
+  std::uint32_t largest_uid = 0;
+  const message_info* info = nullptr;
+  std::string_view message;  // empty unless a key needs it
+};
+
+bool has_keyword(const message_info& m, std::string_view keyword) {
+  for (const auto& k : m.keywords)
+    if (iequals(k, keyword)) return true;
+  return false;
+}
+
+bool in_set(const sequence_set& set, std::uint32_t number, std::uint32_t largest) {
+  auto ranges = resolve(set, largest);
+  return contains(ranges, number);
+}
+
+// Recursion depth is bounded by parser_limits::nesting_depth_max.
+bool matches(const search_key& key, const search_context& c) {
+  const message_info& m = *c.info;
+  std::int64_t day = floor_div(m.internal_date_ms, 86'400'000);
+  switch (key.kind) {
+    case search_kind::all: return true;
+    case search_kind::answered: return m.flags & message_flag::answered;
+    case search_kind::deleted: return m.flags & message_flag::deleted;
+    case search_kind::draft: return m.flags & message_flag::draft;
+    case search_kind::flagged: return m.flags & message_flag::flagged;
+    case search_kind::seen: return m.flags & message_flag::seen;
+    case search_kind::unanswered: return !(m.flags & message_flag::answered);
+    case search_kind::undeleted: return !(m.flags & message_flag::deleted);
+    case search_kind::undraft: return !(m.flags & message_flag::draft);
+    case search_kind::unflagged: return !(m.flags & message_flag::flagged);
+    case search_kind::unseen: return !(m.flags & message_flag::seen);
+    // \Recent is never set in ringmail: no message is new, all are old.
+    case search_kind::new_: case search_kind::recent: return false;
+    case search_kind::old: return true;
+    case search_kind::keyword: return has_keyword(m, key.text);
+    case search_kind::unkeyword: return !has_keyword(m, key.text);
+    case search_kind::bcc: return header_contains(c.message, "Bcc", key.text);
+    case search_kind::cc: return header_contains(c.message, "Cc", key.text);
+    case search_kind::from: return header_contains(c.message, "From", key.text);
+    case search_kind::to: return header_contains(c.message, "To", key.text);
+    case search_kind::subject: return header_contains(c.message, "Subject", key.text);
+    case search_kind::header: return header_contains(c.message, key.field, key.text);
+    case search_kind::body: return icontains(c.message.substr(header_end(c.message)), key.text);
+    case search_kind::text: return icontains(c.message, key.text);
+    case search_kind::before: return day < day_number(key.day);
+    case search_kind::on: return day == day_number(key.day);
+    case search_kind::since: return day >= day_number(key.day);
+    case search_kind::larger: return m.size_bytes > key.number;
+    case search_kind::smaller: return m.size_bytes < key.number;
+    case search_kind::sequence_set: return in_set(key.set, c.seq, c.largest_seq);
+    case search_kind::uid: return in_set(key.set, m.uid, c.largest_uid);
+    case search_kind::modseq: return m.modseq >= key.number;
+    case search_kind::not_: return !matches(key.children.front(), c);
+    case search_kind::or_: return matches(key.children[0], c) || matches(key.children[1], c);
+    case search_kind::and_:
+      for (const auto& child : key.children)
+        if (!matches(child, c)) return false;
+      return true;
+    case search_kind::sentbefore: case search_kind::senton: case search_kind::sentsince:
+    case search_kind::older: case search_kind::younger:
+      return false;  // refused before evaluation (key_supported)
+  }
+  return false;
+}
+
+}  // namespace
+
+namespace session_detail {
+
+// One IMAP session. Lives in run_session's frame; every member coroutine is
+// awaited by run(), so `this` outlives them all. Owned by the connection's
+// core.
+class session final : public change_listener {
+ public:
+  session(kio::connection& conn, const session_config& config, authenticator& auth, std::string id)
+      : _conn(conn),
+        _config(config),
+        _auth(auth),
+        _stream(conn, stream_options(config)),
+        _reader(reader_limits(config)),
+        _id(std::move(id)) {}
+
+  kio::task<void> run();
+  void mailbox_changed() override { _changed = true; }
+
+ private:
+  enum class state : std::uint8_t { not_authenticated, authenticated, selected };
+
+  static proto::stream_options stream_options(const session_config& config) {
+    proto::stream_options o;
+    o.line_length_max = config.limits.line_length_max;
+    return o;
+  }
+  static parser_limits reader_limits(const session_config& config) {
+    parser_limits l;
+    l.line_length_max = config.limits.line_length_max;
+    l.literal_size_max = config.limits.literal_size_max;
+    // LITERAL+: non-synchronising literals up to the same limit.
+    l.non_sync_literal_size_max = config.limits.literal_size_max;
+    l.command_size_max = std::max<std::uint64_t>(l.command_size_max, config.limits.literal_size_max + 64 * 1024);
+    l.nesting_depth_max = config.limits.nesting_depth_max;
+    return l;
+  }
+  bool login_allowed() const { return _stream.secure() || _config.login_over_plaintext; }
+  mailbox_encoding encoding() const { return _utf8 ? mailbox_encoding::utf8 : mailbox_encoding::modified_utf7; }
+  quoting_options quoting() const {
+    quoting_options q;
+    q.utf8_allowed = _utf8;
+    return q;
+  }
+  std::string capabilities() const;
+
+  // Output. send() queues; it flushes when the client is waiting for us.
+  kio::task<bool> send(std::string_view text, bool flush_now = false);
+  kio::task<bool> tagged(std::string_view tag, std::string_view status, std::string_view text, bool flush_now = false);
+  kio::task<bool> bad(std::string_view tag, std::string_view text);
+  kio::task<bool> refuse(std::string_view tag, const service_error& e);
+
+  kio::task<bool> on_literal(const literal_request& literal);
+  kio::task<bool> on_reader_error(const command_error& error);
+  kio::task<bool> on_command();
+  kio::task<bool> dispatch(command& cmd);
+  kio::task<std::optional<std::string>> read_continuation_line();
+
+  kio::task<bool> on_starttls(const std::string& tag);
+  kio::task<bool> on_login(const std::string& tag, std::string_view user, std::string_view password);
+  kio::task<bool> on_authenticate(const std::string& tag, authenticate_command& cmd);
+  kio::task<bool> on_enable(const std::string& tag, enable_command& cmd);
+  kio::task<bool> on_list(const std::string& tag, const list_command& cmd);
+  kio::task<bool> on_lsub(const std::string& tag, const lsub_command& cmd);
+  kio::task<bool> on_status(const std::string& tag, const status_command& cmd);
+  kio::task<bool> on_select(const std::string& tag, const select_command& cmd);
+  kio::task<bool> on_create(const std::string& tag, const create_command& cmd);
+  kio::task<bool> on_simple(const std::string& tag, service_result<void> outcome, std::string_view done);
+  kio::task<bool> on_append(const std::string& tag, append_command& cmd);
+  kio::task<bool> on_idle(const std::string& tag);
+  kio::task<bool> on_expunge(const std::string& tag, const expunge_command& cmd);
+  kio::task<bool> on_close(const std::string& tag, bool expunge);
+  kio::task<bool> on_search(const std::string& tag, const search_command& cmd);
+  kio::task<bool> on_fetch(const std::string& tag, const fetch_command& cmd);
+  kio::task<bool> on_store(const std::string& tag, const store_command& cmd);
+  kio::task<bool> on_copy(const std::string& tag, const copy_command& cmd);
+  kio::task<bool> on_quota(const std::string& tag, std::string_view root, bool with_root);
+
+  // Sequence set to snapshot indices (ascending). nullopt: a sequence
+  // number past the end (a client error, BAD).
+  std::optional<std::vector<std::size_t>> resolve_indices(const sequence_set& set, bool uid) const;
+  std::size_t index_of_uid(std::uint32_t uid) const;
+  // Re-reads the selected mailbox and queues the differences. Without
+  // allow_expunge (during FETCH, STORE, SEARCH: RFC 3501 7.4.1) a snapshot
+  // in which messages vanished is not taken; the next NOOP reports them.
+  // Flag changes of `silent` UIDs are not reported (STORE .SILENT);
+  // `forced` UIDs always get a FETCH (STORE without .SILENT).
+  kio::task<bool> refresh(bool allow_expunge, const std::vector<std::uint32_t>& silent = {},
+                          const std::vector<std::uint32_t>& forced = {});
+  void append_fetch_flags(std::string& out, std::size_t index) const;
+  void unselect() {
+    _state = state::authenticated;
+    _selected.clear();
+    _snapshot = {};
+  }
+
+  kio::connection& _conn;
+  const session_config& _config;
+  authenticator& _auth;
+  proto::session_stream _stream;
+  command_reader _reader;
+  std::string _id;
+  state _state = state::not_authenticated;
+  std::unique_ptr<mailbox_service> _account;
+  std::string _login;
+  std::string _selected;
+  bool _read_only = false;
+  mailbox_snapshot _snapshot;
+  bool _condstore = false;
+  bool _utf8 = false;
+  bool _changed = false;  // set by the change listener, read by IDLE
+  bool _logout = false;
+  std::size_t _errors = 0;
+  std::string _out;
+};
+
+std::string session::capabilities() const {
+  std::string caps = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE "
+                     "SPECIAL-USE QUOTA UTF8=ACCEPT APPENDLIMIT=" + std::to_string(_config.limits.literal_size_max);
+  if (_state == state::not_authenticated) {
+    if (_config.tls && !_stream.secure()) caps += " STARTTLS";
+    caps += login_allowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
+  }
+  return caps;
+}
+
+kio::task<bool> session::send(std::string_view text, bool flush_now) {
+  if (!co_await _stream.write(text)) co_return false;
+  // Pipelined commands get their responses in one send: flush only when
+  // nothing more is waiting to be read.
+  if (flush_now || !_stream.has_buffered_input()) {
+    bool flushed = (co_await _stream.flush()).has_value();
+    co_return flushed;
+  }
+  co_return true;
+}
+
+kio::task<bool> session::tagged(std::string_view tag, std::string_view status, std::string_view text, bool flush_now) {
+  std::string line;
+  line.reserve(tag.size() + status.size() + text.size() + 4);
+  line += tag;
+  line += ' ';
+  line += status;
+  line += ' ';
+  line += text;
+  line += "\r\n";
+  bool ok = co_await send(line, flush_now);
+  co_return ok;
+}
+
+kio::task<bool> session::bad(std::string_view tag, std::string_view text) {
+  if (++_errors > _config.limits.errors_max) {
+    co_await send("* BYE Too many invalid commands\r\n", true);
+    co_return false;
+  }
+  // Locals, not ?: temporaries, in co_await expressions: GCC 12 destroyed
+  // such a temporary twice (found on the first TOOBIG transcript).
+  std::string_view where = tag.empty() ? std::string_view("*") : tag;
+  bool ok = co_await tagged(where, "BAD", text);
+  co_return ok;
+}
+
+kio::task<bool> session::refuse(std::string_view tag, const service_error& e) {
+  std::string text(response_code(e.code));
+  text += e.text.empty() ? default_text(e.code) : std::string_view(e.text);
+  bool ok = co_await tagged(tag, "NO", text);
+  co_return ok;
+}
+
+kio::task<void> session::run() {
+  if (_config.implicit_tls) {
+    if (!co_await _stream.start_tls(_config.tls)) {
+      co_await _stream.close();
+      co_return;
+    }
+  }
+  bool alive = co_await send("* OK [CAPABILITY " + capabilities() + "] " + _config.hostname + " ringmail IMAP ready\r\n",
+                             true);
+  while (alive && !_logout) {
+    _conn.options().idle_timeout_ms =
+        _state == state::not_authenticated ? _config.limits.login_timeout_ms : _config.limits.idle_timeout_ms;
+    _stream.set_between_commands(!_stream.has_buffered_input() && _reader.buffered_bytes() == 0);
+    auto chunk = co_await _stream.read_some();
+    _stream.set_between_commands(false);
+    if (!chunk) {
+      auto what = chunk.error().what;
+      if (what == proto::stream_error::kind::timeout) co_await send("* BYE Autologout; idle for too long\r\n", true);
+      else if (what == proto::stream_error::kind::shutdown) co_await send("* BYE Server shutting down\r\n", true);
+      break;
+    }
+    std::string_view input(reinterpret_cast<const char*>(chunk->data()), chunk->size());
+    read_event ev = _reader.read(input);
+    _stream.consume(ev.consumed_bytes);
+    switch (ev.status) {
+      case read_status::need_more:
+      case read_status::literal_chunk:  // literals are buffered, never streamed here
+      case read_status::line:
+        break;
+      case read_status::need_literal: alive = co_await on_literal(ev.literal); break;
+      case read_status::error: alive = co_await on_reader_error(ev.error); break;
+      case read_status::command: alive = co_await on_command(); break;
+    }
+  }
+  if (_account) _account->watch({}, nullptr);
+  co_await _stream.flush();
+  co_await _stream.close();
+}
+
+kio::task<bool> session::on_literal(const literal_request& literal) {
+  std::uint64_t limit = _state == state::not_authenticated ? _config.limits.unauthenticated_literal_max
+                                                           : _config.limits.literal_size_max;
+  if (literal.size_bytes > limit) {
+    // Refused before a byte of it is read: a synchronising literal is never
+    // sent; a non-synchronising one is skipped by the reader.
+    std::string tag(literal.tag);
+    _reader.reject_literal();
+    bool ok = co_await tagged(tag, "NO", "[TOOBIG] Literal exceeds " + std::to_string(limit) + " bytes", true);
+    co_return ok;
+  }
+  _reader.accept_literal(literal_mode::buffer);
+  if (literal.non_synchronizing) co_return true;
+  bool ok = co_await send("+ Ready for literal data\r\n", true);
+  co_return ok;
+}
+
+kio::task<bool> session::on_reader_error(const command_error& error) {
+  if (!error.can_continue) {
+    co_await send("* BYE " + std::string(to_string(error.code)) + "\r\n", true);
+    co_return false;
+  }
+  if (is_size_limit(error.code)) {
+    std::string_view where = error.tag.empty() ? std::string_view("*") : std::string_view(error.tag);
+    std::string text = "[TOOBIG] " + std::string(to_string(error.code));
+    bool ok = co_await tagged(where, "NO", text);
+    co_return ok;
+  }
+  std::string_view text = error.detail.empty() ? to_string(error.code) : error.detail;
+  bool ok = co_await bad(error.tag, text);
+  co_return ok;
+}
+
+kio::task<bool> session::on_command() {
+  parse_options options;
+  options.encoding = encoding();
+  auto parsed = parse_command(_reader.command(), _reader.limits(), options);
+  if (!parsed) {
+    std::string text(to_string(parsed.error().code));
+    if (!parsed.error().detail.empty()) text += ": " + std::string(parsed.error().detail);
+    bool ok = co_await bad(parsed.error().tag, text);
+    co_return ok;
+  }
+  bool ok = co_await dispatch(*parsed);
+  co_return ok;
+}
+
+kio::task<bool> session::dispatch(command& cmd) {
+  const std::string& tag = cmd.tag;
+  auto& body = cmd.body;
+  // Commands valid in any state.
+  if (std::holds_alternative<capability_command>(body)) {
+    if (!co_await send("* CAPABILITY " + capabilities() + "\r\n")) co_return false;
+    bool ok = co_await tagged(tag, "OK", "CAPABILITY completed");
+    co_return ok;
+  }
+  if (std::holds_alternative<noop_command>(body) || std::holds_alternative<check_command>(body)) {
+    if (_state == state::selected && !co_await refresh(true)) co_return false;
+    bool ok = co_await tagged(tag, "OK", std::string(command_name(body)) + " completed");
+    co_return ok;
+  }
+  if (std::holds_alternative<logout_command>(body)) {
+    _logout = true;
+    if (!co_await send("* BYE Logging out\r\n")) co_return false;
+    bool ok = co_await tagged(tag, "OK", "LOGOUT completed", true);
+    co_return ok;
+  }
+  if (auto* id = std::get_if<id_command>(&body)) {
+    (void)id;
+    if (!co_await send("* ID (\"name\" \"ringmail\")\r\n")) co_return false;
+    bool ok = co_await tagged(tag, "OK", "ID completed");
+    co_return ok;
+  }
+
+  // Not authenticated.
+  if (_state == state::not_authenticated) {
+    if (std::holds_alternative<starttls_command>(body)) {
+      bool ok = co_await on_starttls(tag);
+      co_return ok;
+    }
+    if (auto* login = std::get_if<login_command>(&body)) {
+      bool ok = co_await on_login(tag, login->user, login->password);
+      co_return ok;
+    }
+    if (auto* auth = std::get_if<authenticate_command>(&body)) {
+      bool ok = co_await on_authenticate(tag, *auth);
+      co_return ok;
+    }
+    bool ok = co_await bad(tag, "Log in first");
+    co_return ok;
+  }
+  if (std::holds_alternative<starttls_command>(body) || std::holds_alternative<login_command>(body) ||
+      std::holds_alternative<authenticate_command>(body)) {
+    bool ok = co_await bad(tag, "Already authenticated");
+    co_return ok;
+  }
+
+  // Authenticated (or selected).
+  if (auto* c = std::get_if<enable_command>(&body)) {
+    bool ok = co_await on_enable(tag, *c);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<select_command>(&body)) {
+    bool ok = co_await on_select(tag, *c);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<create_command>(&body)) {
+    bool ok = co_await on_create(tag, *c);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<delete_command>(&body)) {
+    if (c->mailbox == _selected) unselect();  // RFC 9051: deleting the selected mailbox deselects it
+    auto outcome = co_await _account->remove(c->mailbox);
+    bool ok = co_await on_simple(tag, std::move(outcome), "DELETE completed");
+    co_return ok;
+  }
+  if (auto* c = std::get_if<rename_command>(&body)) {
+    auto outcome = co_await _account->rename(c->source, c->target);
+    bool ok = co_await on_simple(tag, std::move(outcome), "RENAME completed");
+    co_return ok;
+  }
+  if (auto* c = std::get_if<subscribe_command>(&body)) {
+    auto outcome = co_await _account->subscribe(c->mailbox, true);
+    bool ok = co_await on_simple(tag, std::move(outcome), "SUBSCRIBE completed");
+    co_return ok;
+  }
+  if (auto* c = std::get_if<unsubscribe_command>(&body)) {
+    auto outcome = co_await _account->subscribe(c->mailbox, false);
+    bool ok = co_await on_simple(tag, std::move(outcome), "UNSUBSCRIBE completed");
+    co_return ok;
+  }
+  if (auto* c = std::get_if<list_command>(&body)) {
+    bool ok = co_await on_list(tag, *c);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<lsub_command>(&body)) {
+    bool ok = co_await on_lsub(tag, *c);
+    co_return ok;
+  }
+  if (std::holds_alternative<namespace_command>(body)) {
+    if (!co_await send("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n")) co_return false;
+    bool ok = co_await tagged(tag, "OK", "NAMESPACE completed");
+    co_return ok;
+  }
+  if (auto* c = std::get_if<status_command>(&body)) {
+    bool ok = co_await on_status(tag, *c);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<append_command>(&body)) {
+    bool ok = co_await on_append(tag, *c);
+    co_return ok;
+  }
+  if (std::holds_alternative<idle_command>(body)) {
+    bool ok = co_await on_idle(tag);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<getquota_command>(&body)) {
+    bool ok = co_await on_quota(tag, c->root, false);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<getquotaroot_command>(&body)) {
+    bool ok = co_await on_quota(tag, c->mailbox, true);
+    co_return ok;
+  }
+
+  // Selected.
+  bool selected_command = std::holds_alternative<close_command>(body) ||
+                          std::holds_alternative<unselect_command>(body) ||
+                          std::holds_alternative<expunge_command>(body) ||
+                          std::holds_alternative<search_command>(body) ||
+                          std::holds_alternative<fetch_command>(body) ||
+                          std::holds_alternative<store_command>(body) || std::holds_alternative<copy_command>(body);
+  if (selected_command && _state != state::selected) {
+    bool ok = co_await bad(tag, "No mailbox selected");
+    co_return ok;
+  }
+  if (std::holds_alternative<close_command>(body)) {
+    bool ok = co_await on_close(tag, true);
+    co_return ok;
+  }
+  if (std::holds_alternative<unselect_command>(body)) {
+    bool ok = co_await on_close(tag, false);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<expunge_command>(&body)) {
+    bool ok = co_await on_expunge(tag, *c);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<search_command>(&body)) {
+    bool ok = co_await on_search(tag, *c);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<fetch_command>(&body)) {
+    bool ok = co_await on_fetch(tag, *c);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<store_command>(&body)) {
+    bool ok = co_await on_store(tag, *c);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<copy_command>(&body)) {
+    bool ok = co_await on_copy(tag, *c);
+    co_return ok;
+  }
+  // SORT, THREAD, COMPRESS: parsed, not advertised, not implemented.
+  bool ok = co_await bad(tag, std::string(command_name(body)) + " is not supported");
+  co_return ok;
+}
+
+kio::task<std::optional<std::string>> session::read_continuation_line() {
+  if (!(co_await _stream.flush()).has_value()) co_return std::nullopt;
+  while (true) {
+    auto chunk = co_await _stream.read_some();
+    if (!chunk) co_return std::nullopt;
+    std::string_view input(reinterpret_cast<const char*>(chunk->data()), chunk->size());
+    read_event ev = _reader.read_continuation(input);
+    _stream.consume(ev.consumed_bytes);
+    if (ev.status == read_status::line) co_return std::string(ev.bytes);
+    if (ev.status == read_status::error) co_return std::nullopt;
+  }
+}
+
+kio::task<bool> session::on_starttls(const std::string& tag) {
+  if (_stream.secure() || !_config.tls) {
+    std::string_view text = _stream.secure() ? "TLS already active" : "STARTTLS not available";
+    bool ok = co_await bad(tag, text);
+    co_return ok;
+  }
+  if (!co_await tagged(tag, "OK", "Begin TLS negotiation now", true)) co_return false;
+  // STARTTLS injection: start_tls() throws away every plaintext byte the
+  // stream still holds, and the reader forgets any partial command, so
+  // nothing pipelined after STARTTLS is ever executed.
+  _reader.reset();
+  if (!co_await _stream.start_tls(_config.tls)) co_return false;
+  co_return true;
+}
+
+kio::task<bool> session::on_login(const std::string& tag, std::string_view user, std::string_view password) {
+  if (!login_allowed()) {
+    bool ok = co_await tagged(tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS before logging in");
+    co_return ok;
+  }
+  auth_request request{user, password, _conn.peer().ip_string(), _stream.secure()};
+  auto result = co_await _auth.authenticate(request);
+  auto said = [&](std::string_view fallback) { return result.text.empty() ? std::string(fallback) : result.text; };
+  std::string text;
+  switch (result.outcome) {
+    case auth_outcome::ok: {
+      _account = std::move(result.account);
+      if (!_account) {
+        bool ok = co_await tagged(tag, "NO", "[SERVERBUG] No mailboxes for this account");
+        co_return ok;
+      }
+      _login = std::string(user);
+      _state = state::authenticated;
+      bool ok = co_await tagged(tag, "OK", "[CAPABILITY " + capabilities() + "] Logged in");
+      co_return ok;
+    }
+    case auth_outcome::bad_credentials: {
+      text = "[AUTHENTICATIONFAILED] " + said("Authentication failed");
+      bool ok = co_await tagged(tag, "NO", text);
+      co_return ok;
+    }
+    case auth_outcome::blocked:
+      text = "* BYE " + said("Too many failed logins") + "\r\n";
+      co_await send(text, true);
+      co_return false;
+    case auth_outcome::tls_required: {
+      text = "[PRIVACYREQUIRED] " + said("This account needs TLS");
+      bool ok = co_await tagged(tag, "NO", text);
+      co_return ok;
+    }
+    case auth_outcome::protocol_not_allowed: {
+      text = "[CONTACTADMIN] " + said("IMAP is not enabled for this account");
+      bool ok = co_await tagged(tag, "NO", text);
+      co_return ok;
+    }
+    case auth_outcome::temporary_failure: {
+      text = "[UNAVAILABLE] " + said("Try again later");
+      bool ok = co_await tagged(tag, "NO", text);
+      co_return ok;
+    }
+  }
+  co_return false;
+}
+
+kio::task<bool> session::on_authenticate(const std::string& tag, authenticate_command& cmd) {
+  if (cmd.mechanism != "PLAIN") {
+    bool ok = co_await tagged(tag, "NO", "Unsupported authentication mechanism");
+    co_return ok;
+  }
+  if (!login_allowed()) {
+    bool ok = co_await tagged(tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS before logging in");
+    co_return ok;
+  }
+  std::string response;
+  if (cmd.initial_response) {
+    response = *cmd.initial_response;
+  } else {
+    if (!co_await send("+ \r\n", true)) co_return false;
+    auto line = co_await read_continuation_line();
+    if (!line) co_return false;
+    response = std::move(*line);
+  }
+  if (response == "*") {
+    bool ok = co_await bad(tag, "Authentication cancelled");
+    co_return ok;
+  }
+  auto credentials = proto::decode_sasl_plain_response(response);
+  if (!credentials) {
+    bool ok = co_await bad(tag, "Cannot decode the authentication response");
+    co_return ok;
+  }
+  if (!credentials->authzid.empty() && credentials->authzid != credentials->authcid) {
+    bool ok = co_await tagged(tag, "NO", "[AUTHORIZATIONFAILED] Proxy authorization is not supported");
+    co_return ok;
+  }
+  bool ok = co_await on_login(tag, credentials->authcid, credentials->password);
+  co_return ok;
+}
+
+kio::task<bool> session::on_enable(const std::string& tag, enable_command& cmd) {
+  std::string enabled;
+  for (const auto& cap : cmd.capabilities) {
+    if (cap == "CONDSTORE" && !_condstore) _condstore = true, enabled += " CONDSTORE";
+    else if (cap == "UTF8=ACCEPT" && !_utf8) _utf8 = true, enabled += " UTF8=ACCEPT";
+  }
+  if (!co_await send("* ENABLED" + enabled + "\r\n")) co_return false;
+  bool ok = co_await tagged(tag, "OK", "ENABLE completed");
+  co_return ok;
+}
+
+kio::task<bool> session::on_list(const std::string& tag, const list_command& cmd) {
+  if (cmd.patterns.size() == 1 && cmd.patterns[0].empty() && !cmd.extended) {
+    if (!co_await send("* LIST (\\Noselect) \"/\" \"\"\r\n")) co_return false;
+    bool ok = co_await tagged(tag, "OK", "LIST completed");
+    co_return ok;
+  }
+  auto mailboxes = co_await _account->list();
+  if (!mailboxes) {
+    bool ok = co_await refuse(tag, mailboxes.error());
+    co_return ok;
+  }
+  std::string out;
+  for (const auto& m : *mailboxes) {
+    bool match = false;
+    for (const auto& pattern : cmd.patterns) {
+      std::string full = cmd.reference + pattern;
+      if (list_match(full, m.name) || (is_inbox(m.name) && list_match(full, "inbox"))) match = true;
+    }
+    if (!match) continue;
+    if (cmd.select_subscribed && !m.subscribed) continue;
+    std::string_view use = special_use_attribute(m.use);
+    if (cmd.select_special_use && use.empty()) continue;
+    out += "* LIST (";
+    out += m.has_children ? "\\HasChildren" : "\\HasNoChildren";
+    if (!use.empty()) out += ' ', out += use;
+    if ((cmd.return_subscribed || cmd.select_subscribed) && m.subscribed) out += " \\Subscribed";
+    out += ") \"/\" ";
+    append_mailbox(out, m.name, encoding());
+    out += "\r\n";
+  }
+  if (!out.empty() && !co_await send(out)) co_return false;
+  bool ok = co_await tagged(tag, "OK", "LIST completed");
+  co_return ok;
+}
+
+kio::task<bool> session::on_lsub(const std::string& tag, const lsub_command& cmd) {
+  auto mailboxes = co_await _account->list();
+  if (!mailboxes) {
+    bool ok = co_await refuse(tag, mailboxes.error());
+    co_return ok;
+  }
+  std::string out;
+  std::string full = cmd.reference + cmd.pattern;
+  for (const auto& m : *mailboxes) {
+    if (!m.subscribed || !list_match(full, m.name)) continue;
+    out += "* LSUB () \"/\" ";
+    append_mailbox(out, m.name, encoding());
+    out += "\r\n";
+  }
+  if (!out.empty() && !co_await send(out)) co_return false;
+  bool ok = co_await tagged(tag, "OK", "LSUB completed");
+  co_return ok;
+}
+
+kio::task<bool> session::on_status(const std::string& tag, const status_command& cmd) {
+  auto status = co_await _account->status(cmd.mailbox);
+  if (!status) {
+    bool ok = co_await refuse(tag, status.error());
+    co_return ok;
+  }
+  std::string out = "* STATUS ";
+  append_mailbox(out, cmd.mailbox, encoding());
+  out += " (";
+  std::string items;
+  auto item = [&](std::uint16_t bit, std::string_view name, std::uint64_t value) {
+    if (!(cmd.items & bit)) return;
+    if (!items.empty()) items += ' ';
+    items += name;
+    items += ' ';
+    items += std::to_string(value);
+  };
+  item(status_messages, "MESSAGES", status->messages);
+  item(status_recent, "RECENT", 0);
+  item(status_uid_next, "UIDNEXT", status->uid_next);
+  item(status_uid_validity, "UIDVALIDITY", status->uid_validity);
+  item(status_unseen, "UNSEEN", status->unseen);
+  item(status_deleted, "DELETED", status->deleted);
+  item(status_size, "SIZE", status->size_bytes);
+  item(status_highest_modseq, "HIGHESTMODSEQ", status->highest_modseq);
+  item(status_append_limit, "APPENDLIMIT", _config.limits.literal_size_max);
+  out += items + ")\r\n";
+  if (!co_await send(out)) co_return false;
+  bool ok = co_await tagged(tag, "OK", "STATUS completed");
+  co_return ok;
+}
+
+kio::task<bool> session::on_select(const std::string& tag, const select_command& cmd) {
+  // RFC 3501 6.3.1: a failed SELECT leaves no mailbox selected.
+  unselect();
+  auto snapshot = co_await _account->select(cmd.mailbox);
+  if (!snapshot) {
+    bool ok = co_await refuse(tag, snapshot.error());
+    co_return ok;
+  }
+  if (cmd.condstore) _condstore = true;
+  _snapshot = std::move(*snapshot);
+  _selected = cmd.mailbox;
+  _read_only = cmd.read_only;
+  _state = state::selected;
+
+  std::vector<std::string> keywords;
+  std::size_t first_unseen = 0;
+  for (std::size_t i = 0; i < _snapshot.messages.size(); ++i) {
+    const auto& m = _snapshot.messages[i];
+    for (const auto& k : m.keywords)
+      if (std::find(keywords.begin(), keywords.end(), k) == keywords.end()) keywords.push_back(k);
+    if (!first_unseen && !(m.flags & message_flag::seen)) first_unseen = i + 1;
+  }
+  std::string flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+  for (const auto& k : keywords) flags += ' ' + k;
+  std::string out = "* FLAGS (" + flags + ")\r\n";
+  out += "* OK [PERMANENTFLAGS (" + (_read_only ? std::string() : flags + " \\*") + ")] Flags permitted\r\n";
+  out += "* " + std::to_string(_snapshot.messages.size()) + " EXISTS\r\n* 0 RECENT\r\n";
+  if (first_unseen) out += "* OK [UNSEEN " + std::to_string(first_unseen) + "] First unseen\r\n";
+  out += "* OK [UIDVALIDITY " + std::to_string(_snapshot.uid_validity) + "] UIDs valid\r\n";
+  out += "* OK [UIDNEXT " + std::to_string(_snapshot.uid_next) + "] Predicted next UID\r\n";
+  out += "* OK [HIGHESTMODSEQ " + std::to_string(_snapshot.highest_modseq) + "] Highest\r\n";
+  if (!co_await send(out)) co_return false;
+  std::string text = std::string(_read_only ? "[READ-ONLY] " : "[READ-WRITE] ") + (cmd.read_only ? "EXAMINE" : "SELECT") +
+                     " completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+kio::task<bool> session::on_create(const std::string& tag, const create_command& cmd) {
+  std::string name = cmd.mailbox;
+  while (!name.empty() && name.back() == '/') name.pop_back();  // "a/b/" creates "a/b"
+  special_use use = special_use::none;
+  for (const auto& attribute : cmd.special_use) {
+    auto u = special_use_from(attribute);
+    if (!u) {
+      bool ok = co_await tagged(tag, "NO", "[USEATTR] Unsupported special-use attribute");
+      co_return ok;
+    }
+    use = *u;
+  }
+  auto outcome = co_await _account->create(name, use);
+  bool ok = co_await on_simple(tag, std::move(outcome), "CREATE completed");
+  co_return ok;
+}
+
+kio::task<bool> session::on_simple(const std::string& tag, service_result<void> outcome, std::string_view done) {
+  if (!outcome) {
+    bool ok = co_await refuse(tag, outcome.error());
+    co_return ok;
+  }
+  bool ok = co_await tagged(tag, "OK", done);
+  co_return ok;
+}
+
+kio::task<bool> session::on_append(const std::string& tag, append_command& cmd) {
+  std::vector<std::uint32_t> uids;
+  std::uint32_t uid_validity = 0;
+  for (const auto& message : cmd.messages) {
+    auto flags = split_flags(message.flags);
+    if (!flags) {
+      bool ok = co_await bad(tag, "Invalid system flag");
+      co_return ok;
+    }
+    append_request request;
+    request.flags = flags->flags;
+    request.keywords = std::move(flags->keywords);
+    request.internal_date_ms = message.internal_date ? to_epoch_ms(*message.internal_date)
+                                                     : std::int64_t(std::time(nullptr)) * 1000;
+    request.message = message.message.bytes;
+    auto appended = co_await _account->append(cmd.mailbox, request);
+    if (!appended) {
+      service_error e = appended.error();
+      if (e.code == service_errc::no_such_mailbox) {
+        std::string text = "[TRYCREATE] " + (e.text.empty() ? std::string("No such mailbox") : e.text);
+        bool ok = co_await tagged(tag, "NO", text);
+        co_return ok;
+      }
+      bool ok = co_await refuse(tag, e);
+      co_return ok;
+    }
+    uid_validity = appended->uid_validity;
+    uids.push_back(appended->uid);
+  }
+  if (_state == state::selected && cmd.mailbox == _selected && !co_await refresh(true)) co_return false;
+  std::string text = "[APPENDUID " + std::to_string(uid_validity) + " " + compress_sequence_set(uids) + "] APPEND completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+kio::task<bool> session::on_idle(const std::string& tag) {
+  if (!co_await send("+ idling\r\n", true)) co_return false;
+  bool watching = _state == state::selected;
+  if (watching) _account->watch(_selected, this);
+  _changed = false;
+  std::uint64_t idle_ms = 0;
+  std::optional<bool> result;
+  while (!result) {
+    _conn.options().idle_timeout_ms = _config.limits.idle_poll_ms;
+    _stream.set_between_commands(true);
+    auto chunk = co_await _stream.read_some();
+    _stream.set_between_commands(false);
+    if (!chunk) {
+      auto what = chunk.error().what;
+      if (what == proto::stream_error::kind::timeout) {
+        idle_ms += _config.limits.idle_poll_ms;
+        if (idle_ms >= _config.limits.idle_timeout_ms) {
+          co_await send("* BYE Autologout; idle for too long\r\n", true);
+          result = false;
+        } else if (_changed && watching) {
+          _changed = false;
+          if (!co_await refresh(true) || !(co_await _stream.flush()).has_value()) result = false;
+        }
+        continue;
+      }
+      if (what == proto::stream_error::kind::shutdown) co_await send("* BYE Server shutting down\r\n", true);
+      result = false;
+      continue;
+    }
+    idle_ms = 0;
+    std::string_view input(reinterpret_cast<const char*>(chunk->data()), chunk->size());
+    read_event ev = _reader.read_continuation(input);
+    _stream.consume(ev.consumed_bytes);
+    if (ev.status == read_status::need_more) continue;
+    if (ev.status == read_status::line && iequals(ev.bytes, "DONE")) {
+      if (watching && _changed && !co_await refresh(true)) {
+        result = false;
+        continue;
+      }
+      result = co_await tagged(tag, "OK", "IDLE terminated");
+    } else {
+      result = co_await bad(tag, "Expected DONE");
+    }
+  }
+  if (watching) _account->watch({}, nullptr);
+  co_return *result;
+}
+
+kio::task<bool> session::on_expunge(const std::string& tag, const expunge_command& cmd) {
+  if (_read_only) {
+    bool ok = co_await tagged(tag, "NO", "[READ-ONLY] Mailbox is read-only");
+    co_return ok;
+  }
+  std::optional<std::vector<std::size_t>> only;
+  if (cmd.uid) {
+    only = resolve_indices(cmd.set, true);
+    if (!only) {
+      bool ok = co_await bad(tag, "Invalid UID set");
+      co_return ok;
+    }
+  }
+  std::vector<std::uint32_t> uids;
+  auto consider = [&](std::size_t i) {
+    if (_snapshot.messages[i].flags & message_flag::deleted) uids.push_back(_snapshot.messages[i].uid);
+  };
+  if (only) {
+    for (auto i : *only) consider(i);
+  } else {
+    for (std::size_t i = 0; i < _snapshot.messages.size(); ++i) consider(i);
+  }
+  if (!uids.empty()) {
+    auto expunged = co_await _account->expunge(_selected, uids);
+    if (!expunged) {
+      bool ok = co_await refuse(tag, expunged.error());
+      co_return ok;
+    }
+  }
+  if (!co_await refresh(true)) co_return false;
+  std::string text = std::string(cmd.uid ? "UID EXPUNGE" : "EXPUNGE") + " completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+kio::task<bool> session::on_close(const std::string& tag, bool expunge) {
+  if (expunge && !_read_only) {
+    std::vector<std::uint32_t> uids;
+    for (const auto& m : _snapshot.messages)
+      if (m.flags & message_flag::deleted) uids.push_back(m.uid);
+    if (!uids.empty()) {
+      // CLOSE expunges silently (RFC 3501 6.4.2); a failure leaves the
+      // messages for the next EXPUNGE and is not the client's problem.
+      auto expunged = co_await _account->expunge(_selected, uids);
+      (void)expunged;
+    }
+  }
+  unselect();
+  std::string_view text = expunge ? "CLOSE completed" : "UNSELECT completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+std::optional<std::vector<std::size_t>> session::resolve_indices(const sequence_set& set, bool uid) const {
+  if (set.saved_result) return std::nullopt;  // SEARCHRES is not offered
+  const auto& messages = _snapshot.messages;
+  std::vector<std::size_t> out;
+  if (uid) {
+    std::uint32_t largest = messages.empty() ? 0 : messages.back().uid;
+    auto ranges = resolve(set, largest);
+    // Walk ranges and messages together: linear in both.
+    std::size_t i = 0;
+    for (const auto& r : ranges) {
+      while (i < messages.size() && messages[i].uid < r.first) ++i;
+      while (i < messages.size() && messages[i].uid <= r.last) out.push_back(i++);
+    }
+    return out;
+  }
+  auto ranges = resolve(set, std::uint32_t(messages.size()));
+  for (const auto& r : ranges) {
+    if (r.first == 0 || r.last > messages.size()) return std::nullopt;
+    for (std::uint32_t n = r.first; n <= r.last; ++n) out.push_back(n - 1);
+  }
+  return out;
+}
+
+std::size_t session::index_of_uid(std::uint32_t uid) const {
+  auto it = std::lower_bound(_snapshot.messages.begin(), _snapshot.messages.end(), uid,
+                             [](const message_info& m, std::uint32_t u) { return m.uid < u; });
+  if (it == _snapshot.messages.end() || it->uid != uid) return _snapshot.messages.size();
+  return std::size_t(it - _snapshot.messages.begin());
+}
+
+void session::append_fetch_flags(std::string& out, std::size_t index) const {
+  const auto& m = _snapshot.messages[index];
+  out += "* " + std::to_string(index + 1) + " FETCH (UID " + std::to_string(m.uid) + " FLAGS ";
+  append_flags(out, m);
+  if (_condstore) out += " MODSEQ (" + std::to_string(m.modseq) + ")";
+  out += ")\r\n";
+}
+
+kio::task<bool> session::refresh(bool allow_expunge, const std::vector<std::uint32_t>& silent,
+                                 const std::vector<std::uint32_t>& forced) {
+  auto fresh = co_await _account->select(_selected);
+  if (!fresh) {
+    // The mailbox went away under us (deleted by another session).
+    if (fresh.error().code == service_errc::no_such_mailbox) {
+      co_await send("* BYE Selected mailbox was deleted\r\n", true);
+      co_return false;
+    }
+    co_return true;  // a transient failure: the next command tries again
+  }
+  const auto& old_messages = _snapshot.messages;
+  const auto& new_messages = fresh->messages;
+  // Which old messages survive (both lists ascend by UID).
+  std::vector<char> kept(old_messages.size(), 0);
+  std::size_t vanished = 0;
+  {
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < old_messages.size(); ++i) {
+      while (j < new_messages.size() && new_messages[j].uid < old_messages[i].uid) ++j;
+      kept[i] = j < new_messages.size() && new_messages[j].uid == old_messages[i].uid;
+      if (!kept[i]) ++vanished;
+    }
+  }
+  if (vanished && !allow_expunge) co_return true;
+  std::string out;
+  // EXPUNGE in descending order: each number is valid when it is sent.
+  for (std::size_t i = old_messages.size(); i-- > 0;)
+    if (!kept[i]) out += "* " + std::to_string(i + 1) + " EXPUNGE\r\n";
+  std::size_t survivors = old_messages.size() - vanished;
+  std::uint32_t old_uid_max = old_messages.empty() ? 0 : old_messages.back().uid;
+  mailbox_snapshot previous = std::move(_snapshot);
+  _snapshot = std::move(*fresh);
+  {
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < previous.messages.size(); ++i) {
+      if (!kept[i]) continue;
+      const auto& before = previous.messages[i];
+      const auto& after = _snapshot.messages[j];
+      bool is_forced = std::find(forced.begin(), forced.end(), after.uid) != forced.end();
+      bool changed = before.flags != after.flags || before.keywords != after.keywords;
+      bool is_silent = std::find(silent.begin(), silent.end(), after.uid) != silent.end();
+      if (is_forced || (changed && !is_silent)) append_fetch_flags(out, j);
+      ++j;
+    }
+  }
+  // New messages have UIDs above every old one; anything else is a store bug
+  // we would rather see in a log than paper over.
+  if (_snapshot.messages.size() != survivors) {
+    out += "* " + std::to_string(_snapshot.messages.size()) + " EXISTS\r\n";
+  }
+  (void)old_uid_max;
+  if (out.empty()) co_return true;
+  bool ok = co_await send(out);
+  co_return ok;
+}
+
+kio::task<bool> session::on_search(const std::string& tag, const search_command& cmd) {
+  if (cmd.returns.present) {
+    bool ok = co_await bad(tag, "ESEARCH is not supported");
+    co_return ok;
+  }
+  if (!cmd.charset.empty() && cmd.charset != "UTF-8" && cmd.charset != "US-ASCII") {
+    bool ok = co_await tagged(tag, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+    co_return ok;
+  }
+  bool need_message = false, uses_modseq = false;
+  for (const auto& key : cmd.keys) {
+    if (!key_supported(key)) {
+      bool ok = co_await tagged(tag, "NO", "[CANNOT] Search key not supported");
+      co_return ok;
+    }
+    need_message = need_message || key_needs_message(key);
+    uses_modseq = uses_modseq || key_uses_modseq(key);
+  }
+  if (uses_modseq) _condstore = true;  // RFC 7162 3.1: a MODSEQ search enables CONDSTORE
+  search_context c;
+  c.largest_seq = std::uint32_t(_snapshot.messages.size());
+  c.largest_uid = _snapshot.messages.empty() ? 0 : _snapshot.messages.back().uid;
+  std::string hits;
+  std::uint64_t highest = 0;
+  // A copy: awaiting read_message must not invalidate what we iterate.
+  std::vector<message_info> messages = _snapshot.messages;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    std::string message;
+    if (need_message) {
+      auto bytes = co_await _account->read_message(_selected, messages[i].uid);
+      if (bytes) message = std::move(*bytes);  // an expunged message matches no text key
+    }
+    c.seq = std::uint32_t(i + 1);
+    c.info = &messages[i];
+    c.message = message;
+    bool all = true;
+    for (const auto& key : cmd.keys)
+      if (!matches(key, c)) {
+        all = false;
+        break;
+      }
+    if (!all) continue;
+    hits += ' ';
+    hits += std::to_string(cmd.uid ? messages[i].uid : i + 1);
+    highest = std::max(highest, messages[i].modseq);
+  }
+  std::string out = "* SEARCH" + hits;
+  if (uses_modseq && !hits.empty()) out += " (MODSEQ " + std::to_string(highest) + ")";
+  out += "\r\n";
+  if (!co_await send(out)) co_return false;
+  if (!co_await refresh(cmd.uid)) co_return false;
+  std::string text = std::string(cmd.uid ? "UID SEARCH" : "SEARCH") + " completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+kio::task<bool> session::on_fetch(const std::string& tag, const fetch_command& cmd) {
+  auto indices = resolve_indices(cmd.set, cmd.uid);
+  if (!indices) {
+    bool ok = co_await bad(tag, "Invalid message sequence set");
+    co_return ok;
+  }
+  bool need_message = false, sets_seen = false, want_modseq = cmd.changed_since.has_value();
+  for (const auto& a : cmd.attributes) {
+    switch (a.kind) {
+      case fetch_kind::envelope: case fetch_kind::rfc822_header: case fetch_kind::body:
+      case fetch_kind::body_structure:
+        need_message = true;
+        break;
+      case fetch_kind::rfc822: case fetch_kind::rfc822_text:
+        need_message = true;
+        sets_seen = true;
+        break;
+      case fetch_kind::body_section:
+        need_message = true;
+        if (!a.peek) sets_seen = true;
+        break;
+      case fetch_kind::modseq: want_modseq = true; break;
+      case fetch_kind::flags: case fetch_kind::internal_date: case fetch_kind::rfc822_size: case fetch_kind::uid:
+        break;
+      case fetch_kind::binary: case fetch_kind::binary_size: case fetch_kind::save_date: case fetch_kind::email_id:
+      case fetch_kind::thread_id: {
+        bool ok = co_await bad(tag, "Fetch item not supported");
+        co_return ok;
+      }
+    }
+  }
+  if (want_modseq) _condstore = true;  // RFC 7162 3.1
+  if (_read_only) sets_seen = false;
+
+  // \Seen first, so the responses carry the flags the client will have.
+  std::vector<std::uint32_t> seen_now;
+  if (sets_seen) {
+    std::vector<std::uint32_t> uids;
+    for (auto i : *indices)
+      if (!(_snapshot.messages[i].flags & message_flag::seen)) uids.push_back(_snapshot.messages[i].uid);
+    if (!uids.empty()) {
+      flags_change change;
+      change.flags = message_flag::seen;
+      change.op = flags_op::add;
+      auto stored = co_await _account->store_flags(_selected, uids, change);
+      if (stored) {
+        for (auto uid : stored->uids) {
+          auto i = index_of_uid(uid);
+          if (i == _snapshot.messages.size()) continue;
+          _snapshot.messages[i].flags |= message_flag::seen;
+          _snapshot.messages[i].modseq = stored->modseq;
+          seen_now.push_back(uid);
+        }
+      }
+    }
+  }
+
+  for (auto index : *indices) {
+    if (index >= _snapshot.messages.size()) break;
+    const message_info info = _snapshot.messages[index];
+    if (cmd.changed_since && info.modseq <= *cmd.changed_since) continue;
+    std::string message;
+    mime::message_tree tree;
+    if (need_message) {
+      auto bytes = co_await _account->read_message(_selected, info.uid);
+      if (!bytes) continue;  // expunged meanwhile: RFC 3501 lets us omit it
+      message = std::move(*bytes);
+      tree = mime::parse_message(message);
+    }
+    std::string out = "* " + std::to_string(index + 1) + " FETCH (";
+    std::string items;
+    auto item = [&](std::string_view text) {
+      if (!items.empty()) items += ' ';
+      items += text;
+    };
+    bool sent_uid = false, sent_flags = false, sent_modseq = false;
+    if (cmd.uid) {
+      item("UID " + std::to_string(info.uid));
+      sent_uid = true;
+    }
+    for (const auto& a : cmd.attributes) {
+      switch (a.kind) {
+        case fetch_kind::uid:
+          if (!sent_uid) item("UID " + std::to_string(info.uid));
+          sent_uid = true;
+          break;
+        case fetch_kind::flags: {
+          if (sent_flags) break;
+          std::string f = "FLAGS ";
+          append_flags(f, info);
+          item(f);
+          sent_flags = true;
+          break;
+        }
+        case fetch_kind::internal_date: {
+          std::string d = "INTERNALDATE ";
+          append_internal_date(d, info.internal_date_ms);
+          item(d);
+          break;
+        }
+        case fetch_kind::rfc822_size: item("RFC822.SIZE " + std::to_string(info.size_bytes)); break;
+        case fetch_kind::modseq:
+          if (!sent_modseq) item("MODSEQ (" + std::to_string(info.modseq) + ")");
+          sent_modseq = true;
+          break;
+        case fetch_kind::envelope: item("ENVELOPE " + mime::render_envelope(tree, message, 0)); break;
+        case fetch_kind::body: item("BODY " + mime::render_bodystructure(tree, message, false)); break;
+        case fetch_kind::body_structure: item("BODYSTRUCTURE " + mime::render_bodystructure(tree, message, true)); break;
+        case fetch_kind::rfc822:
+        case fetch_kind::rfc822_header:
+        case fetch_kind::rfc822_text:
+        case fetch_kind::body_section: {
+          std::string section;
+          std::string name;
+          if (a.kind == fetch_kind::rfc822) name = "RFC822";
+          else if (a.kind == fetch_kind::rfc822_header) section = "HEADER", name = "RFC822.HEADER";
+          else if (a.kind == fetch_kind::rfc822_text) section = "TEXT", name = "RFC822.TEXT";
+          else section = section_text_of(a.section), name = "BODY[" + section + "]";
+          auto data = mime::section_bytes(tree, message, section);
+          std::string_view bytes = data ? data->bytes() : std::string_view();
+          if (a.partial) {
+            std::uint64_t origin = std::min<std::uint64_t>(a.partial->origin, bytes.size());
+            bytes = bytes.substr(origin, std::min<std::uint64_t>(a.partial->count, bytes.size() - origin));
+            name += "<" + std::to_string(a.partial->origin) + ">";
+          }
+          std::string text = name + " ";
+          append_literal(text, bytes);
+          item(text);
+          break;
+        }
+        case fetch_kind::binary: case fetch_kind::binary_size: case fetch_kind::save_date: case fetch_kind::email_id:
+        case fetch_kind::thread_id:
+          break;  // refused above
+      }
+    }
+    // A \Seen we just set is reported with the message (RFC 3501 6.4.5).
+    if (!sent_flags && std::find(seen_now.begin(), seen_now.end(), info.uid) != seen_now.end()) {
+      std::string f = "FLAGS ";
+      append_flags(f, info);
+      item(f);
+    }
+    if (cmd.changed_since && !sent_modseq) item("MODSEQ (" + std::to_string(info.modseq) + ")");
+    out += items + ")\r\n";
+    if (!co_await send(out)) co_return false;
+  }
+  if (!co_await refresh(cmd.uid, seen_now)) co_return false;
+  std::string text = std::string(cmd.uid ? "UID FETCH" : "FETCH") + " completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+kio::task<bool> session::on_store(const std::string& tag, const store_command& cmd) {
+  if (_read_only) {
+    bool ok = co_await tagged(tag, "NO", "[READ-ONLY] Mailbox is read-only");
+    co_return ok;
+  }
+  auto indices = resolve_indices(cmd.set, cmd.uid);
+  if (!indices) {
+    bool ok = co_await bad(tag, "Invalid message sequence set");
+    co_return ok;
+  }
+  auto flags = split_flags(cmd.flags);
+  if (!flags) {
+    bool ok = co_await bad(tag, "Invalid system flag");
+    co_return ok;
+  }
+  if (cmd.unchanged_since) _condstore = true;
+  std::vector<std::uint32_t> uids, modified;
+  for (auto i : *indices) {
+    const auto& m = _snapshot.messages[i];
+    // RFC 7162 3.2: a message modified since UNCHANGEDSINCE is not touched
+    // and is named in [MODIFIED].
+    if (cmd.unchanged_since && m.modseq > *cmd.unchanged_since) modified.push_back(cmd.uid ? m.uid : std::uint32_t(i + 1));
+    else uids.push_back(m.uid);
+  }
+  std::vector<std::uint32_t> changed;
+  if (!uids.empty()) {
+    flags_change change;
+    change.flags = flags->flags;
+    change.keywords = std::move(flags->keywords);
+    change.op = cmd.mode == store_mode::add ? flags_op::add
+                : cmd.mode == store_mode::remove ? flags_op::remove
+                                                 : flags_op::replace;
+    change.unchanged_since = cmd.unchanged_since;
+    auto stored = co_await _account->store_flags(_selected, uids, change);
+    if (!stored) {
+      bool ok = co_await refuse(tag, stored.error());
+      co_return ok;
+    }
+    changed = stored->uids;
+  }
+  std::vector<std::uint32_t> silent = cmd.silent ? changed : std::vector<std::uint32_t>{};
+  std::vector<std::uint32_t> forced = cmd.silent ? std::vector<std::uint32_t>{} : uids;
+  if (!co_await refresh(cmd.uid, silent, forced)) co_return false;
+  std::string text;
+  if (!modified.empty()) text = "[MODIFIED " + compress_sequence_set(modified) + "] Conditional STORE failed";
+  else text = std::string(cmd.uid ? "UID STORE" : "STORE") + " completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+kio::task<bool> session::on_copy(const std::string& tag, const copy_command& cmd) {
+  if (cmd.move && _read_only) {
+    bool ok = co_await tagged(tag, "NO", "[READ-ONLY] Mailbox is read-only");
+    co_return ok;
+  }
+  auto indices = resolve_indices(cmd.set, cmd.uid);
+  if (!indices) {
+    bool ok = co_await bad(tag, "Invalid message sequence set");
+    co_return ok;
+  }
+  std::vector<std::uint32_t> uids;
+  for (auto i : *indices) uids.push_back(_snapshot.messages[i].uid);
+  std::string name = cmd.move ? "MOVE" : "COPY";
+  if (cmd.uid) name = "UID " + name;
+  if (uids.empty()) {
+    bool ok = co_await tagged(tag, "OK", name + " completed (no messages)");
+    co_return ok;
+  }
+  auto copied = co_await _account->copy(_selected, uids, cmd.mailbox, cmd.move);
+  if (!copied) {
+    if (copied.error().code == service_errc::no_such_mailbox) {
+      bool ok = co_await tagged(tag, "NO", "[TRYCREATE] Target mailbox does not exist");
+      co_return ok;
+    }
+    bool ok = co_await refuse(tag, copied.error());
+    co_return ok;
+  }
+  std::string code = "[COPYUID " + std::to_string(copied->uid_validity) + " " +
+                     compress_sequence_set(copied->source_uids) + " " + compress_sequence_set(copied->target_uids) + "]";
+  if (cmd.move) {
+    // RFC 6851 4.3: COPYUID travels untagged, before the EXPUNGEs.
+    if (!co_await send("* OK " + code + " Moved\r\n")) co_return false;
+    if (!co_await refresh(true)) co_return false;
+    bool ok = co_await tagged(tag, "OK", name + " completed");
+    co_return ok;
+  }
+  if (cmd.mailbox == _selected && !co_await refresh(cmd.uid)) co_return false;
+  bool ok = co_await tagged(tag, "OK", code + " " + name + " completed");
+  co_return ok;
+}
+
+kio::task<bool> session::on_quota(const std::string& tag, std::string_view root, bool with_root) {
+  if (!with_root && !root.empty()) {
+    bool ok = co_await tagged(tag, "NO", "[NONEXISTENT] No such quota root");
+    co_return ok;
+  }
+  auto quota = co_await _account->quota();
+  if (!quota) {
+    bool ok = co_await refuse(tag, quota.error());
+    co_return ok;
+  }
+  std::string out;
+  if (with_root) {
+    out += "* QUOTAROOT ";
+    append_mailbox(out, root, encoding());
+    out += " \"\"\r\n";
+  }
+  std::string resources;
+  if (quota->quota_bytes)
+    resources += "STORAGE " + std::to_string(quota->used_bytes / 1024) + " " + std::to_string(quota->quota_bytes / 1024);
+  if (quota->quota_messages) {
+    if (!resources.empty()) resources += ' ';
+    resources += "MESSAGE " + std::to_string(quota->used_messages) + " " + std::to_string(quota->quota_messages);
+  }
+  out += "* QUOTA \"\" (" + resources + ")\r\n";
+  if (!co_await send(out)) co_return false;
+  std::string_view text = with_root ? "GETQUOTAROOT completed" : "GETQUOTA completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+}  // namespace session_detail
+
+kio::task<void> run_session(std::unique_ptr<kio::connection> conn, const session_config& config, authenticator& auth,
+                            std::string session_id) {
+  session_detail::session s(*conn, config, auth, std::move(session_id));
+  co_await s.run();
+}
+
+}  // namespace imap
