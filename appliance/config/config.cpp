@@ -234,6 +234,7 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   c.smtp.quota_full_permanent = r.boolean("smtp.quota_full_permanent");
   c.smtp.postmaster = r.string("smtp.postmaster");
   c.smtp.data_timeout_ms = r.integer("smtp.data_timeout_ms", 1000, 3'600'000);
+  c.smtp.reject_nul = r.boolean("smtp.reject_nul");
   c.imap.line_length_max = r.u32("imap.line_length_max", 1000, 1 << 24);
   c.imap.literal_size_max_bytes = r.integer("imap.literal_size_max_bytes", 1024, 1ull << 34);
   c.imap.idle_timeout_ms = r.integer("imap.idle_timeout_ms", 1'000, 86'400'000);

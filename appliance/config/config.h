@@ -69,6 +69,7 @@ struct smtp_section {
   // the first account (lowest id). Must be a local address.
   std::string postmaster;
   uint64_t data_timeout_ms = 180'000;  // per read while receiving a message
+  bool reject_nul = true;            // a message with a NUL byte: 554 5.6.0
 };
 
 struct imap_section {

@@ -98,6 +98,7 @@ errors_max = 20
 quota_full_permanent = false      # full mailbox: false = 452 4.2.2 (retry later), true = 552 5.2.2
 postmaster = ""                   # where <postmaster> goes; empty = the first account
 data_timeout_ms = 180000          # per read while a message streams in
+reject_nul = true                 # refuse messages containing NUL bytes (554 5.6.0)
 
 [imap]
 line_length_max = 65536

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <optional>
 
@@ -357,10 +358,19 @@ kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector
 
 class store_sink final : public smtp::message_sink {
  public:
-  store_sink(smtp_shared& shared, unsigned core, std::string id)
-      : _shared(shared), _core(core), _id(std::move(id)), _writer(shared.store.begin_blob(store::core_id{core})) {}
+  store_sink(smtp_shared& shared, unsigned core, std::string id, bool reject_nul)
+      : _shared(shared),
+        _core(core),
+        _id(std::move(id)),
+        _reject_nul(reject_nul),
+        _writer(shared.store.begin_blob(store::core_id{core})) {}
 
   kio::task<smtp::verdict> write(std::span<const std::byte> content) override {
+    // RFC 5322 text has no NUL; stores and clients downstream (C strings,
+    // IMAP literals) disagree about what one means. The decoder only records
+    // NULs, so the policy lives here, where every content byte passes.
+    if (_reject_nul && std::memchr(content.data(), 0, content.size()) != nullptr)
+      co_return smtp::verdict::refuse(554, "5.6.0", "Message contains NUL bytes; not accepted");
     auto r = _shared.store.append_chunk(
         *_writer, std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
     if (!r) {
@@ -389,6 +399,7 @@ class store_sink final : public smtp::message_sink {
   smtp_shared& _shared;
   unsigned _core;
   std::string _id;
+  bool _reject_nul;
   std::optional<store::blob_writer> _writer;
 };
 
@@ -499,7 +510,7 @@ std::unique_ptr<smtp::message_sink> smtp_services::open_message(const smtp::sess
   char buf[96];
   std::snprintf(buf, sizeof buf, "%s.m%llu", info.session_id.c_str(),
                 static_cast<unsigned long long>(++_shared.cores[_core]->messages_started));
-  return std::make_unique<store_sink>(_shared, _core, buf);
+  return std::make_unique<store_sink>(_shared, _core, buf, _shared.configs.get(_core)->smtp.reject_nul);
 }
 
 }  // namespace appliance
