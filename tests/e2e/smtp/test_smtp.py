@@ -27,7 +27,7 @@ SECOND_PASSWORD = "correct horse battery staple"
 MESSAGE_SIZE_MAX = 1024 * 1024
 
 
-def config_text(ports, extra=""):
+def config_text(ports, extra="", mx_extra=""):
     off = "".join(f"[listeners.{n}]\nenabled = false\n" for n in ("imap", "imaps", "pop3", "pop3s", "http"))
     return f"""
 [server]
@@ -40,6 +40,7 @@ iterations = 1
 message_size_max_bytes = {MESSAGE_SIZE_MAX}
 [listeners.smtp]
 address = "127.0.0.1:{ports['mx']}"
+{mx_extra}
 [listeners.submission]
 address = "127.0.0.1:{ports['submission']}"
 [listeners.submissions]
@@ -102,6 +103,10 @@ class Smtp(unittest.TestCase):
             f.write(SECOND_PASSWORD + "\n")
         cli(cls.dir, "account", "add", "ben@example.test", "--password-file", pwfile, check=0)
         cli(cls.dir, "alias", "add", "info@example.test", DEMO, check=0)
+        cli(cls.dir, "account", "add", "carol@example.test", "--password-file", pwfile, check=0)
+        cli(cls.dir, "quota", "set", "carol@example.test", "4000", check=0)
+        cli(cls.dir, "account", "add", "dave@example.test", "--password-file", pwfile, check=0)
+        cli(cls.dir, "account", "set", "dave@example.test", "--send-messages-per-hour", "2", check=0)
 
     @classmethod
     def start_daemon(cls):
@@ -253,6 +258,37 @@ class Smtp(unittest.TestCase):
             self.assertEqual(s.docmd("RCPT TO:<postmaster>")[0], 250)
             self.assertEqual(s.docmd("RCPT TO:<Postmaster@example.test>")[0], 250)
             s.rset()
+
+    def test_quota_full_is_452_4_2_2(self):
+        carol = "carol@example.test"
+        body = "q" * 70 + "\r\n"
+        m1 = self.message("quota-1", to=carol, body=body * 40)  # ~3 KB of a 4000-byte quota
+        with self.mx() as s:
+            self.assertEqual(s.sendmail("a@remote.test", [carol], m1), {})
+            # Unannounced size: the RCPT passes, the end of data finds it full.
+            self.assertEqual(s.mail("a@remote.test")[0], 250)
+            self.assertEqual(s.rcpt(carol)[0], 250)
+            code, text = s.data(self.message("quota-2", to=carol, body=body * 40))
+            self.assertEqual((code, text[:5]), (452, b"4.2.2"), text)
+            self.assertIn(b"is full", text)
+            # Announced size (smtplib sends SIZE=): refused at RCPT.
+            with self.assertRaises(smtplib.SMTPRecipientsRefused) as e:
+                s.sendmail("a@remote.test", [carol], self.message("quota-3", to=carol, body=body * 40))
+            code, text = e.exception.recipients[carol]
+            self.assertEqual((code, text[:5]), (452, b"4.2.2"), text)
+        box = self.messages_of(carol)
+        self.assertEqual([len(self.find(box, t)) for t in ("quota-1", "quota-2", "quota-3")], [1, 0, 0])
+
+    def test_send_rate_limit_is_451_4_7_0(self):
+        dave = "dave@example.test"
+        with self.submission(login=False) as s:
+            s.login(dave, SECOND_PASSWORD)
+            for i in range(2):
+                self.assertEqual(s.sendmail(dave, ["ben@example.test"], self.message(f"rate-{i}", sender=dave)), {})
+            code, text = s.docmd(f"MAIL FROM:<{dave}>")
+            self.assertEqual((code, text[:5]), (451, b"4.7.0"), text)
+        log = open(self.daemon.log_path).read()
+        self.assertRegex(log, r"event=rate_limited session=\S+ account=dave@example\.test")
 
     # --- submission ----------------------------------------------------------
 
@@ -490,6 +526,36 @@ class Smtp(unittest.TestCase):
             pass
         finally:
             self.start_daemon()
+
+
+class ConnectionLimits(unittest.TestCase):
+    """[listeners.smtp] connections_per_ip_max: the next connection from the
+    same address gets one 421 line and is closed; a freed slot is reused."""
+
+    def test_per_ip_limit(self):
+        d = tempfile.mkdtemp(prefix="ringmail-limits-")
+        ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
+        with open(os.path.join(d, "ringmail.toml"), "w") as f:
+            f.write(config_text(ports, mx_extra="connections_per_ip_max = 2"))
+        daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
+                         "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
+        try:
+            daemon.start()
+            time.sleep(0.2)  # wait_for_port's probe connection must be gone
+            held = [smtplib.SMTP("127.0.0.1", ports["mx"], timeout=10) for _ in range(2)]
+            with socket.create_connection(("127.0.0.1", ports["mx"]), timeout=10) as c:
+                self.assertTrue(c.makefile("rb").readline().startswith(b"421 4.7.0"))
+            held.pop().quit()
+            time.sleep(0.2)
+            with smtplib.SMTP("127.0.0.1", ports["mx"], timeout=10) as s:
+                self.assertEqual(s.noop()[0], 250)
+            for s in held:
+                s.quit()
+            self.assertIn("event=connection_refused listener=smtp ip=127.0.0.1 reason=limit", daemon.output())
+        finally:
+            daemon.stop()
+            daemon.log.close()
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class KillNine(unittest.TestCase):
