@@ -63,8 +63,8 @@ std::optional<std::string> canonical_address(const directory& dir, std::string_v
   return norm->substr(0, at + 1) + *domain;
 }
 
-// May `account` use `sender` as its envelope sender: its own address, or an
-// alias (not a catch-all) that delivers to it, with or without +tag.
+}  // namespace
+
 bool sender_belongs_to(const directory& dir, const account& acc, std::string_view sender) {
   auto canon = canonical_address(dir, sender);
   if (!canon) return false;
@@ -83,8 +83,6 @@ bool sender_belongs_to(const directory& dir, const account& acc, std::string_vie
   }
   return false;
 }
-
-}  // namespace
 
 std::string make_session_id(smtp_shared& shared, unsigned core) {
   char buf[64];

@@ -106,4 +106,9 @@ class smtp_services final : public smtp::session_services {
 // account, the demo account on a default install). Null if no account.
 const account* postmaster_account(const directory& dir, const config& cfg);
 
+// Submission: may `acc` use `sender` as its envelope sender? Its own
+// address or an alias that delivers to it (not a catch-all), with or without
+// a +tag, in its domain or an alias domain of it.
+bool sender_belongs_to(const directory& dir, const account& acc, std::string_view sender);
+
 }  // namespace appliance
