@@ -25,8 +25,8 @@ send_rate_limiter::limits send_limits_for(const account& a, const limits_section
           a.send_recipients_per_hour ? a.send_recipients_per_hour : defaults.send_recipients_per_hour};
 }
 
-send_rate_limiter::verdict send_rate_limiter::try_acquire(account_id account, const limits& l, uint32_t recipients,
-                                                          uint64_t now_ms) {
+send_rate_limiter::verdict send_rate_limiter::acquire(account_id account, const limits& l, uint32_t messages,
+                                                      uint32_t recipients, uint64_t now_ms) {
   verdict v;
   if (recipients > l.recipients_per_hour) {
     v.allowed = false;
@@ -59,7 +59,7 @@ send_rate_limiter::verdict send_rate_limiter::try_acquire(account_id account, co
   drain(b.messages, l.messages_per_hour, elapsed);
   drain(b.recipients, l.recipients_per_hour, elapsed);
   b.updated_ms = now_ms;
-  uint64_t m = wait_ms(b.messages, 1, l.messages_per_hour);
+  uint64_t m = wait_ms(b.messages, double(messages), l.messages_per_hour);
   uint64_t r = wait_ms(b.recipients, double(recipients), l.recipients_per_hour);
   if (m || r) {
     v.allowed = false;
@@ -67,7 +67,7 @@ send_rate_limiter::verdict send_rate_limiter::try_acquire(account_id account, co
     v.exceeded = m >= r ? "messages" : "recipients";
     return v;
   }
-  b.messages += 1;
+  b.messages += double(messages);
   b.recipients += double(recipients);
   return v;
 }

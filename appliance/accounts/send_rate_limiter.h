@@ -41,11 +41,19 @@ class send_rate_limiter {
   // Admits one message to `recipients` recipients, or refuses and takes
   // nothing. A message with more recipients than the hourly limit can never
   // pass; it is refused with retry_after_ms = 0.
-  verdict try_acquire(account_id account, const limits& l, uint32_t recipients, uint64_t now_ms);
+  verdict try_acquire(account_id account, const limits& l, uint32_t recipients, uint64_t now_ms) {
+    return acquire(account, l, 1, recipients, now_ms);
+  }
+  // Recipients only, for a protocol that learns them one at a time (SMTP
+  // charges the message at MAIL and each recipient at RCPT).
+  verdict try_acquire_recipients(account_id account, const limits& l, uint32_t recipients, uint64_t now_ms) {
+    return acquire(account, l, 0, recipients, now_ms);
+  }
 
   size_t tracked() const;
 
  private:
+  verdict acquire(account_id account, const limits& l, uint32_t messages, uint32_t recipients, uint64_t now_ms);
   struct bucket_pair {
     double messages = 0, recipients = 0;  // tokens used, drained continuously
     uint64_t updated_ms = 0;

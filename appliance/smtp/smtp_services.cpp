@@ -116,6 +116,22 @@ smtp::verdict smtp_services::refuse(const smtp::session_info& info, std::string_
   return smtp::verdict::refuse(code, std::move(enhanced), std::move(text));
 }
 
+smtp::verdict smtp_services::rate_limited(const smtp::session_info& info, const account& acc,
+                                          const send_rate_limiter::verdict& v) {
+  _shared.stats.add(_core, counter::send_rate_limited);
+  _shared.log.warning("rate_limited")
+      .kv("session", info.session_id)
+      .kv("account", acc.address)
+      .kv("ip", info.peer.ip_string())
+      .kv("exceeded", v.exceeded)
+      .kv("retry_after_ms", v.retry_after_ms);
+  std::string when = v.retry_after_ms ? "try again in " + std::to_string((v.retry_after_ms + 59'999) / 60'000) +
+                                            " minute(s)"
+                                      : "the limit is lower than this message needs";
+  return refuse(info, "rate", 451, "4.7.0",
+                "Sending limit reached for " + acc.address + " (" + std::string(v.exceeded) + " per hour); " + when);
+}
+
 kio::task<smtp::auth_result> smtp_services::authenticate(const smtp::session_info& info, std::string_view login,
                                                          std::string_view password) {
   auth_request request;
@@ -158,23 +174,10 @@ kio::task<smtp::verdict> smtp_services::check_sender(const smtp::session_info& i
     co_return refuse(info, "mail", 553, "5.7.1",
                      "Sender address <" + address + "> is not owned by " + acc->address + " (use it or one of its aliases)");
 
-  // A stolen password must not become a spam cannon. The message is counted
-  // here with one recipient; the recipients bucket is charged per message.
-  auto limits = send_limits_for(*acc, cfg.limits);
-  auto v = _shared.send_limits.try_acquire(acc->id, limits, 1, wall_ms());
-  if (!v.allowed) {
-    _shared.stats.add(_core, counter::send_rate_limited);
-    _shared.log.warning("rate_limited")
-        .kv("session", info.session_id)
-        .kv("account", acc->address)
-        .kv("ip", info.peer.ip_string())
-        .kv("exceeded", v.exceeded)
-        .kv("retry_after_ms", v.retry_after_ms);
-    co_return refuse(info, "mail", 451, "4.7.0",
-                     "Sending limit reached for " + acc->address + " (" + std::string(v.exceeded) +
-                         " per hour); try again in " + std::to_string((v.retry_after_ms + 59'999) / 60'000) +
-                         " minute(s)");
-  }
+  // A stolen password must not become a spam cannon: the message is
+  // charged here, each recipient at RCPT.
+  auto v = _shared.send_limits.try_acquire(acc->id, send_limits_for(*acc, cfg.limits), 0, wall_ms());
+  if (!v.allowed) co_return rate_limited(info, *acc, v);
   co_return smtp::verdict::accept();
 }
 
@@ -245,6 +248,12 @@ kio::task<smtp::verdict> smtp_services::check_recipient(const smtp::session_info
     if (check_quota(*acc, usage, incoming, cfg.limits.quota_warning_percent) == quota_verdict::full) {
       smtp::verdict v = quota_refusal(cfg, *acc, usage);
       co_return refuse(info, "rcpt", v.code, v.enhanced, v.text);
+    }
+  }
+  if (info.listener != smtp::listener_kind::mx) {
+    if (const account* sender = dir.find_account(info.authenticated)) {
+      auto v = _shared.send_limits.try_acquire_recipients(sender->id, send_limits_for(*sender, cfg.limits), 1, wall_ms());
+      if (!v.allowed) co_return rate_limited(info, *sender, v);
     }
   }
   rcpt.destination = encode_destination(res.accounts);

@@ -96,6 +96,7 @@ class smtp_services final : public smtp::session_services {
  private:
   smtp::verdict refuse(const smtp::session_info& info, std::string_view stage, uint16_t code, std::string enhanced,
                        std::string text);
+  smtp::verdict rate_limited(const smtp::session_info& info, const account& acc, const send_rate_limiter::verdict& v);
   smtp_shared& _shared;
   unsigned _core;
 };

@@ -107,6 +107,8 @@ class Smtp(unittest.TestCase):
         cli(cls.dir, "quota", "set", "carol@example.test", "4000", check=0)
         cli(cls.dir, "account", "add", "dave@example.test", "--password-file", pwfile, check=0)
         cli(cls.dir, "account", "set", "dave@example.test", "--send-messages-per-hour", "2", check=0)
+        cli(cls.dir, "account", "add", "erin@example.test", "--password-file", pwfile, check=0)
+        cli(cls.dir, "account", "set", "erin@example.test", "--send-recipients-per-hour", "2", check=0)
 
     @classmethod
     def start_daemon(cls):
@@ -287,8 +289,20 @@ class Smtp(unittest.TestCase):
                 self.assertEqual(s.sendmail(dave, ["ben@example.test"], self.message(f"rate-{i}", sender=dave)), {})
             code, text = s.docmd(f"MAIL FROM:<{dave}>")
             self.assertEqual((code, text[:5]), (451, b"4.7.0"), text)
+        erin = "erin@example.test"
+        with self.submission(login=False) as s:
+            s.login(erin, SECOND_PASSWORD)
+            self.assertEqual(s.mail(erin)[0], 250)
+            self.assertEqual(s.rcpt("ben@example.test")[0], 250)
+            self.assertEqual(s.rcpt(DEMO)[0], 250)
+            code, text = s.rcpt("carol@example.test")
+            self.assertEqual((code, text[:5]), (451, b"4.7.0"), text)
+            self.assertIn(b"recipients per hour", text)
         log = open(self.daemon.log_path).read()
-        self.assertRegex(log, r"event=rate_limited session=\S+ account=dave@example\.test")
+        self.assertRegex(log, r"event=rate_limited session=\S+ account=dave@example\.test ip=127\.0\.0\.1 "
+                              r"exceeded=messages")
+        self.assertRegex(log, r"event=rate_limited session=\S+ account=erin@example\.test ip=127\.0\.0\.1 "
+                              r"exceeded=recipients")
 
     # --- submission ----------------------------------------------------------
 

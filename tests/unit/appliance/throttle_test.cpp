@@ -65,6 +65,23 @@ TEST(login_throttle, memory_is_bounded) {
   EXPECT_LE(t.tracked(), 64u + 16u);
 }
 
+// SMTP charges the message at MAIL (no recipients yet) and each recipient
+// at RCPT: the two calls add up to what one try_acquire would take.
+TEST(send_rate_limiter, recipients_charged_one_at_a_time) {
+  send_rate_limiter l;
+  account_id a(11);
+  send_rate_limiter::limits lim{2, 3};
+  EXPECT_TRUE(l.try_acquire(a, lim, 0, 0).allowed);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(l.try_acquire_recipients(a, lim, 1, 0).allowed) << i;
+  auto fourth = l.try_acquire_recipients(a, lim, 1, 0);
+  EXPECT_FALSE(fourth.allowed);
+  EXPECT_EQ(fourth.exceeded, "recipients");
+  EXPECT_EQ(fourth.retry_after_ms, 1'200'000u);  // one recipient per 20 minutes
+  // Charging recipients took no message: the second message still passes.
+  EXPECT_TRUE(l.try_acquire(a, lim, 0, 0).allowed);
+  EXPECT_FALSE(l.try_acquire(a, lim, 0, 0).allowed);
+}
+
 TEST(send_rate_limiter, messages_and_recipients_per_hour) {
   send_rate_limiter l;
   account_id a(7);
