@@ -187,6 +187,15 @@ class Smtp(unittest.TestCase):
         self.assertRegex(self.daemon.output() + open(self.daemon.log_path).read(),
                          r"event=message_accepted id=\S+ session=\S+ listener=mx size=\d+ recipients=1")
 
+    def test_same_mailbox_twice_is_one_delivery(self):
+        # demo directly and through its alias: one transaction, one copy.
+        msg = self.message("twice-same-box")
+        with self.mx() as s:
+            self.assertEqual(s.sendmail("someone@remote.test", [DEMO, "info@example.test"], msg), {})
+        found = self.find(self.messages_of(DEMO), "twice-same-box")
+        self.assertEqual(len(found), 1)
+        self.assertIn(b"Delivered-To: demo@example.test", found[0])
+
     def test_unknown_user_is_550_5_1_1(self):
         with self.mx() as s:
             s.mail("someone@remote.test")
