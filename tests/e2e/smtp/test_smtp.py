@@ -9,6 +9,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -575,6 +576,43 @@ class ConnectionLimits(unittest.TestCase):
             for s in held:
                 s.quit()
             self.assertIn("event=connection_refused listener=smtp ip=127.0.0.1 reason=limit", daemon.output())
+        finally:
+            daemon.stop()
+            daemon.log.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class Reload(unittest.TestCase):
+    """SIGHUP: new connections get the new config (per-core snapshot taken
+    at accept), an open session keeps the one it started with."""
+
+    def test_sighup_applies_to_new_connections(self):
+        d = tempfile.mkdtemp(prefix="ringmail-reload-")
+        ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
+        path = os.path.join(d, "ringmail.toml")
+        with open(path, "w") as f:
+            f.write(config_text(ports))
+        daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
+                         "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
+        try:
+            daemon.start()
+            old = smtplib.SMTP("127.0.0.1", ports["mx"], timeout=10)
+            old.ehlo("client.test")
+            self.assertEqual(int(old.esmtp_features["size"]), MESSAGE_SIZE_MAX)
+            with open(path, "w") as f:
+                f.write(config_text(ports).replace(f"message_size_max_bytes = {MESSAGE_SIZE_MAX}",
+                                                   "message_size_max_bytes = 65536"))
+            daemon.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "event=config_reload result=ok" not in daemon.output():
+                self.assertLess(time.monotonic(), deadline, daemon.output())
+                time.sleep(0.05)
+            with smtplib.SMTP("127.0.0.1", ports["mx"], timeout=10) as s:
+                s.ehlo("client.test")
+                self.assertEqual(int(s.esmtp_features["size"]), 65536)
+            old.ehlo("client.test")
+            self.assertEqual(int(old.esmtp_features["size"]), MESSAGE_SIZE_MAX)
+            old.quit()
         finally:
             daemon.stop()
             daemon.log.close()
