@@ -25,10 +25,13 @@ compactor::compactor(message_store& store, commit_driver& driver, core_id core, 
     : _store(store), _driver(driver), _core(core), _options(options) {
   _directory_fd = ::open(store.options().data_directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   RM_ASSERT_MSG(_directory_fd >= 0, "the data directory opened by message_store::open is gone");
+  _segments_fd = ::open((store.options().data_directory + "/segments").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  RM_ASSERT_MSG(_segments_fd >= 0, "the segments directory opened by message_store::open is gone");
 }
 
 compactor::~compactor() {
   if (_directory_fd >= 0) ::close(_directory_fd);
+  if (_segments_fd >= 0) ::close(_segments_fd);
 }
 
 kio::task<kio::result<void, errc>> compactor::write_checkpoint() {
@@ -128,11 +131,22 @@ kio::task<kio::result<compaction_report, errc>> compactor::run_once() {
     if (!f) co_return kio::fail(f.error());
   }
   since = steady_ns();
-  auto finished = _store.finish_compaction(*job);
+  std::vector<std::string> unlink;
+  auto finished = _store.finish_compaction(*job, &unlink);
   if (!finished) co_return kio::fail(finished.error());
   // The flush above covered the last copy, hence every copy.
   RM_ASSERT(*finished);
   suspended();
+  for (const auto& path : unlink) {
+    auto u = co_await kio::make_op([p = path.c_str()](io_uring_sqe* s) { io_uring_prep_unlinkat(s, AT_FDCWD, p, 0); });
+    // Already gone is fine (a retry after a crash); anything else is said.
+    if (!u && u.error().code != ENOENT) co_return kio::fail(errc_from_errno(u.error().code));
+  }
+  if (!unlink.empty()) {
+    auto synced = co_await kio::fsync(_segments_fd);
+    if (!synced) co_return kio::fail(errc_from_errno(synced.error().code));
+  }
+  since = steady_ns();
   compaction_report out = job->report();
   co_return out;
 }

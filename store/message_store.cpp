@@ -183,7 +183,7 @@ kio::result<std::unique_ptr<message_store>, errc> message_store::open(store_opti
 }
 
 void message_store::apply_blob_commit(shard& s, const format::blob_commit_record& r, log::commit_ticket ticket,
-                                      std::uint64_t time_ms, segment_seq) {
+                                      std::uint64_t time_ms, segment_seq segment_of_commit) {
   // The newest commit of a key wins: compaction copies a live blob forward
   // and the old copy's segment may disappear.
   auto& loc = s.blobs[r.key];
@@ -191,6 +191,7 @@ void message_store::apply_blob_commit(shard& s, const format::blob_commit_record
   loc.size = r.size;
   loc.ticket = ticket;
   loc.committed_ms = time_ms;
+  loc.commit_segment = segment_of_commit;
 }
 
 kio::result<void, errc> message_store::recover() {
@@ -345,8 +346,10 @@ kio::result<store_ticket, errc> message_store::append_transaction(core_id core,
     if (!a) return kio::fail(a.error());
     last = a->ticket;
   }
+  // A transaction never spans segments: it is all in the active one now.
+  const segment_seq segment = s.log->active_segment();
   for (std::size_t i = 0; i < records.size(); ++i)
-    s.applies.push_back({last.lsn, records[i], i + 1 == records.size() ? reserved_bytes : 0, relocation});
+    s.applies.push_back({last.lsn, records[i], i + 1 == records.size() ? reserved_bytes : 0, relocation, segment});
   return store_ticket{core, last};
 }
 
@@ -382,6 +385,7 @@ void message_store::complete_batch(core_id core, log::commit_batch& batch, kio::
         RM_ASSERT(it->second.size == commit->size);
         it->second.extents = commit->extents;
         it->second.ticket = log::commit_ticket{p.lsn};
+        it->second.commit_segment = p.segment;
       }
     } else if (auto* commit = std::get_if<format::blob_commit_record>(&p.record)) {
       if (!durable) {
@@ -571,6 +575,7 @@ kio::result<stored_blob, errc> message_store::finish_blob(blob_writer& w) {
   loc.size = w._size;
   loc.ticket = t->ticket;
   loc.committed_ms = now_ms();
+  loc.commit_segment = s.applies.back().segment;
   return stored_blob{key, w._size, false, *t};
 }
 
@@ -930,7 +935,7 @@ std::unique_ptr<compaction_job> message_store::begin_compaction(core_id core, do
   // the only part that is not sliced, so keep it linear.
   std::vector<std::pair<const blob_key*, bool>> touching;
   for (const auto& [key, loc] : s.blobs) {
-    bool touches = false;
+    bool touches = live_bytes.count(loc.commit_segment.get()) > 0;
     for (const auto& e : loc.extents) touches = touches || live_bytes.count(e.segment.get());
     if (!touches) continue;
     const bool l = live(key, loc);
@@ -951,9 +956,15 @@ std::unique_ptr<compaction_job> message_store::begin_compaction(core_id core, do
     }
   }
   if (job->_victims.empty()) return nullptr;
+  // The commit record counts: a live blob whose commit sits in a victim is
+  // copied too (its chunks may be elsewhere), or recovery would lose it.
   auto in_victims = [&](const blob_location& loc) {
+    auto victim = [&](segment_seq seq) {
+      return std::find(job->_victims.begin(), job->_victims.end(), seq) != job->_victims.end();
+    };
+    if (victim(loc.commit_segment)) return true;
     for (const auto& e : loc.extents)
-      if (std::find(job->_victims.begin(), job->_victims.end(), e.segment) != job->_victims.end()) return true;
+      if (victim(e.segment)) return true;
     return false;
   };
   std::vector<blob_key> dead;
@@ -1052,7 +1063,7 @@ kio::result<void, errc> message_store::compaction_copy(compaction_job& job, std:
   return {};
 }
 
-kio::result<bool, errc> message_store::finish_compaction(compaction_job& job) {
+kio::result<bool, errc> message_store::finish_compaction(compaction_job& job, std::vector<std::string>* unlink_later) {
   if (job._retired) return true;
   shard& s = shard_of(job._core);
   if (job._dead) return kio::fail(errc::log_failed);
@@ -1073,16 +1084,24 @@ kio::result<bool, errc> message_store::finish_compaction(compaction_job& job) {
   // Every copy is durable and applied (complete_batch switched the catalog
   // before the ticket read as durable). Check that before removing anything:
   // no catalog entry may still name a victim.
-  for (const auto& [key, loc] : s.blobs)
-    for (const auto& e : loc.extents)
-      if (std::find(job._victims.begin(), job._victims.end(), e.segment) != job._victims.end()) {
+  for (const auto& [key, loc] : s.blobs) {
+    std::vector<segment_seq> used{loc.commit_segment};
+    for (const auto& e : loc.extents) used.push_back(e.segment);
+    for (const auto seq : used)
+      if (std::find(job._victims.begin(), job._victims.end(), seq) != job._victims.end()) {
         job._dead = true;
-        report("compaction: blob " + key.to_hex() + " still in segment " + std::to_string(e.segment.get()) +
+        report("compaction: blob " + key.to_hex() + " still in segment " + std::to_string(seq.get()) +
                " after its copy; segments kept");
         return kio::fail(errc::corrupt);
       }
+  }
   for (const auto seq : job._victims) {
     retire_segment_backup(job._core, seq);
+    if (unlink_later) {
+      unlink_later->push_back(s.log->forget_segment(seq));
+      ++job._report.segments_removed;
+      continue;
+    }
     if (auto r = s.log->remove_segment(seq); !r) {
       job._dead = true;
       return kio::fail(r.error());

@@ -322,7 +322,11 @@ class message_store {
   // Once every copy is durable: unlinks the victims. false: copies still
   // pending (flush, then call again). An error (a failed batch, a copy that
   // did not verify) leaves the victims in place; the job is then dead.
-  kio::result<bool, errc> finish_compaction(compaction_job& job);
+  // With `unlink_later`, the victims are only forgotten and their paths
+  // returned there: the reactor unlinks them through the ring (unlinking a
+  // 64 MiB file frees its extents, milliseconds of blocking) and syncs the
+  // segments directory.
+  kio::result<bool, errc> finish_compaction(compaction_job& job, std::vector<std::string>* unlink_later = nullptr);
   // The whole thing in one blocking call (tools, tests): checkpoint, copy
   // with blocking group commits, retire.
   kio::result<compaction_report, errc> compact(core_id core, double live_ratio_max, std::uint64_t grace_ms);
@@ -333,12 +337,17 @@ class message_store {
     std::uint64_t size = 0;
     log::commit_ticket ticket;      // the commit record's; durable once the log says so
     std::uint64_t committed_ms = 0;
+    // Where the commit record is. A roll-over can put it in a later segment
+    // than the chunks, and without it recovery does not know the blob: a
+    // segment holding the commit of a live blob is as live as its chunks.
+    segment_seq commit_segment{};
   };
   struct pending_apply {
     std::uint64_t lsn = 0;
     format::record_payload record;
     std::uint64_t reserved_bytes = 0;  // quota reservation of a delivery
     bool relocation = false;           // a compaction copy's blob commit
+    segment_seq segment{};             // where the transaction was appended
   };
   struct shard {
     std::unique_ptr<log::core_log> log;

@@ -8,7 +8,16 @@
 //     commit, then delivery group commit, as SMTP does), 4 KiB and 64 KiB,
 //     1 / 32 / 256 concurrent writers, group commit vs one fdatasync per
 //     message, with CPU ms per 1000 messages and the mean batch size;
-//  3. dedup throughput: storing a blob that already exists (hash + compare).
+//  3. dedup throughput: storing a blob that already exists (hash + compare);
+//  4. reactor stalls during compaction of one 64 MiB segment (half of its
+//     64 KiB messages expunged): the blocking compact() called from a
+//     coroutine versus the stepped compactor (store/compactor.h). A ticker
+//     coroutine does nop round trips through the ring and records the gap
+//     between its resumptions; a gap is how long the reactor could not run
+//     anything else. Victim pages are dropped from the page cache first, so
+//     the copy reads hit the disk.
+//     `store_bench <dir> <seconds> compaction` runs this part alone;
+//     FLUSH_EVERY=<bytes> overrides compactor_options::flush_every_bytes.
 //
 // Concurrency model: the store is single-threaded per core; N writers each
 // keep one message in flight. With group commit every writer that arrived
@@ -20,6 +29,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -31,6 +41,11 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include "kernel_io/ring/ops.h"
+#include "kernel_io/ring/reactor.h"
+#include "kernel_io/ring/task.h"
+#include "store/commit_driver.h"
+#include "store/compactor.h"
 #include "store/message_store.h"
 
 using namespace store;
@@ -197,6 +212,145 @@ void dedup_throughput(const std::string& base, double budget_s) {
   std::filesystem::remove_all(dir);
 }
 
+// ---- 4. compaction stalls ------------------------------------------------------
+// One 64 MiB segment of 64 KiB messages, every other one expunged, sealed
+// (the log has rolled over) and covered by a checkpoint.
+std::unique_ptr<message_store> sparse_64mb_segment(const std::string& dir) {
+  store_options o;
+  o.data_directory = dir;
+  o.segment_size_max = 64u << 20;
+  auto opened = message_store::open(o);
+  if (!opened) std::abort();
+  auto s = std::move(*opened);
+  const account_id acct{1};
+  if (!s->create_account(acct, "bench@example.org", 0, 0) || !s->flush_all()) std::abort();
+  const auto box = s->find_mailbox(acct, "INBOX")->id;
+  std::vector<std::uint32_t> expunge;
+  std::uint64_t n = 0;
+  while (s->commit_metrics(core_id{0}).bytes < (66u << 20)) {
+    std::vector<stored_blob> blobs;
+    for (int i = 0; i < 32; ++i) {
+      std::string body(64u << 10, '\0');
+      for (std::size_t k = 0; k < body.size(); k += 8) std::memcpy(&body[k], &n, 8), ++n;
+      auto b = s->store_blob(core_id{0}, body);
+      if (!b) std::abort();
+      blobs.push_back(*b);
+    }
+    if (!s->flush(core_id{0})) std::abort();
+    for (const auto& b : blobs) {
+      delivery_request q{acct, box, b.key, "X: 1\r\n", 0, 0, {}, false};
+      auto d = s->append_delivery(q);
+      if (!d) std::abort();
+      if (d->uid % 2) expunge.push_back(d->uid);
+    }
+    if (!s->flush(core_id{0})) std::abort();
+  }
+  if (!s->expunge(acct, box, expunge) || !s->checkpoint()) std::abort();
+  // Cold victims: the copy reads go to the disk, as they would for an old
+  // segment.
+  for (const auto seq : std::vector<segment_seq>{segment_seq{1}}) {
+    const int fd = ::open((dir + "/segments/" + log::segment_file_name(core_id{0}, seq)).c_str(), O_RDONLY);
+    if (fd >= 0) {
+      ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+      ::close(fd);
+    }
+  }
+  return s;
+}
+
+struct stall_probe {
+  bool running = true;
+  std::vector<std::uint64_t> gaps_ns;
+  bool blocking = false;
+  message_store* store = nullptr;
+  compactor* comp = nullptr;
+  commit_driver* driver = nullptr;
+  compaction_report report;
+  double seconds = 0;
+};
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch()).count());
+}
+
+kio::task<void> stall_ticker(stall_probe* p) {
+  std::uint64_t last = now_ns();
+  while (p->running) {
+    co_await kio::nop();
+    const std::uint64_t t = now_ns();
+    p->gaps_ns.push_back(t - last);
+    last = t;
+  }
+}
+
+kio::task<void> stall_compaction(stall_probe* p) {
+  co_await kio::sleep_for(20);  // the ticker's baseline first
+  p->gaps_ns.clear();
+  const auto start = clock_type::now();
+  if (p->blocking) {
+    auto r = p->store->compact(core_id{0}, 0.6, 0);
+    if (!r) std::abort();
+    p->report = *r;
+  } else {
+    auto r = co_await p->comp->run_once();
+    if (!r) std::abort();
+    p->report = *r;
+    p->driver->stop();
+  }
+  p->seconds = seconds_since(start);
+  p->running = false;
+  kio::reactor::current()->request_stop(0);
+}
+
+void compaction_stalls(const std::string& base) {
+  std::printf("\nreactor stalls while compacting one 64 MiB segment (50%% live, 64 KiB messages, cold cache):\n");
+  std::printf("  %-30s %10s %10s %10s %10s %9s %8s\n", "mode", "stall max", "p99", "p99.9", "ticks", "seconds",
+              "copied");
+  for (bool blocking : {true, false}) {
+    const std::string dir = fresh_dir(base, blocking ? "compact-blocking" : "compact-stepped");
+    auto s = sparse_64mb_segment(dir);
+    kio::reactor_config rc;
+    rc.recv_buffer_count = 16;
+    rc.recv_buffer_size_bytes = 4096;
+    auto r = kio::reactor::create(rc);
+    if (!r) std::abort();
+    stall_probe p;
+    p.blocking = blocking;
+    p.store = s.get();
+    commit_driver driver(*s, core_id{0});
+    compactor_options co;
+    co.live_ratio_max = 0.6;
+    co.grace_ms = 0;
+    if (const char* f = std::getenv("FLUSH_EVERY")) co.flush_every_bytes = std::strtoull(f, nullptr, 10);
+    compactor comp(*s, driver, core_id{0}, co);
+    p.comp = &comp;
+    p.driver = &driver;
+    if (!blocking) (*r)->spawn(driver.run());
+    (*r)->spawn(stall_ticker(&p));
+    (*r)->spawn(stall_compaction(&p));
+    (*r)->run();
+    auto gaps = p.gaps_ns;
+    std::sort(gaps.begin(), gaps.end());
+    auto pct = [&](double q) {
+      return gaps.empty() ? 0.0 : static_cast<double>(gaps[static_cast<std::size_t>(q * (gaps.size() - 1))]) / 1e6;
+    };
+    std::printf("  %-30s %8.2fms %8.3fms %8.3fms %10zu %9.2f %6.0fMB\n",
+                blocking ? "compact() (one blocking call)" : "compactor (stepped, io_uring)",
+                gaps.empty() ? 0.0 : static_cast<double>(gaps.back()) / 1e6, pct(0.99), pct(0.999), gaps.size(),
+                p.seconds, static_cast<double>(p.report.bytes_copied) / 1e6);
+    if (!blocking)
+      std::printf("  %-30s longest compactor step %.2f ms, %llu yields, %llu durable waits\n", "",
+                  static_cast<double>(comp.stats().step_ns_max) / 1e6,
+                  static_cast<unsigned long long>(comp.stats().yields),
+                  static_cast<unsigned long long>(comp.stats().flush_waits));
+    if (p.report.segments_removed == 0) std::printf("  (nothing was compacted: the case is void)\n");
+    std::fflush(stdout);
+    s.reset();
+    std::filesystem::remove_all(dir);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -204,6 +358,11 @@ int main(int argc, char** argv) {
   const double budget = argc > 2 ? std::atof(argv[2]) : 2.0;
   const std::string base = fresh_dir(base_root, "ringmail-store-bench");
   std::printf("store_bench in %s, %.1f s per case\n\n", base.c_str(), budget);
+  if (argc > 3 && std::string(argv[3]) == "compaction") {
+    compaction_stalls(base);
+    std::filesystem::remove_all(base);
+    return 0;
+  }
 
   std::printf("raw 4 KiB append + fdatasync (the physical limit):\n");
   const double raw_growing = raw_fdatasync_rate(base, raw_mode::growing, budget);
@@ -231,6 +390,7 @@ int main(int argc, char** argv) {
     }
   }
   dedup_throughput(base, budget);
+  compaction_stalls(base);
   std::filesystem::remove_all(base);
   return 0;
 }

@@ -314,13 +314,20 @@ std::pair<segment_seq, std::uint64_t> core_log::durable_position() const {
   return {_active_seq, _segments.count(_active_seq.get()) ? _segments.at(_active_seq.get()).durable_end : 0};
 }
 
-kio::result<void, errc> core_log::remove_segment(segment_seq seq) {
+std::string core_log::forget_segment(segment_seq seq) {
   RM_ASSERT(seq != _active_seq);
   auto it = _segments.find(seq.get());
-  if (it == _segments.end()) return kio::fail(errc::not_found);
+  RM_ASSERT(it != _segments.end());
   ::close(it->second.fd);
   _segments.erase(it);
-  if (::unlink(segment_path(seq).c_str()) != 0) return kio::fail(errc_from_errno(errno));
+  return segment_path(seq);
+}
+
+kio::result<void, errc> core_log::remove_segment(segment_seq seq) {
+  RM_ASSERT(seq != _active_seq);
+  if (!_segments.count(seq.get())) return kio::fail(errc::not_found);
+  const std::string path = forget_segment(seq);
+  if (::unlink(path.c_str()) != 0) return kio::fail(errc_from_errno(errno));
   const int dfd = ::open(_options.directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);

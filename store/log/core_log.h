@@ -157,6 +157,10 @@ class core_log {
   std::pair<segment_seq, std::uint64_t> durable_position() const;
   // Compaction: forget a sealed segment and unlink its file.
   kio::result<void, errc> remove_segment(segment_seq seq);
+  // Compaction on a reactor: forget a sealed segment (its descriptor is
+  // closed) and return its path; the caller unlinks it through the ring and
+  // syncs the directory. Until then the file is only a harmless leftover.
+  std::string forget_segment(segment_seq seq);
   const commit_metrics& metrics() const { return _metrics; }
 
  private:

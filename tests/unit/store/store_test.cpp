@@ -611,6 +611,68 @@ TEST(store_compaction, a_dead_blob_is_not_handed_out_while_its_segment_goes) {
   for (const auto& l : again->recovery().lines) EXPECT_EQ(l.find("missing"), std::string::npos) << l;
 }
 
+TEST(store_compaction, a_segment_holding_only_the_commit_of_a_live_blob_is_kept_or_the_blob_copied) {
+  // Found by the sigkill_compact crash test: a roll-over can put a blob's
+  // commit record in the segment after its chunks. That segment holds no
+  // live chunk bytes, so it is a victim; if the blob were not copied, its
+  // only commit would vanish and recovery would not know the blob.
+  test_dir dir;
+  std::map<std::uint32_t, std::string> kept;
+  store_options o;
+  o.data_directory = dir.path;
+  o.segment_size_max = 16384;
+  o.chunk_size_max = 4096;
+  o.preallocate_segments = false;  // the file size is then the appended size
+  auto active_size = [&] {
+    const auto name = *segment_files(dir.path).rbegin();
+    return static_cast<std::size_t>(std::filesystem::file_size(dir.path + "/segments/" + name));
+  };
+  {
+    auto opened = message_store::open(o);
+    ASSERT_TRUE(opened);
+    auto s = std::move(*opened);
+    make_account(*s, alice, "alice@example.org");
+    // Dead blobs until the active segment has less than one chunk left.
+    while (16384 - active_size() > 4096 + 32 + 40) {
+      ASSERT_TRUE(s->store_blob(core_id{0}, std::string(3000, 'd')));
+      ASSERT_TRUE(s->flush(core_id{0}));
+    }
+    // One chunk that leaves 40 bytes: too few for the commit record.
+    const std::size_t room = 16384 - active_size();
+    ASSERT_GT(room, 32u + 40u + 100u);
+    const std::string body(room - 32 - 40, 'L');
+    const auto before = segment_files(dir.path).size();
+    auto w = s->begin_blob(core_id{0});
+    ASSERT_TRUE(s->append_chunk(w, body));
+    auto b = s->finish_blob(w);
+    ASSERT_TRUE(b);
+    ASSERT_FALSE(b->deduplicated);
+    ASSERT_TRUE(s->flush(core_id{0}));
+    ASSERT_EQ(segment_files(dir.path).size(), before + 1) << "the commit did not roll over: the test proves nothing";
+    delivery_request q{alice, inbox(*s, alice), b->key, "X-Prefix: 1\r\n", 1, 0, {}, false};
+    auto d = s->append_delivery(q);
+    ASSERT_TRUE(d);
+    ASSERT_TRUE(s->flush(core_id{0}));
+    kept[d->uid] = body;
+    // Seal the commit's segment with dead mail.
+    for (int i = 0; i < 8; ++i) {
+      const auto d = deliver(*s, alice, std::string(3000, static_cast<char>('A' + i)));
+      ASSERT_TRUE(s->expunge(alice, inbox(*s, alice), {d.uid}));
+    }
+    ASSERT_TRUE(s->flush_all());
+    // 5 %: the chunks' segment stays, the commit's segment (no live chunk
+    // bytes) goes.
+    auto r = s->compact(core_id{0}, 0.05, 0);
+    ASSERT_TRUE(r);
+    EXPECT_GT(r->segments_removed, 0u);
+    expect_kept(*s, kept);
+  }
+  auto again = message_store::open(o);
+  ASSERT_TRUE(again);
+  expect_kept(**again, kept);
+  for (const auto& l : (*again)->recovery().lines) EXPECT_EQ(l.find("missing"), std::string::npos) << l;
+}
+
 TEST(store_backup, every_durable_batch_reaches_the_backup) {
   test_dir dir, backup;
   {
