@@ -15,11 +15,6 @@ connection::connection(reactor& r, int fd, const socket_address& peer, const con
   _recv.owner = this;
   _recv.on_cqe = &connection::on_recv;
   _idle.owner = this;
-  // The queue must be able to hold everything that can land between the
-  // limit being reached and the cancel taking effect.
-  unsigned per_buffer = r.buffers().size_bytes();
-  if (_options.receive_limit_bytes > per_buffer * (queue_capacity / 2))
-    _options.receive_limit_bytes = per_buffer * (queue_capacity / 2);
   _reactor.attach(this);
   arm_receive();
 }
@@ -30,11 +25,8 @@ connection::~connection() {
   _reactor.disarm(_idle);
   if (!_closed) {
     release();
-    while (_queue_size > 0) {
-      _reactor.buffers().recycle(_queue[_queue_head].buffer_id);
-      _queue_head = (_queue_head + 1) % queue_capacity;
-      --_queue_size;
-    }
+    for (const chunk& c : _queue) _reactor.buffers().recycle(c.buffer_id);
+    _queue.clear();
     if (_fd >= 0) ::close(_fd);
   }
   _reactor.detach(this);
@@ -72,18 +64,12 @@ void connection::on_recv(completion* c, int32_t res, uint32_t flags) {
     RM_ASSERT(flags & IORING_CQE_F_BUFFER);
     uint16_t id = uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
     self->_reactor.buffers().note_taken();
-    if (self->_closed || self->_queue_size == queue_capacity) {
-      // Closing, or a peer outran the cancel by more than the slack: the
-      // data cannot be used; give the buffer back and end the stream.
+    if (self->_closed) {
+      // Closing: the data cannot be used; give the buffer back.
       self->_reactor.buffers().recycle(id);
       self->_reactor.buffers_returned();
-      if (!self->_closed) {
-        self->_recv_error = ENOBUFS;
-        self->pause_receive();
-      }
     } else {
-      self->_queue[(self->_queue_head + self->_queue_size) % queue_capacity] = {id, uint32_t(res)};
-      ++self->_queue_size;
+      self->_queue.push_back({id, uint32_t(res)});
       self->_queued_bytes += uint32_t(res);
       self->_bytes_received += uint32_t(res);
       if (self->_queued_bytes >= self->_options.receive_limit_bytes) self->pause_receive();
@@ -106,7 +92,7 @@ void connection::on_recv(completion* c, int32_t res, uint32_t flags) {
     // on its own: re-arm unless there is a reason not to.
     if (res > 0 || res == -ECANCELED) self->maybe_resume_receive();
   }
-  if (self->_reader && (self->_queue_size > 0 || self->_eof || self->_recv_error)) self->wake_reader(0);
+  if (self->_reader && (!self->_queue.empty() || self->_eof || self->_recv_error)) self->wake_reader(0);
 }
 
 void connection::wake_reader(int error) {
@@ -123,7 +109,7 @@ void connection::on_idle_timeout(timer* t) {
 bool connection::read_awaiter::await_ready() {
   _c.release();
   _c._wake_error = 0;
-  if (_c._queue_size > 0 || _c._eof || _c._recv_error || _c._closed) return true;
+  if (!_c._queue.empty() || _c._eof || _c._recv_error || _c._closed) return true;
   if (_c._between_commands && _c._reactor.stopping()) {
     _c._wake_error = ESHUTDOWN;
     return true;
@@ -138,10 +124,9 @@ void connection::read_awaiter::await_suspend(std::coroutine_handle<> h) {
 }
 
 result<std::span<std::byte>, sys_error> connection::read_awaiter::await_resume() {
-  if (_c._queue_size > 0) {
-    chunk ch = _c._queue[_c._queue_head];
-    _c._queue_head = (_c._queue_head + 1) % queue_capacity;
-    --_c._queue_size;
+  if (!_c._queue.empty()) {
+    chunk ch = _c._queue.front();
+    _c._queue.pop_front();
     _c._queued_bytes -= ch.length;
     _c._held_buffer = ch.buffer_id;
     _c.maybe_resume_receive();
@@ -163,14 +148,14 @@ void connection::release() {
 void connection::set_between_commands(bool yes) { _between_commands = yes; }
 
 void connection::on_reactor_stop() {
-  if (_reader && _between_commands && _queue_size == 0) wake_reader(ESHUTDOWN);
+  if (_reader && _between_commands && _queue.empty()) wake_reader(ESHUTDOWN);
 }
 
 void connection::abort() {
   // Shutting the socket down completes every operation on it: the receive
   // ends with 0 or an error and sends fail with EPIPE, so the session unwinds.
   if (!_closed) ::shutdown(_fd, SHUT_RDWR);
-  if (_reader && _queue_size == 0) wake_reader(ESHUTDOWN);
+  if (_reader && _queue.empty()) wake_reader(ESHUTDOWN);
 }
 
 namespace {
@@ -262,11 +247,8 @@ task<void> connection::close() {
     pause_receive();
     co_await closer_awaiter{&_closer, !_recv_armed};
   }
-  while (_queue_size > 0) {
-    _reactor.buffers().recycle(_queue[_queue_head].buffer_id);
-    _queue_head = (_queue_head + 1) % queue_capacity;
-    --_queue_size;
-  }
+  for (const chunk& c : _queue) _reactor.buffers().recycle(c.buffer_id);
+  _queue.clear();
   _queued_bytes = 0;
   _reactor.buffers_returned();
   ::close(_fd);

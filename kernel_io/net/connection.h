@@ -23,6 +23,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <deque>
 #include <span>
 
 #include "kernel_io/base/result.h"
@@ -80,7 +81,7 @@ class connection {
 
   int fd() const { return _fd; }
   // Received bytes waiting to be read (an early talker has some before the greeting).
-  bool has_unread() const { return _queue_size > 0; }
+  bool has_unread() const { return !_queue.empty(); }
   const socket_address& peer() const { return _peer; }
   connection_options& options() { return _options; }
   uint64_t bytes_received() const { return _bytes_received; }
@@ -96,7 +97,6 @@ class connection {
     uint16_t buffer_id;
     uint32_t length;
   };
-  static constexpr unsigned queue_capacity = 64;
 
   static void on_recv(completion* c, int32_t res, uint32_t flags);
   static void on_idle_timeout(timer* t);
@@ -126,8 +126,12 @@ class connection {
   bool _between_commands = false;
   int _recv_error = 0;         // sticky error from the receive side
   int _wake_error = 0;         // why a waiting reader was woken without data
-  chunk _queue[queue_capacity];
-  unsigned _queue_head = 0, _queue_size = 0;
+  // Received buffers not yet read. Usually a few; it can grow past
+  // receive_limit_bytes because, with DEFER_TASKRUN, one io_uring_enter may
+  // run the multishot receive many times before the pausing cancel lands.
+  // That is still bounded: every entry is one of the core's provided
+  // buffers, so the core's buffer ring caps the total.
+  std::deque<chunk> _queue;
   uint32_t _queued_bytes = 0;
   int _held_buffer = -1;       // buffer id handed out by the last read
   std::coroutine_handle<> _reader;

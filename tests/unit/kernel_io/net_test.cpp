@@ -361,3 +361,61 @@ TEST(net, connect_to_succeeds_and_reports_refusal) {
   EXPECT_EQ(reply, "BYE\n");
   EXPECT_EQ(refused, ECONNREFUSED);
 }
+
+// Regression: a session that stalls while its client sends megabytes used to
+// have its connection reset. With DEFER_TASKRUN one io_uring_enter can run
+// the multishot receive dozens of times before the pausing cancel lands, and
+// the old fixed 64-entry receive queue overflowed into an ENOBUFS error (the
+// SMTP e2e tests found it with messages over about 1.5 MB). Every byte must
+// arrive, and every buffer must go back to the ring.
+TEST(net, a_stalled_reader_loses_nothing_when_the_client_floods) {
+  auto r = test_support::make_reactor(512, 4096);
+  auto bound = listener::bind(*r, *socket_address::parse("127.0.0.1:0"));
+  ASSERT_TRUE(bound);
+  auto& l = *bound;
+  constexpr size_t total = 8 << 20;
+  size_t received = 0;
+  uint64_t checksum = 0, expected = 0;
+  std::string payload(total, '\0');
+  for (size_t i = 0; i < total; ++i) payload[i] = char((i * 131) >> 3);
+  for (unsigned char ch : payload) expected = expected * 31 + ch;
+  std::thread client([&, port = l->address().port()] {
+    int fd = client_connect(port);
+    size_t off = 0;
+    while (off < total) {
+      ssize_t n = write(fd, payload.data() + off, total - off);
+      if (n <= 0) break;
+      off += size_t(n);
+    }
+    shutdown(fd, SHUT_WR);
+    char b;
+    (void)read(fd, &b, 1);  // wait for the server to finish
+    close(fd);
+  });
+  int error = -1;
+  auto body = [&]() -> task<void> {
+    auto a = co_await l->accept();
+    l->close();
+    (void)co_await l->accept();
+    if (!a) co_return;
+    connection c(*reactor::current(), a->fd, a->peer);
+    co_await sleep_for(300);  // stalled: the client fills the socket meanwhile
+    for (;;) {
+      auto chunk = co_await c.read_some();
+      if (!chunk) {
+        error = chunk.error().code;
+        break;
+      }
+      for (std::byte b : *chunk) checksum = checksum * 31 + uint8_t(b);
+      received += chunk->size();
+      if (received % (1 << 20) < chunk->size()) co_await sleep_for(20);  // stall again now and then
+    }
+    co_await c.close();
+  };
+  test_support::run(*r, body());
+  client.join();
+  EXPECT_EQ(error, 0);  // end of stream, not a reset
+  EXPECT_EQ(received, total);
+  EXPECT_EQ(checksum, expected);
+  EXPECT_EQ(r->buffers().free_count(), r->buffers().count());
+}
