@@ -43,9 +43,8 @@ struct compactor_options {
   std::uint64_t grace_ms = 60'000;
   std::uint64_t step_bytes = 256u << 10;        // copied between yields
   // Copied between durable waits. Also bounds the group-commit batch the
-  // copies form: the bench measured the longest reactor stall growing with
-  // it (4 ms at 256 KiB, 8-14 ms at 1 MiB, 12 ms at 4 MiB) at the same
-  // total time.
+  // copies form and the memory they take; in the bench the longest reactor
+  // stall was lowest at 256 KiB, at the same total time (store/README.md).
   std::uint64_t flush_every_bytes = 256u << 10;
   bool checkpoint_first = true;
 };
