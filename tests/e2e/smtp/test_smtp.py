@@ -476,13 +476,10 @@ class Smtp(unittest.TestCase):
         self.assertEqual(self.find(self.messages_of(DEMO), "oversized"), [])
         self.assertIn("event=message_aborted", open(self.daemon.log_path).read())
 
-    @unittest.expectedFailure
     def test_far_oversized_message_gets_552_not_a_reset(self):
-        """kernel_io bug, reported to the lead (see LargeMessage): past about
-        1.5 MB sent at loopback speed, kio::connection's 64-entry receive
-        queue overflows (its pause does not stop the multishot receive), the
-        stream ends with ENOBUFS and the client sees a reset instead of 552.
-        Nothing is stored either way. Remove expectedFailure when fixed."""
+        """Twice the limit sent at loopback speed: the server reads on to the
+        end of DATA and answers 552; the connection is not reset (a fixed
+        receive queue once overflowed here)."""
         big = self.message("far-oversized", body=("x" * 998 + "\r\n") * (2 * MESSAGE_SIZE_MAX // 1000))
         with self.mx() as s:
             self.assertEqual(s.mail("a@remote.test")[0], 250)
@@ -584,14 +581,9 @@ class ConnectionLimits(unittest.TestCase):
 class LargeMessage(unittest.TestCase):
     """An 8 MB message under the 50 MB default limit must be accepted.
 
-    kernel_io bug, reported to the lead: kio::connection asks for a pause
-    (cancel of the multishot receive) at 128 KB queued, but the receive goes
-    on: instrumented, 1.5 MB had arrived with 1 MB (64 buffers) queued and no
-    reader waiting when the 65th buffer came, and the connection ended the
-    stream with ENOBUFS. The client sees a reset; nothing is stored. Remove
-    expectedFailure when fixed."""
+    Regression: the receive queue was once a fixed 64 entries and a multishot
+    receive that outran its pause reset the connection past about 1.5 MB."""
 
-    @unittest.expectedFailure
     def test_eight_megabytes(self):
         d = tempfile.mkdtemp(prefix="ringmail-large-")
         ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
