@@ -167,7 +167,8 @@ struct compaction_piece {
 // reactor). Created by begin_compaction(), which chooses the victims and the
 // live blobs to copy; lives on that core until finish_compaction() retires
 // the victims or the job is dropped (dropping it is always safe: nothing is
-// removed before the copies are durable).
+// removed before the copies are durable). It points into its store: drop it
+// before the store.
 class compaction_job {
  public:
   compaction_job(const compaction_job&) = delete;

@@ -19,9 +19,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for_port(port, timeout=10.0):
+def wait_for_port(port, timeout=60.0, proc=None):
+    """Waits until something accepts on `port`. The generous timeout is for
+    sanitizer builds on a loaded machine (first start generates a certificate
+    and hashes a password); a healthy daemon returns at once, and a daemon
+    that died is reported at once, not after the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the daemon exited with {proc.returncode} before listening on {port}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -43,14 +49,14 @@ class Daemon:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
         for p in self.ports:
-            wait_for_port(p)
+            wait_for_port(p, proc=self.proc)
         return self
 
     def output(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def stop(self, timeout=15.0):
+    def stop(self, timeout=30.0):
         """SIGTERM and wait; returns the exit code."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None

@@ -605,6 +605,7 @@ TEST(store_compaction, a_dead_blob_is_not_handed_out_while_its_segment_goes) {
   EXPECT_TRUE(*done);
   EXPECT_GT(job->report().segments_removed, 0u);
   expect_kept(*s, kept);
+  job.reset();  // a job points into its store's shard: it must not outlive the store
   s.reset();
   auto again = open_store(dir.path, 1, 16384);
   expect_kept(*again, kept);
