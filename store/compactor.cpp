@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdio>
 #include <span>
+#include <unordered_set>
 
 #include "kernel_io/base/assert.h"
 #include "kernel_io/ring/ops.h"
+#include "kernel_io/shard/cross_core.h"
 
 namespace store {
 namespace {
@@ -21,8 +23,9 @@ std::uint64_t steady_ns() {
 
 }  // namespace
 
-compactor::compactor(message_store& store, commit_driver& driver, core_id core, compactor_options options)
-    : _store(store), _driver(driver), _core(core), _options(options) {
+compactor::compactor(message_store& store, commit_driver& driver, core_id core, compactor_options options,
+                     kio::runtime* runtime)
+    : _store(store), _driver(driver), _core(core), _options(options), _runtime(runtime) {
   _directory_fd = ::open(store.options().data_directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   RM_ASSERT_MSG(_directory_fd >= 0, "the data directory opened by message_store::open is gone");
   _segments_fd = ::open((store.options().data_directory + "/segments").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -43,7 +46,25 @@ kio::task<kio::result<void, errc>> compactor::write_checkpoint() {
     ~done_guard() { s.end_checkpoint(); }
   } guard{_store};
   std::vector<std::pair<segment_seq, std::uint64_t>> positions;
-  const std::string image = _store.checkpoint_image(positions);
+  std::string image;
+  if (!_runtime) {
+    image = _store.checkpoint_image(positions);
+  } else {
+    // Each core serializes its own shard; the parts come back here.
+    std::vector<message_store::checkpoint_part> parts;
+    for (unsigned c = 0; c < _runtime->cores(); ++c) {
+      message_store* st = &_store;
+      core_id id{c};
+      if (c == _core.get()) {
+        parts.push_back(st->checkpoint_part_of(id));
+      } else {
+        auto part = co_await kio::run_on(_runtime->core(c), [st, id] { return st->checkpoint_part_of(id); });
+        parts.push_back(std::move(part));
+      }
+      positions.push_back(parts.back().position);
+    }
+    image = _store.checkpoint_image_from(parts);
+  }
   const std::string path = _store.options().data_directory + "/checkpoint";
   const std::string temp = path + ".tmp";
   // open and rename are metadata operations without a sync: short. The
@@ -72,7 +93,17 @@ kio::task<kio::result<void, errc>> compactor::write_checkpoint() {
   auto synced = co_await kio::fsync(_directory_fd);
   if (!synced) co_return kio::fail(errc_from_errno(synced.error().code));
   // Only now may compaction rely on it.
-  _store.checkpoint_written(std::move(positions));
+  if (!_runtime) {
+    _store.checkpoint_written(std::move(positions));
+  } else {
+    for (unsigned c = 0; c < _runtime->cores(); ++c) {
+      message_store* st = &_store;
+      core_id id{c};
+      auto at = positions[c];
+      if (c == _core.get()) st->checkpoint_written_on(id, at);
+      else co_await kio::run_on(_runtime->core(c), [st, id, at] { st->checkpoint_written_on(id, at); });
+    }
+  }
   co_return kio::result<void, errc>{};
 }
 
@@ -88,7 +119,23 @@ kio::task<kio::result<compaction_report, errc>> compactor::run_once() {
     _stats.step_ns_max = std::max(_stats.step_ns_max, now - since);
     return now;
   };
-  auto job = _store.begin_compaction(_core, _options.live_ratio_max, _options.grace_ms);
+  std::unique_ptr<compaction_job> job;
+  if (!_runtime) {
+    job = _store.begin_compaction(_core, _options.live_ratio_max, _options.grace_ms);
+  } else {
+    // What the other cores' shards reference of this core's blobs, asked on
+    // their cores (begin_compaction explains why a snapshot suffices).
+    std::unordered_set<blob_key, blob_key_hash> elsewhere;
+    for (unsigned c = 0; c < _runtime->cores(); ++c) {
+      if (c == _core.get()) continue;
+      message_store* st = &_store;
+      core_id id{c}, mine = _core;
+      auto keys = co_await kio::run_on(_runtime->core(c), [st, id, mine] { return st->blob_references_of(id, mine); });
+      elsewhere.insert(keys.begin(), keys.end());
+    }
+    since = steady_ns();
+    job = _store.begin_compaction(_core, _options.live_ratio_max, _options.grace_ms, &elsewhere);
+  }
   if (!job) co_return compaction_report{};
   std::string piece;
   std::uint64_t since_yield = 0, since_flush = 0;

@@ -28,11 +28,15 @@
 // reactor; the CPU per piece (XXH3 over 256 KiB, framing) is tens of
 // microseconds. The one unsliced step is planning (one pass over the
 // catalog). The checkpoint image (index serialization) is built on the
-// core; it reads every shard, so on a multi-core runtime the caller must run
-// it where all shards are reachable (today: tests and tools drive all shards
-// from one thread; see store/README.md).
+// core that owns it. On a multi-core runtime (the daemon: give the
+// compactor the runtime) every shard is reached by a message to its core:
+// each core serializes its own index for the checkpoint, and each reports
+// the blobs of this core it references before planning. Without a runtime
+// (tests, tools, the bench) one thread drives every shard and reads them
+// directly.
 
 #include "kernel_io/ring/task.h"
+#include "kernel_io/shard/runtime.h"
 #include "store/commit_driver.h"
 #include "store/message_store.h"
 
@@ -58,7 +62,8 @@ struct compactor_stats {
 
 class compactor {
  public:
-  compactor(message_store& store, commit_driver& driver, core_id core, compactor_options options = {});
+  compactor(message_store& store, commit_driver& driver, core_id core, compactor_options options = {},
+            kio::runtime* runtime = nullptr);
   ~compactor();
   compactor(const compactor&) = delete;
   compactor& operator=(const compactor&) = delete;
@@ -75,6 +80,7 @@ class compactor {
   commit_driver& _driver;
   core_id _core;
   compactor_options _options;
+  kio::runtime* _runtime;
   int _directory_fd = -1;
   int _segments_fd = -1;
   compactor_stats _stats;

@@ -147,7 +147,8 @@ compaction_job::~compaction_job() {
 message_store::message_store(store_options options) : _options(std::move(options)) {}
 
 message_store::~message_store() {
-  for (auto& [name, fd] : _backup_fds) ::close(fd);
+  for (auto& sh : _shards)
+    for (auto& [name, fd] : sh.backup_fds) ::close(fd);
 }
 
 std::string message_store::segments_directory() const { return _options.data_directory + "/segments"; }
@@ -198,6 +199,17 @@ kio::result<void, errc> message_store::recover() {
   _shards.resize(_options.cores);
   const std::string seg_dir = segments_directory();
   auto found = list_segments(seg_dir);
+  // Per core, the highest segment the backup holds: new segments start
+  // above it (log_options::next_seq_min).
+  std::vector<std::uint64_t> backup_seq_max(_options.cores, 0);
+  if (!_options.backup_directory.empty())
+    for (const auto& [core, seqs] : list_segments(_options.backup_directory + "/segments"))
+      if (core < _options.cores)
+        for (const auto seq : seqs) backup_seq_max[core] = std::max(backup_seq_max[core], seq.get());
+  if (found.empty() && std::any_of(backup_seq_max.begin(), backup_seq_max.end(), [](auto v) { return v != 0; }))
+    report("the store is empty but its backup " + _options.backup_directory +
+           " holds segments; new segments start above them. To recover everything, stop, copy the backup's "
+           "segments/ into " + seg_dir + " and start again (the backup is a store)");
   for (const auto& [core, seqs] : found) {
     if (core >= _options.cores) {
       report("segments of core " + std::to_string(core) + " exist but only " + std::to_string(_options.cores) +
@@ -293,6 +305,7 @@ kio::result<void, errc> message_store::recover() {
     lo.segment_size_max = _options.segment_size_max;
     lo.chunk_size_max = _options.chunk_size_max;
     lo.preallocate = _options.preallocate_segments;
+    lo.next_seq_min = backup_seq_max[c] + 1;
     auto opened = log::core_log::open(lo, std::move(existing));
     if (!opened) return kio::fail(opened.error());
     sh.log = std::move(*opened);
@@ -427,14 +440,15 @@ const log::commit_metrics& message_store::commit_metrics(core_id core) const { r
 
 kio::result<int, errc> message_store::backup_fd(core_id core, segment_seq segment) {
   const std::string name = log::segment_file_name(core, segment);
-  if (auto it = _backup_fds.find(name); it != _backup_fds.end()) return it->second;
+  auto& backup_fds = shard_of(core).backup_fds;
+  if (auto it = backup_fds.find(name); it != backup_fds.end()) return it->second;
   const std::string dir = _options.backup_directory + "/segments";
   const int fd = ::open((dir + "/" + name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) return kio::fail(errc_from_errno(errno));
   // A new name in the backup directory must survive a crash too. Blocking,
   // but once per segment (every 64 MiB by default).
   (void)log::fsync_directory(dir);
-  _backup_fds.emplace(name, fd);
+  backup_fds.emplace(name, fd);
   return fd;
 }
 
@@ -443,16 +457,17 @@ void message_store::mirror_to_backup(core_id core, const log::commit_batch& batc
   const std::string dir = _options.backup_directory + "/segments";
   bool new_file = false;
   std::vector<int> fds;
+  auto& backup_fds = shard_of(core).backup_fds;
   for (const auto& w : batch.writes) {
     const std::string name = log::segment_file_name(core, w.segment);
-    auto it = _backup_fds.find(name);
-    if (it == _backup_fds.end()) {
+    auto it = backup_fds.find(name);
+    if (it == backup_fds.end()) {
       const int fd = ::open((dir + "/" + name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
       if (fd < 0) {
         report("backup: cannot open " + name + ": " + std::strerror(errno));
         continue;
       }
-      it = _backup_fds.emplace(name, fd).first;
+      it = backup_fds.emplace(name, fd).first;
       new_file = true;
     }
     if (auto r = log::pwrite_all(it->second, w.bytes, w.offset); !r) {
@@ -675,9 +690,15 @@ kio::result<delivery_result, errc> message_store::append_delivery(const delivery
   if (!box) return kio::fail(errc::unknown_mailbox);
   if (q.header_prefix.size() > format::header_prefix_max) return kio::fail(errc::too_large);
   // The blob must be durable before a delivery may point at it.
-  if (!blob_durable(q.key)) return kio::fail(errc::not_found);
-  const auto& loc = shard_of(core_id{q.key.core}).blobs.at(q.key);
-  const std::uint64_t size = loc.size + q.header_prefix.size();
+  std::uint64_t blob_size = 0;
+  if (q.blob_size) {
+    if (q.key.core >= _options.cores) return kio::fail(errc::not_found);
+    blob_size = *q.blob_size;
+  } else {
+    if (!blob_durable(q.key)) return kio::fail(errc::not_found);
+    blob_size = shard_of(core_id{q.key.core}).blobs.at(q.key).size;
+  }
+  const std::uint64_t size = blob_size + q.header_prefix.size();
   if (!q.ignore_quota) {
     if (a->quota_bytes && a->used_bytes + a->pending_bytes + size > a->quota_bytes) return kio::fail(errc::quota_exceeded);
     if (a->quota_messages && a->used_messages + a->pending_messages + 1 > a->quota_messages)
@@ -689,7 +710,7 @@ kio::result<delivery_result, errc> message_store::append_delivery(const delivery
   d.uid = box->uid_reserved;
   d.modseq = box->modseq_reserved + 1;
   d.key = q.key;
-  d.blob_size = loc.size;
+  d.blob_size = blob_size;
   d.internal_date_ms = q.internal_date_ms;
   d.flags = q.flags & message_flag::all;
   d.keywords = q.keywords;
@@ -833,17 +854,30 @@ bool message_store::quota_allows(account_id a, std::uint64_t message_bytes) cons
 // ---- checkpoint and compaction -------------------------------------------------
 std::string message_store::checkpoint_image(std::vector<std::pair<segment_seq, std::uint64_t>>& positions) const {
   positions.clear();
+  std::vector<checkpoint_part> parts;
+  for (std::uint32_t c = 0; c < _options.cores; ++c) {
+    parts.push_back(checkpoint_part_of(core_id{c}));
+    positions.push_back(parts.back().position);
+  }
+  return checkpoint_image_from(parts);
+}
+
+message_store::checkpoint_part message_store::checkpoint_part_of(core_id core) const {
+  const shard& sh = shard_of(core);
+  // The index holds exactly the durable records (apply-on-durable), and
+  // every record past durable_position() is either in flight or pending:
+  // replay resumes there. So a batch may be in flight meanwhile.
+  return checkpoint_part{sh.log->durable_position(), sh.index.serialize()};
+}
+
+std::string message_store::checkpoint_image_from(const std::vector<checkpoint_part>& parts) const {
+  RM_ASSERT(parts.size() == _options.cores);
   std::string body;
   format::byte_writer w(body);
-  for (const auto& sh : _shards) {
-    // The index holds exactly the durable records (apply-on-durable), and
-    // every record past durable_position() is either in flight or pending:
-    // replay resumes there. So a batch may be in flight meanwhile.
-    const auto pos = sh.log->durable_position();
-    positions.push_back(pos);
-    w.u64(pos.first.get());
-    w.u64(pos.second);
-    w.str(sh.index.serialize());
+  for (const auto& part : parts) {
+    w.u64(part.position.first.get());
+    w.u64(part.position.second);
+    w.str(part.index);
   }
   std::string file(32, '\0');
   std::memcpy(file.data(), checkpoint_magic, 8);
@@ -853,6 +887,22 @@ std::string message_store::checkpoint_image(std::vector<std::pair<segment_seq, s
   format::store_u64(file.data() + 24, XXH3_64bits(body.data(), body.size()));
   file += body;
   return file;
+}
+
+void message_store::checkpoint_written_on(core_id core, std::pair<segment_seq, std::uint64_t> position) {
+  auto& at = shard_of(core).checkpoint_position;
+  at = std::max(at, position);
+}
+
+std::vector<blob_key> message_store::blob_references_of(core_id core, core_id blob_core) const {
+  const shard& sh = shard_of(core);
+  std::vector<blob_key> out;
+  for (const auto& [key, count] : sh.index.blob_references())
+    if (key.core == blob_core.get()) out.push_back(key);
+  for (const auto& p : sh.applies)
+    if (const auto* d = std::get_if<format::delivery_record>(&p.record); d && d->key.core == blob_core.get())
+      out.push_back(d->key);
+  return out;
 }
 
 void message_store::checkpoint_written(std::vector<std::pair<segment_seq, std::uint64_t>> positions) {
@@ -868,7 +918,7 @@ kio::result<void, errc> message_store::checkpoint() {
   return write_checkpoint_blocking();
 }
 
-bool message_store::try_begin_checkpoint() { return !std::exchange(_checkpoint_writing, true); }
+bool message_store::try_begin_checkpoint() { return !_checkpoint_writing.exchange(true); }
 void message_store::end_checkpoint() {
   RM_ASSERT(_checkpoint_writing);
   _checkpoint_writing = false;
@@ -901,19 +951,23 @@ kio::result<void, errc> message_store::write_checkpoint_blocking() {
   return {};
 }
 
-std::unique_ptr<compaction_job> message_store::begin_compaction(core_id core, double live_ratio_max,
-                                                                std::uint64_t grace_ms) {
+std::unique_ptr<compaction_job> message_store::begin_compaction(
+    core_id core, double live_ratio_max, std::uint64_t grace_ms,
+    const std::unordered_set<blob_key, blob_key_hash>* referenced_elsewhere) {
   shard& s = shard_of(core);
   if (s.compacting) return nullptr;
   const std::uint64_t now = now_ms();
   // Deliveries appended but not yet durable reference blobs too.
   std::unordered_map<blob_key, bool, blob_key_hash> appended_refs;
-  for (const auto& sh : _shards)
+  for (const auto& sh : _shards) {
+    if (referenced_elsewhere && &sh != &s) continue;
     for (const auto& p : sh.applies)
       if (const auto* d = std::get_if<format::delivery_record>(&p.record)) appended_refs[d->key] = true;
+  }
   auto live = [&](const blob_key& key, const blob_location& loc) {
     if (loc.committed_ms + grace_ms > now) return true;
     if (appended_refs.count(key)) return true;
+    if (referenced_elsewhere) return s.index.blob_references().count(key) > 0 || referenced_elsewhere->count(key) > 0;
     for (const auto& sh : _shards)
       if (sh.index.blob_references().count(key)) return true;
     return false;
@@ -1114,9 +1168,10 @@ kio::result<bool, errc> message_store::finish_compaction(compaction_job& job, st
 
 void message_store::retire_segment_backup(core_id core, segment_seq seq) {
   const std::string name = log::segment_file_name(core, seq);
-  if (auto it = _backup_fds.find(name); it != _backup_fds.end()) {
+  auto& backup_fds = shard_of(core).backup_fds;
+  if (auto it = backup_fds.find(name); it != backup_fds.end()) {
     ::close(it->second);
-    _backup_fds.erase(it);
+    backup_fds.erase(it);
   }
 }
 

@@ -26,6 +26,7 @@
 // blob gets the next generation, so keys stay unique and nobody sees another
 // user's mail.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -35,6 +36,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "kernel_io/base/result.h"
@@ -119,6 +121,12 @@ struct delivery_request {
   std::uint32_t flags = 0;
   std::vector<std::string> keywords;
   bool ignore_quota = false;       // restores and moves of existing mail
+  // The blob's size as finish_blob() reported it. Set it when the blob was
+  // written on another core: append_delivery then does not read that core's
+  // catalog (another core's map, which its owner may be inserting into),
+  // and the caller vouches that it flushed the blob's ticket. Unset: the
+  // catalog is consulted (single-threaded tools, or the blob's own core).
+  std::optional<std::uint64_t> blob_size;
 };
 
 struct delivery_result {
@@ -296,6 +304,22 @@ class message_store {
   // checkpoint_written() once the file is durably in place.
   std::string checkpoint_image(std::vector<std::pair<segment_seq, std::uint64_t>>& positions) const;
   void checkpoint_written(std::vector<std::pair<segment_seq, std::uint64_t>> positions);
+  // The same in parts, for a runtime where each shard lives on its own core
+  // (the daemon): checkpoint_part() runs on `core` (its replay position and
+  // its serialized index), checkpoint_image_from() assembles the file from
+  // every core's part in core order (pure), and checkpoint_written_on()
+  // runs on each core once the file is durable.
+  struct checkpoint_part {
+    std::pair<segment_seq, std::uint64_t> position;
+    std::string index;
+  };
+  checkpoint_part checkpoint_part_of(core_id core) const;
+  std::string checkpoint_image_from(const std::vector<checkpoint_part>& parts) const;
+  void checkpoint_written_on(core_id core, std::pair<segment_seq, std::uint64_t> position);
+  // The blobs written by `blob_core` that the shard of `core` references:
+  // its indexes and its deliveries appended but not yet durable. Runs on
+  // `core`; a compaction of `blob_core` gathers these from every other core.
+  std::vector<blob_key> blob_references_of(core_id core, core_id blob_core) const;
   // One checkpoint writer at a time per store: two writers sharing the
   // temporary file could interleave, and an older image renamed last would
   // sit on disk behind the positions compaction relies on. false: another
@@ -312,7 +336,16 @@ class message_store {
   // ago (a delivery on another core may still be on its way). Dead blobs of
   // the victims leave the catalog at once, so dedup cannot hand them out.
   // nullptr: nothing to reclaim (or a compaction of this core is running).
-  std::unique_ptr<compaction_job> begin_compaction(core_id core, double live_ratio_max, std::uint64_t grace_ms);
+  // `referenced_elsewhere`: on a multi-core runtime, the references the
+  // other cores' shards hold (gathered with blob_references_of on each of
+  // them); the other shards are then not read. Null: read every shard (one
+  // thread drives them all). A blob no other shard referenced when gathered
+  // cannot gain a reference there later except by a delivery of a blob just
+  // committed or deduplicated (grace_ms covers it): IMAP copies and moves
+  // stay inside one account, hence one core.
+  std::unique_ptr<compaction_job> begin_compaction(
+      core_id core, double live_ratio_max, std::uint64_t grace_ms,
+      const std::unordered_set<blob_key, blob_key_hash>* referenced_elsewhere = nullptr);
   // The next piece of old bytes to copy; nullopt once every blob is appended.
   std::optional<compaction_piece> compaction_next(const compaction_job& job) const;
   // Appends the bytes of the piece compaction_next() named as a new chunk;
@@ -359,6 +392,9 @@ class message_store {
     std::map<std::uint64_t, std::uint32_t> pins;  // segment seq -> open blob writers (blob_writer)
     // Replay position of the last durable checkpoint (seq 0: none).
     std::pair<segment_seq, std::uint64_t> checkpoint_position{};
+    // Open backup copies of this core's segments, by file name. Per shard:
+    // each core's commit_driver mirrors its own batches, concurrently.
+    std::unordered_map<std::string, int> backup_fds;
   };
 
   explicit message_store(store_options options);
@@ -385,8 +421,7 @@ class message_store {
   std::vector<shard> _shards;
   recovery_report _recovery;
   store_test_hooks _hooks;
-  std::unordered_map<std::string, int> _backup_fds;  // by segment file name
-  bool _checkpoint_writing = false;
+  std::atomic<bool> _checkpoint_writing{false};  // compactors of several cores may race for it
 };
 
 // Restores `account` (or only its mailbox `mailbox_name`) from a backup

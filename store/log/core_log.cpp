@@ -1,5 +1,6 @@
 #include "store/log/core_log.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,7 +80,8 @@ kio::result<std::unique_ptr<core_log>, errc> core_log::open(log_options options,
 }
 
 kio::result<void, errc> core_log::roll_over() {
-  const segment_seq next{_segments.empty() ? 1 : _segments.rbegin()->first + 1};
+  const segment_seq next{std::max<std::uint64_t>(_segments.empty() ? 1 : _segments.rbegin()->first + 1,
+                                                 _options.next_seq_min)};
   const std::string path = segment_path(next);
   // A segment appears under its final name only with a durable header: it
   // is built under a temporary name (header written and fdatasynced), then

@@ -40,6 +40,11 @@ struct log_options {
   std::uint64_t segment_size_max = 64u << 20;     // roll over past this many bytes
   std::uint32_t chunk_size_max = 256u << 10;      // a blob is split into chunks this big
   bool preallocate = false;                       // fallocate each new segment (bench decides)
+  // The lowest sequence a new segment may take. A store rebuilt after losing
+  // its data directory would start again at 1, and its backup mirror would
+  // then write into the backup's existing files of the same names: the
+  // store starts above every segment the backup already holds.
+  std::uint64_t next_seq_min = 1;
 };
 
 struct log_position {

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -723,6 +725,61 @@ TEST(store_backup, restore_an_account_as_of_a_point_in_time) {
   auto again = restore(*s, backup.path, alice, std::nullopt, as_of);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->messages_restored, 0u);
+}
+
+// Regression: a store rebuilt after losing its data directory started its
+// segments at sequence 1 again, and its backup mirror opened the backup's
+// existing seg-000-1 and wrote the new records over the old ones, so the
+// disk loss the backup exists for destroyed the backup (and a restore read
+// blob bytes from files being overwritten). New segments start above every
+// segment the backup holds.
+TEST(store_backup, a_store_rebuilt_after_losing_its_data_never_overwrites_the_backup) {
+  test_dir dir, backup;
+  {
+    auto s = open_store(dir.path, 1, 64u << 20, true, backup.path);
+    make_account(*s, alice, "alice@example.org");
+    deliver(*s, alice, "before the disk died");
+  }
+  ::usleep(20000);
+  const auto lost_at = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  ::usleep(20000);
+  const auto backup_files = [&] {
+    std::map<std::string, std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(backup.path + "/segments")) {
+      std::ifstream in(e.path(), std::ios::binary);
+      out[e.path().filename().string()] = std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    return out;
+  };
+  const auto before = backup_files();
+  ASSERT_EQ(before.size(), 1u);
+  std::filesystem::remove_all(dir.path);
+  std::filesystem::create_directories(dir.path);
+  {
+    auto s = open_store(dir.path, 1, 64u << 20, true, backup.path);
+    EXPECT_FALSE(s->account(alice));
+    auto r = restore(*s, backup.path, alice, std::nullopt, std::nullopt);
+    ASSERT_TRUE(r) << to_string(r.error());
+    EXPECT_EQ(r->messages_restored, 1u);
+    deliver(*s, alice, "after the restore");
+    ASSERT_TRUE(s->flush_all());
+    EXPECT_EQ(*s->read_message(alice, inbox(*s, alice), 1), "X-Prefix: 1\r\nbefore the disk died");
+  }
+  const auto after = backup_files();
+  EXPECT_EQ(after.size(), 2u);
+  for (const auto& [name, bytes] : before) {
+    ASSERT_TRUE(after.count(name)) << name;
+    // The old file may only have grown by nothing: byte for byte the same.
+    EXPECT_EQ(after.at(name), bytes) << name << " was written over";
+  }
+  // The backup still restores the mailbox as it stood before the loss.
+  test_dir fresh;
+  auto f = open_store(fresh.path);
+  auto r = restore(*f, backup.path, alice, std::string("INBOX"), lost_at);
+  ASSERT_TRUE(r) << to_string(r.error());
+  EXPECT_EQ(r->messages_restored, 1u);
+  EXPECT_EQ(*f->read_message(alice, inbox(*f, alice), 1), "X-Prefix: 1\r\nbefore the disk died");
 }
 
 }  // namespace
