@@ -41,7 +41,8 @@ inline constexpr reply unrecognized{500, "5.5.1", "Command unrecognized"};
 inline constexpr reply bad_arguments{501, "5.5.4", "Syntax error in parameters or arguments"};
 inline constexpr reply unknown_parameter{555, "5.5.4", "Unrecognized MAIL FROM or RCPT TO parameter"};
 inline constexpr reply message_too_big{552, "5.3.4", "Message size exceeds fixed maximum message size"};
-inline constexpr reply message_line_too_long{552, "5.3.4", "Message line too long (limit 1000 octets including CRLF)"};
+// Issue 5 asks for 500 5.5.2 for over-long lines, in commands and in data alike.
+inline constexpr reply message_line_too_long{500, "5.5.2", "Message line too long (limit 1000 octets including CRLF)"};
 inline constexpr reply bare_line_ending{550, "5.6.11", "Bare CR or LF in message content; lines must end with CRLF"};
 }  // namespace replies
 

@@ -56,6 +56,9 @@ struct recipient {
   path address;             // as the client gave it
   rcpt_parameters dsn;      // NOTIFY / ORCPT, kept for DSNs
   std::string destination;  // the appliance's resolution (account, or "remote")
+  // The largest message this recipient takes (its domain's SIZE override);
+  // 0 = the listener's limit. The transaction's limit is the smallest.
+  std::uint64_t message_size_max = 0;
 };
 
 struct envelope {

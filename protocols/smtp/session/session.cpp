@@ -1,5 +1,6 @@
 #include "protocols/smtp/session/session.h"
 
+#include <algorithm>
 #include <ctime>
 #include <string_view>
 
@@ -94,6 +95,14 @@ class session {
     _filter = _services.open_filter(_info, *_env);
   }
   std::string trace_headers() const;
+  // The listener's SIZE, lowered by any recipient whose domain takes less.
+  uint64_t transaction_size_max() const {
+    uint64_t out = _config.limits.message_size_max;
+    if (_env)
+      for (const auto& r : _env->recipients)
+        if (r.message_size_max) out = std::min(out, r.message_size_max);
+    return out;
+  }
   command_options parse_options() const {
     command_options o;
     o.line_size_max = _config.limits.line_length_max;
@@ -488,8 +497,11 @@ kio::task<session::next> session::on_rcpt(command& cmd) {
   }
   if (_env->recipients.size() >= _config.limits.recipients_max)
     co_return (co_await respond(452, "4.5.3", "Error: too many recipients")) ? next::go_on : next::close;
-  recipient r{std::move(cmd.address), std::move(cmd.rcpt), {}};
+  recipient r{std::move(cmd.address), std::move(cmd.rcpt), {}, 0};
   auto v = co_await _services.check_recipient(_info, *_env, r);
+  if (v.ok && r.message_size_max && _env->parameters.size && *_env->parameters.size > r.message_size_max)
+    v = verdict::refuse(552, "5.3.4", "Message size exceeds fixed maximum message size for this recipient (" +
+                                          std::to_string(r.message_size_max) + " bytes)");
   if (!v.ok) {
     // An unknown user counts as an error: address harvesting gets tarpitted.
     if (v.code == 550) {
@@ -515,7 +527,7 @@ kio::task<session::next> session::on_data() {
   open_message();
 
   data_limits limits;
-  limits.message_size_max = _config.limits.message_size_max;
+  limits.message_size_max = transaction_size_max();
   limits.bare_line_endings = _config.bare_line_endings;
   data_decoder decoder(limits);
   std::optional<verdict> sink_failure;
@@ -578,7 +590,7 @@ kio::task<session::next> session::on_bdat(command& cmd) {
   else if (_env->recipients.empty()) refusal = reply{554, "5.5.1", "Error: no valid recipients"};
   if (!refusal && !_bdat_active) {
     open_message();
-    _bdat = bdat_counter(_config.limits.message_size_max);
+    _bdat = bdat_counter(transaction_size_max());
     _bdat_active = true;
   }
   bdat_counter discard(0);

@@ -31,11 +31,61 @@ struct stored_message {
   std::string sender;
   std::vector<std::string> recipients;
   std::string content;
+  std::string dsn;      // the RFC 3461 parameters the sink was handed, rendered
+  std::string filter;   // what the filter double decided and saw
+};
+
+std::string render_dsn(const envelope& env) {
+  std::string out;
+  const auto& m = env.parameters;
+  if (m.ret != dsn_return::unspecified) out += m.ret == dsn_return::full ? " RET=FULL" : " RET=HDRS";
+  if (m.envid) out += " ENVID=" + *m.envid;
+  for (const auto& r : env.recipients) {
+    if (r.dsn.notify == dsn_notify::unspecified && !r.dsn.orcpt_address) continue;
+    out += " [" + r.destination;
+    if (r.dsn.notify != dsn_notify::unspecified) {
+      out += " NOTIFY=";
+      if (has_notify(r.dsn.notify, dsn_notify::never)) out += "NEVER";
+      if (has_notify(r.dsn.notify, dsn_notify::success)) out += "SUCCESS,";
+      if (has_notify(r.dsn.notify, dsn_notify::failure)) out += "FAILURE,";
+      if (has_notify(r.dsn.notify, dsn_notify::delay)) out += "DELAY,";
+      if (out.back() == ',') out.pop_back();
+    }
+    if (r.dsn.orcpt_address) out += " ORCPT=" + r.dsn.orcpt_type.value_or("") + ";" + *r.dsn.orcpt_address;
+    out += "]";
+  }
+  return out;
+}
+
+// The inline filter hook's test double: it sees the bytes as they stream
+// (the same buffers the sink gets) and decides at the end of data from
+// marker words in the message: FILTER-REJECT (550 5.7.1 before the 250),
+// FILTER-TAG (a header to add per delivery), FILTER-JUNK (file into Junk);
+// anything else passes through.
+class fake_filter : public inbound_filter {
+ public:
+  explicit fake_filter(std::string& seen) : _seen(seen) {}
+  void feed(std::span<const std::byte> content) override {
+    _seen.append(reinterpret_cast<const char*>(content.data()), content.size());
+  }
+  kio::task<outcome> finish(const envelope&, const session_info&) override {
+    co_await kio::nop();  // a real filter may wait for a scanner here
+    outcome o;
+    if (_seen.find("FILTER-REJECT") != std::string::npos)
+      o.decision = verdict::refuse(550, "5.7.1", "Message refused by the content filter");
+    if (_seen.find("FILTER-TAG") != std::string::npos) o.added_headers = "X-Spam-Flag: YES\r\n";
+    if (_seen.find("FILTER-JUNK") != std::string::npos) o.folder = "Junk";
+    co_return o;
+  }
+
+ private:
+  std::string& _seen;
 };
 
 class fake_sink : public message_sink {
  public:
-  explicit fake_sink(std::vector<stored_message>& store, uint64_t quota) : _store(store), _quota(quota) {}
+  fake_sink(std::vector<stored_message>& store, uint64_t quota, const std::string* filter_seen)
+      : _store(store), _quota(quota), _filter_seen(filter_seen) {}
   kio::task<verdict> write(std::span<const std::byte> content) override {
     _content.append(reinterpret_cast<const char*>(content.data()), content.size());
     if (_content.size() > _quota) co_return verdict::refuse(452, "4.3.1", "Insufficient system storage");
@@ -46,6 +96,14 @@ class fake_sink : public message_sink {
     m.sender = r.env.sender.null ? "<>" : format_mailbox(r.env.sender.address);
     for (auto& rc : r.env.recipients) m.recipients.push_back(rc.destination);
     m.content = _content;
+    m.dsn = render_dsn(r.env);
+    if (r.filter) {
+      m.filter = "filter:";
+      if (!r.filter->added_headers.empty()) m.filter += " headers=" + r.filter->added_headers;
+      if (!r.filter->folder.empty()) m.filter += " folder=" + r.filter->folder;
+      m.filter += _filter_seen && *_filter_seen == _content ? " saw the same bytes" : " saw OTHER bytes";
+      while (m.filter.find("\r\n") != std::string::npos) m.filter.replace(m.filter.find("\r\n"), 2, "\\r\\n");
+    }
     _store.push_back(std::move(m));
     co_await kio::nop();  // a real sink waits for the group commit here
     co_return verdict{true, 250, "2.0.0", "Ok: queued as " + std::to_string(_store.size())};
@@ -55,6 +113,7 @@ class fake_sink : public message_sink {
  private:
   std::vector<stored_message>& _store;
   uint64_t _quota;
+  const std::string* _filter_seen;
   std::string _content;
 };
 
@@ -62,6 +121,8 @@ class fake_services : public session_services {
  public:
   std::vector<stored_message> stored;
   uint64_t quota = 1 << 20;
+  bool filtering = false;   // "#! filter": open_filter returns the double
+  std::string filter_seen;  // what the current message's filter was fed
   kio::task<auth_result> authenticate(const session_info&, std::string_view login, std::string_view password) override {
     if (login == "alice@example.test" && password == "correct horse battery")
       co_return auth_result{auth_outcome::ok, "alice@example.test", {}};
@@ -86,16 +147,21 @@ class fake_services : public session_services {
     std::string local = r.address.address.local_part;
     for (auto& ch : local) ch = char(std::tolower(static_cast<unsigned char>(ch)));  // as the directory folds it
     if (local == "full") co_return verdict::refuse(452, "4.2.2", "Mailbox full");
-    if (local == "alice" || local == "bob") {
+    if (local == "alice" || local == "bob" || local == "small") {
       r.destination = local + "@example.test";
+      if (local == "small") r.message_size_max = 100;  // a per-domain SIZE override, as the appliance sets it
       co_return verdict::accept();
     }
     co_return verdict::refuse(550, "5.1.1", "Recipient address rejected: user unknown");
   }
   std::unique_ptr<message_sink> open_message(const session_info&, const envelope&) override {
-    return std::make_unique<fake_sink>(stored, quota);
+    return std::make_unique<fake_sink>(stored, quota, filtering ? &filter_seen : nullptr);
   }
-  std::unique_ptr<inbound_filter> open_filter(const session_info&, const envelope&) override { return nullptr; }
+  std::unique_ptr<inbound_filter> open_filter(const session_info&, const envelope&) override {
+    if (!filtering) return nullptr;
+    filter_seen.clear();
+    return std::make_unique<fake_filter>(filter_seen);
+  }
 };
 
 std::string read_file(const std::filesystem::path& p) {
@@ -105,7 +171,7 @@ std::string read_file(const std::filesystem::path& p) {
   return ss.str();
 }
 
-session_config options_from(const std::string& input) {
+session_config options_from(const std::string& input, fake_services& services) {
   session_config c;
   c.hostname = "mx.example.test";
   c.limits.errors_max = 10;
@@ -118,6 +184,8 @@ session_config options_from(const std::string& input) {
     if (key == "submission") c.listener = listener_kind::submission, c.auth_over_plaintext = true;
     else if (key == "mx") c.listener = listener_kind::mx;
     else if (key == "normalize") c.bare_line_endings = bare_line_ending_policy::normalize;
+    else if (key == "filter") services.filtering = true;
+    else if (key.rfind("commands ", 0) == 0) c.limits.commands_max = std::stoull(key.substr(9));
     else if (key.rfind("size ", 0) == 0) c.limits.message_size_max = std::stoull(key.substr(5));
     else if (key.rfind("recipients ", 0) == 0) c.limits.recipients_max = std::stoull(key.substr(11));
     else if (key.rfind("errors ", 0) == 0) c.limits.errors_max = std::stoull(key.substr(7));
@@ -181,7 +249,10 @@ std::string run_transcript(const std::string& input, fake_services& services, co
     auto& m = services.stored[i];
     output += "--- stored " + std::to_string(i + 1) + " from " + m.sender + " to";
     for (auto& rc : m.recipients) output += " " + rc;
-    output += " ---\n" + m.content + "--- end ---\n";
+    output += " ---\n";
+    if (!m.dsn.empty()) output += "dsn:" + m.dsn + "\n";
+    if (!m.filter.empty()) output += m.filter + "\n";
+    output += m.content + "--- end ---\n";
   }
   return output;
 }
@@ -200,7 +271,8 @@ TEST_P(transcript, matches_reference) {
   std::filesystem::path dir(SMTP_TRANSCRIPTS_DIR);
   std::string input = read_file(dir / (GetParam() + ".in"));
   fake_services services;
-  std::string got = run_transcript(input, services, options_from(input));
+  session_config config = options_from(input, services);
+  std::string got = run_transcript(input, services, config);
   auto ref_path = dir / (GetParam() + ".ref");
   if (getenv("RINGMAIL_UPDATE_TRANSCRIPTS")) {
     std::ofstream(ref_path, std::ios::binary) << got;
