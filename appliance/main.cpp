@@ -20,6 +20,8 @@
 #include "appliance/config/config.h"
 #include "appliance/daemon/serve.h"
 #include "appliance/storage/export.h"
+#include "appliance/storage/import.h"
+#include "appliance/storage/restore.h"
 
 namespace {
 
@@ -305,6 +307,21 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--format", ex.format, "mbox | maildir")->required();
   export_cmd->add_option("--to", ex.target, "Target file (mbox) or directory (Maildir)")->required();
 
+  import_request im;
+  auto* import_cmd = app.add_subcommand("import", "Read a Maildir or an mbox file into a mailbox (daemon stopped)");
+  import_cmd->add_option("--account", im.account, "Account address")->required();
+  import_cmd->add_option("--mailbox", im.mailbox, "Mailbox (created if missing)")->capture_default_str();
+  import_cmd->add_option("--format", im.format, "mbox | maildir")->required();
+  import_cmd->add_option("--from", im.source, "Source file (mbox) or directory (Maildir)")->required();
+
+  restore_request rs;
+  auto* restore_cmd = app.add_subcommand(
+      "restore", "Bring an account's mail back from the backup directory, optionally as of a time (daemon stopped)");
+  restore_cmd->add_option("--account", rs.account, "Account address")->required();
+  restore_cmd->add_option("--mailbox", rs.mailbox, "Only this mailbox (default: all)");
+  restore_cmd->add_option("--as-of", rs.as_of, "Point in time: YYYY-MM-DDTHH:MM:SSZ or ms since the epoch");
+  restore_cmd->add_option("--from", rs.backup_directory, "Backup directory (default: store.backup_directory)");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve_cmd) {
@@ -322,6 +339,34 @@ int main(int argc, char** argv) {
     }
     std::printf("ringmail: exported %llu messages of %s/%s to %s\n", static_cast<unsigned long long>(*n),
                 ex.account.c_str(), ex.mailbox.c_str(), ex.target.c_str());
+    return 0;
+  }
+
+  if (*import_cmd || *restore_cmd) {
+    auto cfg = load_cli_config(g);
+    if (!cfg) return 1;
+    if (*import_cmd) {
+      im.data_dir = g.data_dir;
+      auto n = import_mailbox(im, *cfg);
+      if (!n) {
+        std::fprintf(stderr, "ringmail: import: %s\n", n.error().c_str());
+        return 1;
+      }
+      for (const auto& line : n->problems) std::fprintf(stderr, "ringmail: import: skipped: %s\n", line.c_str());
+      std::printf("ringmail: imported %llu messages (%llu bytes, %llu skipped) into %s/%s\n",
+                  static_cast<unsigned long long>(n->messages), static_cast<unsigned long long>(n->bytes),
+                  static_cast<unsigned long long>(n->skipped), im.account.c_str(), im.mailbox.c_str());
+      return 0;
+    }
+    rs.data_dir = g.data_dir;
+    auto n = restore_account(rs, *cfg);
+    if (!n) {
+      std::fprintf(stderr, "ringmail: restore: %s\n", n.error().c_str());
+      return 1;
+    }
+    std::printf("ringmail: restored %llu messages into %u mailboxes of %s (%llu already there)\n",
+                static_cast<unsigned long long>(n->restored), n->mailboxes, rs.account.c_str(),
+                static_cast<unsigned long long>(n->already_present));
     return 0;
   }
 

@@ -337,6 +337,19 @@ admin_response execute(const admin_request& r, directory_data& data, const confi
                    "\"quota_bytes\":" + std::to_string(*size));
   }
 
+  // Internal: the daemon's delivery path records that an account got its
+  // quota warning (or that its usage fell below the threshold again), so a
+  // warning is sent once per crossing, across restarts.
+  if (v == "account.quota_warning_flag") {
+    account* a = data.find(r.arg("address"));
+    if (!a) return admin_failure(r, "no such account: " + r.arg("address"));
+    bool sent = r.arg("sent") == "yes";
+    changed = a->quota_warning_sent != sent;
+    a->quota_warning_sent = sent;
+    return ok_text(r, "quota warning flag of " + a->address + ": " + (sent ? "set" : "clear"),
+                   std::string("\"quota_warning_sent\":") + (sent ? "true" : "false"));
+  }
+
   if (v == "resolve") {
     directory snapshot(data);
     resolution res = snapshot.resolve_recipient(r.arg("address"));

@@ -30,6 +30,19 @@ std::string config_error::to_string() const {
   return out + message;
 }
 
+uint64_t smtp_section::message_size_max_for(std::string_view domain) const {
+  std::string lower(domain);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+  auto it = domain_message_size_max_bytes.find(lower);
+  return it == domain_message_size_max_bytes.end() ? message_size_max_bytes : it->second;
+}
+
+uint64_t smtp_section::message_size_max_advertised() const {
+  uint64_t out = message_size_max_bytes;
+  for (const auto& [domain, size] : domain_message_size_max_bytes) out = std::max(out, size);
+  return out;
+}
+
 const listener_config* config::listener(std::string_view name) const {
   for (const auto& l : listeners)
     if (l.name == name) return &l;
@@ -87,7 +100,15 @@ void check_shape(const toml::table& user, const toml::table& schema, const std::
                                     std::string(type_name(node.type()))));
       continue;
     }
-    if (auto* t = node.as_table()) check_shape(*t, *expected->as_table(), path, errors);
+    if (auto* t = node.as_table()) {
+      // An empty table in the default is a map: any key, integer values.
+      if (expected->as_table()->empty()) {
+        for (const auto& [k, v] : *t)
+          if (!v.is_integer()) errors.push_back(error_at(v, join(path, k.str()), "expected an integer"));
+      } else {
+        check_shape(*t, *expected->as_table(), path, errors);
+      }
+    }
     if (auto* a = node.as_array()) {
       for (const auto& item : *a)
         if (!item.is_string()) errors.push_back(error_at(item, path, "expected an array of strings"));
@@ -235,6 +256,34 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   c.smtp.postmaster = r.string("smtp.postmaster");
   c.smtp.data_timeout_ms = r.integer("smtp.data_timeout_ms", 1000, 3'600'000);
   c.smtp.reject_nul = r.boolean("smtp.reject_nul");
+  c.smtp.error_delay_ms = r.integer("smtp.error_delay_ms", 0, 60'000);
+  c.smtp.commands_max = r.u32("smtp.commands_max", 10, 10'000'000);
+  c.smtp.greeting_pause_ms = r.integer("smtp.greeting_pause_ms", 0, 60'000);
+  if (auto* sizes = user.at_path("smtp.domain_message_size_max_bytes").as_table()) {
+    for (const auto& [k, v] : *sizes) {
+      std::string key = "smtp.domain_message_size_max_bytes." + std::string(k.str());
+      std::string domain(k.str());
+      std::transform(domain.begin(), domain.end(), domain.begin(),
+                     [](unsigned char ch) { return char(std::tolower(ch)); });
+      if (!valid_hostname(domain)) {
+        errors.push_back(error_at(v, key, "not a domain name: \"" + std::string(k.str()) + "\""));
+        continue;
+      }
+      auto n = v.value<int64_t>();
+      if (!n) continue;  // check_shape reported it
+      if (*n < 1024 || uint64_t(*n) > (1ull << 34)) {
+        errors.push_back(error_at(v, key, "must be between 1024 and " + std::to_string(1ull << 34) + ", found " +
+                                              std::to_string(*n)));
+        continue;
+      }
+      c.smtp.domain_message_size_max_bytes[domain] = uint64_t(*n);
+    }
+  }
+  c.store.backup_directory = r.string("store.backup_directory");
+  c.store.segment_size_max_bytes = r.integer("store.segment_size_max_bytes", 1ull << 20, 1ull << 34);
+  c.store.compaction_interval_ms = r.integer("store.compaction_interval_ms", 0, 30ull * 86'400'000);
+  c.store.compaction_live_percent_max = r.u32("store.compaction_live_percent_max", 1, 99);
+  c.store.compaction_grace_ms = r.integer("store.compaction_grace_ms", 1'000, 86'400'000);
   c.imap.line_length_max = r.u32("imap.line_length_max", 1000, 1 << 24);
   c.imap.literal_size_max_bytes = r.integer("imap.literal_size_max_bytes", 1024, 1ull << 34);
   c.imap.idle_timeout_ms = r.integer("imap.idle_timeout_ms", 1'000, 86'400'000);

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,10 +59,16 @@ struct server_section {
 };
 
 struct smtp_section {
-  uint64_t message_size_max_bytes = 50ull * 1024 * 1024;
+  uint64_t message_size_max_bytes = 100ull * 1024 * 1024;
+  // Per recipient domain (lower case, as written in the directory); the
+  // listener advertises the largest of all, each RCPT gets its domain's.
+  std::map<std::string, uint64_t> domain_message_size_max_bytes;
   uint32_t recipients_max = 100;
   uint32_t line_length_max = 1000;
   uint32_t errors_max = 20;          // bad commands before the session is dropped
+  uint64_t error_delay_ms = 1'000;   // tarpit per error after the third
+  uint32_t commands_max = 10'000;    // per connection
+  uint64_t greeting_pause_ms = 300;  // MX: wait, then refuse a client that already talked
   // A full mailbox: 452 4.2.2 (the sender retries; the user may delete
   // mail) or, when true, 552 5.2.2 (bounce now).
   bool quota_full_permanent = false;
@@ -70,6 +77,19 @@ struct smtp_section {
   std::string postmaster;
   uint64_t data_timeout_ms = 180'000;  // per read while receiving a message
   bool reject_nul = true;            // a message with a NUL byte: 554 5.6.0
+
+  // The SIZE limit for mail to `domain` (its override, else the global one).
+  uint64_t message_size_max_for(std::string_view domain) const;
+  // What the listeners advertise: the largest limit any domain has.
+  uint64_t message_size_max_advertised() const;
+};
+
+struct store_section {
+  std::string backup_directory;       // empty: no backup
+  uint64_t segment_size_max_bytes = 64ull << 20;
+  uint64_t compaction_interval_ms = 600'000;  // 0: never
+  uint32_t compaction_live_percent_max = 50;
+  uint64_t compaction_grace_ms = 60'000;
 };
 
 struct imap_section {
@@ -124,6 +144,7 @@ struct config {
   tls_config tls;
   std::vector<listener_config> listeners;  // fixed order: see listener_names
   smtp_section smtp;
+  store_section store;
   imap_section imap;
   pop3_section pop3;
   auth_section auth;

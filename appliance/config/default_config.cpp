@@ -91,14 +91,28 @@ connections_per_ip_max = 50
 idle_timeout_ms = 60000
 
 [smtp]
-message_size_max_bytes = 52428800
+message_size_max_bytes = 104857600  # SIZE (RFC 1870), enforced while the message streams in
 recipients_max = 100
-line_length_max = 1000
-errors_max = 20
+line_length_max = 512             # command lines (RFC 5321: 512 with CRLF; raise it for long ORCPT=/AUTH= parameters)
+errors_max = 20                   # protocol errors before 421 and close
+error_delay_ms = 1000             # tarpit: each error after the third waits this long
+commands_max = 10000              # commands per connection, then 421
+greeting_pause_ms = 300           # MX only: a client that talks before the greeting is refused (554)
 quota_full_permanent = false      # full mailbox: false = 452 4.2.2 (retry later), true = 552 5.2.2
 postmaster = ""                   # where <postmaster> goes; empty = the first account
 data_timeout_ms = 180000          # per read while a message streams in
 reject_nul = true                 # refuse messages containing NUL bytes (554 5.6.0)
+
+[smtp.domain_message_size_max_bytes]  # per recipient domain, overrides message_size_max_bytes:
+                                  # "example.org" = 10485760
+
+[store]
+backup_directory = ""             # every durable record is copied here as soon as it is durable
+                                  # (put it on another disk); empty = no backup. `ringmail restore` reads it.
+segment_size_max_bytes = 67108864 # a core's segment file rolls over at this size
+compaction_interval_ms = 600000   # each core looks for segments to compact this often; 0 = never
+compaction_live_percent_max = 50  # a sealed segment is rewritten when at most this much of it is live
+compaction_grace_ms = 60000       # a blob committed this recently counts as live
 
 [imap]
 line_length_max = 65536

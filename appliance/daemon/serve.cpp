@@ -35,9 +35,12 @@
 #include "appliance/observe/metrics.h"
 #include "appliance/smtp/smtp_listeners.h"
 #include "appliance/smtp/smtp_services.h"
+#include "appliance/storage/compaction_loop.h"
+#include "appliance/storage/store_metrics.h"
 #include "appliance/storage/store_setup.h"
 #include "kernel_io/net/connection.h"
 #include "kernel_io/ring/ops.h"
+#include "kernel_io/shard/cross_core.h"
 #include "kernel_io/shard/runtime.h"
 #include "protocols/tls/context.h"
 #include "protocols/tls/self_signed.h"
@@ -230,6 +233,23 @@ kio::task<admin_response> run_admin_command(daemon_state& s, admin_request reque
   if (request.verb == "metrics") {
     admin_response r;
     r.out = s.stats->render_prometheus();
+    // The store's group-commit numbers live on each core: read them there.
+    std::vector<store_core_metrics> cores;
+    for (unsigned c = 0; c < s.runtime->cores(); ++c) {
+      store::message_store* st = s.store.get();
+      smtp_core_state* state = s.smtp->cores[c].get();
+      auto read = [st, state, c] {
+        return store_core_metrics{st->commit_metrics(store::core_id{c}),
+                                  state->driver ? state->driver->backup_errors() : 0};
+      };
+      if (c == kio::reactor::current()->id()) {
+        cores.push_back(read());
+      } else {
+        auto m = co_await kio::run_on(s.runtime->core(c), read);
+        cores.push_back(m);
+      }
+    }
+    r.out += render_store_metrics(cores);
     co_return r;
   }
   if (request.verb == "auth.test") {
@@ -290,6 +310,14 @@ kio::task<admin_response> run_admin_command(daemon_state& s, admin_request reque
   }
   s.admin_lock.unlock();
   co_return response;
+}
+
+// A directory update the daemon makes itself (not a CLI request), on core 0
+// through the same path as admin commands: one at a time, saved, published.
+kio::task<void> run_internal_command(daemon_state& s, admin_request request) {
+  std::string verb = request.verb;
+  admin_response response = co_await run_admin_command(s, std::move(request));
+  if (response.exit_code != 0) s.log.error("internal_command").kv("command", verb).kv("error", response.err);
 }
 
 kio::task<void> serve_admin_client(kio::reactor& r, daemon_state& s, int fd) {
@@ -366,6 +394,7 @@ kio::task<void> core_main(kio::reactor& r, daemon_state& s, appliance::demo::lin
     s.runtime->request_stop();
     co_return;
   }
+  r.spawn(run_compaction_loop(r, *s.smtp_listeners));
   // Listeners bind when their accept loops first run; one round trip
   // through the ring lets every task spawned above reach its first await.
   (void)co_await kio::nop();
@@ -463,6 +492,23 @@ kio::result<void, std::string> create_demo(daemon_state& s, const config& cfg) {
   std::printf("ringmail: created demo account %s with password %s (also in %s)\n", address.c_str(), password.c_str(),
               pw_path.c_str());
   return {};
+}
+
+// What a person needs to set up a mail client, printed at start.
+void print_client_settings(const config& cfg, const std::string& data_dir) {
+  std::string login = "your address";
+  std::error_code ec;
+  if (cfg.server.create_demo && fs::exists(fs::path(data_dir) / demo_password_file, ec))
+    login = "demo@" + cfg.server.demo_domain + " (password in " + (fs::path(data_dir) / demo_password_file).string() + ")";
+  std::printf("ringmail: mail client settings: login %s; the certificate is self-signed unless tls.certificate is set\n",
+              login.c_str());
+  auto show = [&](const char* name, const char* role, const char* security) {
+    if (const listener_config* lc = cfg.listener(name); lc && lc->enabled)
+      std::printf("ringmail:   %-22s server %s port %u, %s, normal password\n", role, lc->address.ip_string().c_str(),
+                  unsigned(lc->address.port()), security);
+  };
+  show("submission", "outgoing (SMTP)", "STARTTLS");
+  show("submissions", "outgoing (SMTP)", "SSL/TLS");
 }
 
 void chown_to(const std::string& path, uid_t uid, gid_t gid) {
@@ -579,23 +625,43 @@ int serve(const serve_options& options) {
 
   // The store: recovery runs here, before any core serves, with blocking
   // I/O (nothing else runs yet). What it found is printed and logged.
-  auto opened = open_store(s.data_dir, rt.cores(), [&s](const std::string& line) {
-    std::printf("ringmail: store recovery: %s\n", line.c_str());
-    s.log.warning("store_recovery").kv("detail", line);
-  });
+  store_setup_options store_options;
+  store_options.backup_directory = cfg->store.backup_directory;
+  store_options.segment_size_max_bytes = cfg->store.segment_size_max_bytes;
+  auto opened = open_store(
+      s.data_dir, rt.cores(),
+      [&s](const std::string& line) {
+        std::printf("ringmail: store recovery: %s\n", line.c_str());
+        s.log.warning("store_recovery").kv("detail", line);
+      },
+      store_options);
   if (!opened) return fatal(opened.error());
   s.store = std::move(*opened);
   if (s.drop_to_user) {
     std::error_code walk_error;
-    chown_to(store_directory(s.data_dir), s.uid, s.gid);
-    for (const auto& entry : fs::recursive_directory_iterator(store_directory(s.data_dir), walk_error))
-      chown_to(entry.path().string(), s.uid, s.gid);
+    // The store and its backup are written after the drop to server.user.
+    for (const std::string& dir : {store_directory(s.data_dir), cfg->store.backup_directory}) {
+      if (dir.empty()) continue;
+      chown_to(dir, s.uid, s.gid);
+      for (const auto& entry : fs::recursive_directory_iterator(dir, walk_error))
+        chown_to(entry.path().string(), s.uid, s.gid);
+    }
   }
   std::string recovered = recovery_summary(s.store->recovery());
   std::printf("ringmail: store %s: %s\n", store_directory(s.data_dir).c_str(), recovered.c_str());
   s.log.info("store_open").kv("directory", store_directory(s.data_dir)).kv("recovery", recovered);
   s.smtp = std::make_unique<smtp_shared>(rt, *s.store, *s.directories, *s.configs, *s.auth, *s.send_limits, s.log,
                                          *s.stats);
+  daemon_state* state = &s;
+  s.smtp->set_quota_warning_flag = [state](const std::string& address, bool sent) {
+    admin_request request;
+    request.verb = "account.quota_warning_flag";
+    request.args["address"] = address;
+    request.args["sent"] = sent ? "yes" : "no";
+    kio::post(state->runtime->core(0), [state, request] {
+      kio::reactor::current()->spawn(run_internal_command(*state, request));
+    });
+  };
   s.smtp->started_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count());
@@ -605,12 +671,15 @@ int serve(const serve_options& options) {
     s.smtp_listeners->cores.push_back(std::make_unique<smtp_listeners_shared::core_slot>());
 
   std::printf("ringmail: data in %s, config %s, %u cores\n", s.data_dir.c_str(), cfg->source.c_str(), rt.cores());
+  if (!cfg->store.backup_directory.empty())
+    std::printf("ringmail: every durable record is copied to %s\n", cfg->store.backup_directory.c_str());
   std::printf("ringmail: demo line server on %s (STARTTLS) and %s (TLS)\n", options.demo_plain.c_str(),
               options.demo_tls.c_str());
   std::printf("ringmail: admin socket %s/%s\n", s.data_dir.c_str(), admin_socket_name);
   for (const char* name : {"smtp", "submission", "submissions"})
     if (const listener_config* lc = cfg->listener(name); lc && lc->enabled)
       std::printf("ringmail: %s on %s (%s)\n", name, lc->address.to_string().c_str(), std::string(to_string(lc->tls)).c_str());
+  print_client_settings(*cfg, s.data_dir);
   std::fflush(stdout);
   int code = rt.run([&s, &demo](kio::reactor& r) { return core_main(r, s, demo); }, [&s] { reload(s); });
   // Every session and commit driver has ended: drop the drivers before the

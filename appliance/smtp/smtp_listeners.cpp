@@ -43,10 +43,15 @@ smtp::session_config session_config_for(const config& cfg, const listener_config
   if (lc.tls != tls_mode::none) sc.tls = std::move(tls);
   // Accounts may still refuse plaintext logins themselves (authenticator).
   sc.auth_over_plaintext = !cfg.auth.require_tls;
-  sc.limits.message_size_max = cfg.smtp.message_size_max_bytes;
+  sc.limits.message_size_max = cfg.smtp.message_size_max_advertised();
   sc.limits.recipients_max = cfg.smtp.recipients_max;
   sc.limits.line_length_max = cfg.smtp.line_length_max;
   sc.limits.errors_max = cfg.smtp.errors_max;
+  sc.limits.error_delay_ms = cfg.smtp.error_delay_ms;
+  sc.limits.commands_max = cfg.smtp.commands_max;
+  // The session pauses only on the MX listener (clients of submission are
+  // ours and talk as soon as they can).
+  sc.limits.greeting_pause_ms = cfg.smtp.greeting_pause_ms;
   sc.limits.command_timeout_ms = lc.idle_timeout_ms;
   sc.limits.data_timeout_ms = cfg.smtp.data_timeout_ms;
   return sc;
@@ -106,6 +111,19 @@ kio::task<void> accept_loop(kio::reactor& r, smtp_listeners_shared& shared, unsi
 }
 
 }  // namespace
+
+bool hold_commit_drivers(smtp_listeners_shared& shared) {
+  ++shared.sessions;
+  if (shared.drivers_stopped.load() || shared.cores_stopping.load() != 0) {
+    release_commit_drivers(shared);
+    return false;
+  }
+  return true;
+}
+
+void release_commit_drivers(smtp_listeners_shared& shared) {
+  if (shared.sessions.fetch_sub(1) == 1) maybe_stop_drivers(shared);
+}
 
 bool start_smtp(kio::reactor& r, smtp_listeners_shared& shared) {
   unsigned core = r.id();

@@ -257,6 +257,8 @@ kio::task<smtp::verdict> smtp_services::check_recipient(const smtp::session_info
     }
   }
   rcpt.destination = encode_destination(res.accounts);
+  // SIZE per domain: the address as written (an alias domain may have its own).
+  if (!p.postmaster) rcpt.message_size_max = cfg.smtp.message_size_max_for(p.address.domain);
   co_return smtp::verdict::accept();
 }
 
@@ -321,12 +323,97 @@ kio::task<smtp::verdict> prepare_on_owner(smtp_shared& shared, const std::vector
   co_return smtp::verdict::accept();
 }
 
+// On the owner core, after a delivery to `acc` is durable: the quota warning
+// (issue 4), once per crossing of limits.quota_warning_percent. The flag in
+// the directory makes it once across restarts; the core's quota_warned set
+// covers the moment until the directory owner has published it. Usage that
+// fell below the threshold again (the user deleted mail, the quota grew)
+// clears both, so the next crossing warns again. The warning is one more
+// blob and delivery on this core, outside the quota (it must always land),
+// and costs the message that crossed one more group commit.
+kio::task<void> quota_warning_after_delivery(smtp_shared& shared, unsigned core, const account& acc,
+                                             const config& cfg) {
+  if (acc.quota_bytes == 0) co_return;
+  smtp_core_state& state = *shared.cores[core];
+  store::account_id sid = store_account(acc.id);
+  uint64_t usage = shared.store.quota(sid).used_bytes;
+  uint32_t percent = cfg.limits.quota_warning_percent;
+  if (clear_warning_flag(acc, usage, percent) ||
+      (!acc.quota_warning_sent && state.quota_warned.count(acc.id.get()) &&
+       check_quota(acc, usage, 0, percent) == quota_verdict::ok)) {
+    state.quota_warned.erase(acc.id.get());
+    if (acc.quota_warning_sent && shared.set_quota_warning_flag) shared.set_quota_warning_flag(acc.address, false);
+    co_return;
+  }
+  if (acc.quota_warning_sent || state.quota_warned.count(acc.id.get())) co_return;
+  // Over the threshold (warn), or over the quota itself after the quota
+  // was lowered (full): either way the user should hear of it.
+  if (check_quota(acc, usage, 0, percent) == quota_verdict::ok) co_return;
+  state.quota_warned.insert(acc.id.get());
+
+  std::string text = quota_warning_message(acc, usage, cfg.server.hostname, percent);
+  store::blob_writer writer = shared.store.begin_blob(store::core_id{core});
+  auto failed = [&](std::string_view why) {
+    state.quota_warned.erase(acc.id.get());
+    shared.log.error("quota_warning").kv("account", acc.address).kv("result", "failed").kv("error", why);
+  };
+  if (auto a = shared.store.append_chunk(writer, text); !a) {
+    failed(store::to_string(a.error()));
+    co_return;
+  }
+  auto blob = shared.store.finish_blob(writer);
+  if (!blob) {
+    failed(store::to_string(blob.error()));
+    co_return;
+  }
+  auto flushed = co_await state.driver->flush(blob->ticket);
+  if (!flushed) {
+    failed(store::to_string(flushed.error()));
+    co_return;
+  }
+  const auto* box = shared.store.find_mailbox(sid, "INBOX");
+  if (!box) {
+    failed("no INBOX");
+    co_return;
+  }
+  store::delivery_request d;
+  d.account = sid;
+  d.mailbox = box->id;
+  d.key = blob->key;
+  d.header_prefix = "Delivered-To: " + acc.address + "\r\n";
+  d.internal_date_ms = int64_t(wall_ms());
+  d.ignore_quota = true;
+  auto r = shared.store.append_delivery(d);
+  if (!r) {
+    failed(store::to_string(r.error()));
+    co_return;
+  }
+  auto durable = co_await state.driver->flush(r->ticket);
+  if (!durable) {
+    failed(store::to_string(durable.error()));
+    co_return;
+  }
+  if (shared.set_quota_warning_flag) shared.set_quota_warning_flag(acc.address, true);
+  shared.stats.add(core, counter::quota_warnings);
+  shared.log.warning("quota_warning")
+      .kv("account", acc.address)
+      .kv("used_bytes", usage)
+      .kv("quota_bytes", acc.quota_bytes)
+      .kv("percent", uint64_t(percent));
+}
+
 // Phase 2 on an owner core: one delivery record per account, then the
 // group commit that makes them durable.
 kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector<delivery_item>* items,
-                                          store::blob_key key) {
+                                          store::blob_key key, uint64_t blob_size, const std::string* id) {
   unsigned core = kio::reactor::current()->id();
   owner_outcome out;
+  struct made {
+    const delivery_item* item;
+    std::string folder;
+    uint32_t uid;
+  };
+  std::vector<made> delivered;
   int64_t now = int64_t(wall_ms());
   for (const auto& item : *items) {
     store::account_id sid = store_account(item.account);
@@ -340,6 +427,10 @@ kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector
     d.account = sid;
     d.mailbox = box->id;
     d.key = key;
+    // The blob is on the session's core and durable (flushed before this
+    // hop): its size comes with it, so this core never reads that core's
+    // catalog.
+    d.blob_size = blob_size;
     d.header_prefix = item.header_prefix;
     d.internal_date_ms = now;
     // Quotas were decided in phase 1 with the appliance's policy.
@@ -351,6 +442,7 @@ kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector
       break;
     }
     out.tickets.push_back(r->ticket);
+    delivered.push_back({&item, box->name, r->uid});
   }
   // Even after a failure, what was appended is flushed: a record is never
   // left pending for someone else's batch to decide.
@@ -359,6 +451,21 @@ kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector
     if (!flushed && out.decision.ok)
       out.decision = smtp::verdict::refuse(451, "4.3.0", std::string("Delivery not durable (store: ") +
                                                              store::to_string(flushed.error()) + ")");
+  }
+  if (out.decision.ok) {
+    std::shared_ptr<const directory> dir = shared.directories.get(core);
+    std::shared_ptr<const config> cfg = shared.configs.get(core);
+    for (const auto& d : delivered) {
+      const account* acc = dir->find_account(d.item->account);
+      shared.log.info("delivery")
+          .kv("id", *id)
+          .kv("account", acc ? acc->address : std::to_string(d.item->account.get()))
+          .kv("mailbox", d.folder)
+          .kv("uid", uint64_t(d.uid));
+    }
+    for (const auto& item : *items)
+      if (const account* acc = dir->find_account(item.account))
+        co_await quota_warning_after_delivery(shared, core, *acc, *cfg);
   }
   co_return out;
 }
@@ -484,8 +591,11 @@ kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
     const std::vector<delivery_item>* items = &by_core[core];
     smtp_shared* shared = &_shared;
     store::blob_key key = blob.key;
-    owner_outcome o = co_await on_core<owner_outcome>(
-        _shared, core, [shared, items, key] { return deliver_on_owner(*shared, items, key); });
+    uint64_t blob_size = blob.size;
+    const std::string* id = &_id;
+    owner_outcome o = co_await on_core<owner_outcome>(_shared, core, [shared, items, key, blob_size, id] {
+      return deliver_on_owner(*shared, items, key, blob_size, id);
+    });
     if (!o.decision.ok) {
       _shared.log.error("delivery_failed")
           .kv("session", request.info.session_id)

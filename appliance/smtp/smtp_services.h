@@ -27,7 +27,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <functional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "appliance/accounts/authenticator.h"
@@ -50,6 +52,9 @@ struct smtp_core_state {
   // Accounts being created in the store (first mail ever): later deliveries
   // to the same account wait for the same ticket instead of creating twice.
   std::unordered_map<uint64_t, store::store_ticket> creating;
+  // Accounts owned by this core whose quota warning was delivered but whose
+  // directory flag may not be published yet: the warning goes out once.
+  std::unordered_set<uint64_t> quota_warned;
   uint64_t sessions_started = 0;
   uint64_t messages_started = 0;
 };
@@ -70,6 +75,10 @@ struct smtp_shared {
   metrics& stats;
   std::vector<std::unique_ptr<smtp_core_state>> cores;  // index = core
   uint64_t started_ms = 0;  // part of every id, so ids differ across restarts
+  // Records in the directory that an account got its quota warning (true)
+  // or fell below the threshold again (false). Set by the daemon: it posts
+  // the update to the directory's owner (core 0); callable on any core.
+  std::function<void(const std::string& address, bool sent)> set_quota_warning_flag;
 };
 
 // "<started_ms hex>.<core>.<n>": unique for the daemon's life and, with the

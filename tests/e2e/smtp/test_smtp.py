@@ -39,6 +39,7 @@ memory_kib = 1024
 iterations = 1
 [smtp]
 message_size_max_bytes = {MESSAGE_SIZE_MAX}
+greeting_pause_ms = 0   # the early-talker pause has its own test (test_smtp_policy)
 [listeners.smtp]
 address = "127.0.0.1:{ports['mx']}"
 {mx_extra}

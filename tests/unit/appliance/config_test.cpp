@@ -94,5 +94,41 @@ TEST(config, certificate_needs_its_key) {
   EXPECT_NE(errors[0].message.find("tls.key"), std::string::npos);
 }
 
+TEST(config, smtp_size_is_100_mb_with_per_domain_overrides) {
+  config d = default_config();
+  EXPECT_EQ(d.smtp.message_size_max_bytes, 100ull * 1024 * 1024);
+  EXPECT_EQ(d.smtp.message_size_max_for("example.test"), 100ull * 1024 * 1024);
+  EXPECT_EQ(d.smtp.message_size_max_advertised(), 100ull * 1024 * 1024);
+  EXPECT_EQ(d.smtp.greeting_pause_ms, 300u);
+  std::vector<config_error> errors;
+  auto c = parse_config("[smtp.domain_message_size_max_bytes]\n\"Small.Test\" = 2048\n\"big.test\" = 209715200\n",
+                        "test.toml", errors);
+  ASSERT_TRUE(c) << (errors.empty() ? "" : errors[0].to_string());
+  EXPECT_EQ(c->smtp.message_size_max_for("small.test"), 2048u);
+  EXPECT_EQ(c->smtp.message_size_max_for("SMALL.test"), 2048u);
+  EXPECT_EQ(c->smtp.message_size_max_for("other.test"), 100ull * 1024 * 1024);
+  EXPECT_EQ(c->smtp.message_size_max_advertised(), 209715200u);
+
+  auto bad = errors_of("[smtp.domain_message_size_max_bytes]\n\"a.test\" = \"10M\"\n\"no domain\" = 5000\n"
+                       "\"c.test\" = 12\n");
+  ASSERT_EQ(bad.size(), 3u);
+  std::string all;
+  for (const auto& e : bad) all += e.to_string() + "\n";
+  EXPECT_NE(all.find("test.toml:2:12: smtp.domain_message_size_max_bytes.a.test: expected an integer"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find("smtp.domain_message_size_max_bytes.no domain: not a domain name"), std::string::npos) << all;
+  EXPECT_NE(all.find("smtp.domain_message_size_max_bytes.c.test: must be between 1024"), std::string::npos) << all;
+}
+
+TEST(config, store_section) {
+  config d = default_config();
+  EXPECT_EQ(d.store.backup_directory, "");
+  EXPECT_EQ(d.store.compaction_interval_ms, 600'000u);
+  auto bad = errors_of("[store]\nsegment_size_max_bytes = 10\ncompaction_live_percent_max = 100\n");
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad[0].key, "store.segment_size_max_bytes");
+  EXPECT_EQ(bad[1].key, "store.compaction_live_percent_max");
+}
+
 }  // namespace
 }  // namespace appliance
