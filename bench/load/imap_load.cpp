@@ -7,6 +7,8 @@
 #include "bench/load/mailbox_load.h"
 #include "bench/load/message_pool.h"
 #include "bench/load/reply_reader.h"
+#include "kernel_io/ring/ops.h"
+#include "kernel_io/ring/reactor.h"
 
 namespace bench_load {
 
@@ -44,6 +46,12 @@ struct imap_shared {
   std::atomic<uint64_t> mismatched{0};
   std::atomic<unsigned> idling{0};
   std::atomic<bool> ready_written{false};
+  // IDLE storm: when the last connection is in IDLE, one more coroutine
+  // sends storm_messages over SMTP; sent_ns[k] is when message k's last byte
+  // left, and every idle connection times the untagged EXISTS that covers it.
+  std::unique_ptr<std::atomic<uint64_t>[]> sent_ns;
+  std::atomic<uint64_t> storm_sent{0};
+  std::atomic<uint64_t> wakeups{0};
 };
 
 std::string quoted(const std::string& s) {
@@ -53,6 +61,15 @@ std::string quoted(const std::string& s) {
     out += c;
   }
   return out + "\"";
+}
+
+// "* 12 EXISTS" -> 12
+std::optional<uint32_t> exists_count(std::string_view line) {
+  if (line.size() < 10 || line.substr(0, 2) != "* " || line.substr(line.size() - 7) != " EXISTS") return std::nullopt;
+  uint32_t n = 0;
+  auto [end, ec] = std::from_chars(line.data() + 2, line.data() + line.size(), n);
+  if (ec != std::errc{} || std::string_view(end, 7) != " EXISTS") return std::nullopt;
+  return n;
 }
 
 // One IMAP client connection: tag counter and command helper.
@@ -95,7 +112,7 @@ class imap_client {
 
 // Connect, greeting, STARTTLS, LOGIN, SELECT. Returns the UIDs when asked.
 kio::task<bool> log_in(imap_shared& shared, session_context& ctx, client_connection& c, imap_client& client,
-                       std::vector<uint32_t>* uids) {
+                       std::vector<uint32_t>* uids, uint32_t* exists = nullptr) {
   std::string error;
   auto greeting = co_await read_line_copy(*c.stream, error);
   if (!greeting || greeting->rfind("* OK", 0) != 0) {
@@ -111,8 +128,14 @@ kio::task<bool> log_in(imap_shared& shared, session_context& ctx, client_connect
   auto login = co_await client.run("LOGIN " + quoted(ctx.options.user) + " " + quoted(ctx.options.password), plain,
                                    "login");
   if (!login) co_return false;
-  auto selected = co_await client.run("SELECT " + quoted(shared.options.mailbox), plain, "select");
+  imap_read_options keep_lines;
+  keep_lines.keep_untagged = true;
+  auto selected = co_await client.run("SELECT " + quoted(shared.options.mailbox), keep_lines, "select");
   if (!selected) co_return false;
+  for (auto& line : selected->untagged) {
+    auto n = exists_count(line);
+    if (n && exists) *exists = *n;
+  }
   if (uids) {
     imap_read_options keep;
     keep.keep_untagged = true;
@@ -160,7 +183,55 @@ kio::task<bool> fetch_bodies(imap_shared& shared, session_context& ctx, imap_cli
   co_return true;
 }
 
-kio::task<void> hold_idle(imap_shared& shared, session_context& ctx, imap_client& client) {
+kio::task<bool> smtp_step(session_context& ctx, proto::session_stream& s, const std::string& text, int want) {
+  if (!text.empty()) {
+    auto w = co_await s.write_direct(bytes_of(text));
+    if (!w) {
+      ctx.stats.error("storm send: " + w.error().describe());
+      co_return false;
+    }
+  }
+  std::string error;
+  auto r = co_await read_smtp_reply(s, error);
+  if (!r || r->code != want) {
+    ctx.stats.error("storm SMTP: " + (r ? r->text : error));
+    co_return false;
+  }
+  co_return true;
+}
+
+// Sends the storm's messages one after the other to the IDLEing account over
+// plain SMTP (the MX listener), recording when each one's data was sent.
+kio::task<void> storm_sender(imap_shared& shared, session_context ctx) {
+  const auto& o = shared.options;
+  common_options smtp = ctx.options;
+  smtp.port = o.storm_smtp_port;
+  smtp.tls = tls_mode::none;
+  session_context sctx{ctx.index, ctx.thread, ctx.stats, smtp, nullptr, ctx.deadline_ns};
+  auto c = co_await open_connection(sctx, 64 * 1024);
+  if (!c) co_return;
+  auto& s = *c->stream;
+  bool ok = co_await smtp_step(sctx, s, "", 220);
+  if (ok) ok = co_await smtp_step(sctx, s, "EHLO storm.client\r\n", 250);
+  for (unsigned k = 0; ok && k < o.storm_messages; ++k) {
+    ok = co_await smtp_step(sctx, s, "MAIL FROM:<storm@bench.test>\r\n", 250);
+    if (ok) ok = co_await smtp_step(sctx, s, "RCPT TO:<" + o.storm_rcpt + ">\r\n", 250);
+    if (ok) ok = co_await smtp_step(sctx, s, "DATA\r\n", 354);
+    if (!ok) break;
+    std::string message = "X-Bench-Id: storm." + std::to_string(k) +
+                          "\r\nFrom: <storm@bench.test>\r\nSubject: storm\r\n\r\nwake up\r\n.\r\n";
+    auto w = co_await s.write_direct(bytes_of(message));
+    if (!w) break;
+    shared.sent_ns[k].store(now_ns());
+    ok = co_await smtp_step(sctx, s, "", 250);
+    if (ok) ++shared.storm_sent;
+    if (o.storm_interval_ms) co_await kio::sleep_for(o.storm_interval_ms);
+  }
+  (void)co_await smtp_step(sctx, s, "QUIT\r\n", 221);
+  co_await s.close();
+}
+
+kio::task<void> hold_idle(imap_shared& shared, session_context& ctx, imap_client& client, uint32_t exists_at_select) {
   auto& s = client.stream();
   auto w = co_await s.write_direct(bytes_of("i IDLE\r\n"));
   std::string error;
@@ -175,22 +246,36 @@ kio::task<void> hold_idle(imap_shared& shared, session_context& ctx, imap_client
   }
   ++ctx.stats.operations;
   unsigned now_idling = ++shared.idling;
-  if (now_idling == ctx.options.connections && !shared.options.ready_file.empty() && !shared.ready_written.exchange(true)) {
-    std::ofstream(shared.options.ready_file) << now_idling << "\n";
+  if (now_idling == ctx.options.connections && !shared.ready_written.exchange(true)) {
+    if (!shared.options.ready_file.empty()) std::ofstream(shared.options.ready_file) << now_idling << "\n";
+    if (shared.options.storm_messages > 0) kio::reactor::current()->spawn(storm_sender(shared, ctx));
   }
+  uint32_t seen = exists_at_select;  // EXISTS count already timed
+  const uint32_t storm_end = exists_at_select + shared.options.storm_messages;
   uint64_t hold_until = now_ns() + static_cast<uint64_t>(shared.options.hold_seconds * 1e9);
   // Wait out the hold; untagged updates (EXISTS) are read and ignored.
-  while (now_ns() < hold_until) {
+  while (now_ns() < hold_until && !(shared.options.storm_messages > 0 && seen >= storm_end)) {
     uint64_t left_ms = (hold_until - now_ns()) / 1'000'000 + 1;
     s.connection().options().idle_timeout_ms = left_ms;
-    auto got = co_await s.read_some();
+    auto got = co_await s.read_line();
     if (!got) {
       if (got.error().what == proto::stream_error::kind::timeout) break;
       ctx.stats.error("while idle: " + got.error().describe());
       co_return;
     }
-    s.consume(got->size());
+    auto n = exists_count(got->text);
+    if (!n || !shared.sent_ns) continue;
+    uint64_t at = now_ns();
+    for (; seen < *n && seen < storm_end; ++seen) {
+      uint64_t sent = shared.sent_ns[seen - exists_at_select].load();
+      if (sent == 0 || sent > at) continue;  // not one of the storm's, or raced its clock read
+      ctx.stats.latency("idle_wake").add_ns(at - sent);
+      ++shared.wakeups;
+    }
   }
+  if (shared.options.storm_messages > 0 && seen < storm_end)
+    ctx.stats.error("IDLE saw " + std::to_string(seen - exists_at_select) + " of " +
+                    std::to_string(shared.options.storm_messages) + " storm messages");
   s.connection().options().idle_timeout_ms = ctx.options.timeout_ms;
   auto d = co_await s.write_direct(bytes_of("DONE\r\n"));
   if (!d) co_return;
@@ -231,10 +316,13 @@ kio::task<void> imap_session(imap_shared& shared, session_context& ctx) {
   imap_client client(ctx, *c);
   std::vector<uint32_t> uids;
   bool want_uids = o.workload == "fetch-bodies" || o.workload == "flags";
-  if (co_await log_in(shared, ctx, *c, client, want_uids ? &uids : nullptr)) {
+  std::vector<uint32_t>* uid_list = nullptr;
+  if (want_uids) uid_list = &uids;
+  uint32_t exists = 0;
+  if (co_await log_in(shared, ctx, *c, client, uid_list, &exists)) {
     ok = true;
     if (o.workload == "idle") {
-      co_await hold_idle(shared, ctx, client);
+      co_await hold_idle(shared, ctx, client, exists);
     } else {
       for (unsigned round = 0; round < o.rounds && ok && !ctx.past_deadline(); ++round) {
         if (o.workload == "fetch-headers") {
@@ -278,11 +366,22 @@ kio::task<void> imap_session(imap_shared& shared, session_context& ctx) {
 
 int run_imap(const mailbox_options& options) {
   imap_shared shared{options, load_manifest(options.manifest_path)};
+  if (options.storm_messages > 0) {
+    if (options.workload != "idle" || options.storm_smtp_port == 0 || options.storm_rcpt.empty()) {
+      std::cerr << "ringmail-load imap: --storm-messages needs -w idle, --storm-smtp-port and --storm-rcpt\n";
+      return 2;
+    }
+    shared.sent_ns = std::make_unique<std::atomic<uint64_t>[]>(options.storm_messages);
+    for (unsigned k = 0; k < options.storm_messages; ++k) shared.sent_ns[k] = 0;
+  }
   auto result = run_sessions(options.common, [&shared](session_context& ctx) { return imap_session(shared, ctx); });
   char extra[256];
-  std::snprintf(extra, sizeof extra, R"("workload":"%s","verified":%llu,"mismatched":%llu,"connections":%u)",
+  std::snprintf(extra, sizeof extra,
+                R"("workload":"%s","verified":%llu,"mismatched":%llu,"connections":%u,"storm_sent":%llu,"wakeups":%llu)",
                 options.workload.c_str(), static_cast<unsigned long long>(shared.verified.load()),
-                static_cast<unsigned long long>(shared.mismatched.load()), options.common.connections);
+                static_cast<unsigned long long>(shared.mismatched.load()), options.common.connections,
+                static_cast<unsigned long long>(shared.storm_sent.load()),
+                static_cast<unsigned long long>(shared.wakeups.load()));
   write_report(options.common, report_json("imap", result, extra));
   return result.totals.errors == 0 ? 0 : 1;
 }

@@ -13,11 +13,15 @@
 //   flags          UID STORE <uid> +FLAGS/-FLAGS (\Flagged) per op
 //   idle           LOGIN, SELECT, IDLE, then hold the connection until the
 //                  hold time ends (memory per idle connection); op = one
-//                  connection in IDLE
+//                  connection in IDLE. With --storm-messages K, K messages
+//                  are then sent over SMTP and every idle connection times
+//                  the EXISTS push of each (the IDLE storm).
 // POP3 workload: retr-all: USER/PASS, STAT, RETR of every message (one op
 // per RETR), QUIT without DELE.
 
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "bench/load/driver.h"
 
@@ -32,6 +36,13 @@ struct mailbox_options {
   double hold_seconds = 10;          // idle: how long every connection stays in IDLE
   std::string ready_file;            // idle: written once every connection is in IDLE
   std::string manifest_path;         // verify fetched bodies against it
+  // idle + storm: once every connection is in IDLE, send this many messages
+  // over SMTP to storm_rcpt and time each one from its last byte sent to the
+  // EXISTS on every idle connection ("idle_wake").
+  unsigned storm_messages = 0;
+  uint16_t storm_smtp_port = 0;
+  std::string storm_rcpt;
+  uint64_t storm_interval_ms = 0;
 };
 
 int run_imap(const mailbox_options& options);

@@ -7,6 +7,7 @@
 //   ringmail-load pop3 --port 1110 --user U --password P
 //   ringmail-load limits --dir /var/tmp
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 
@@ -38,6 +39,12 @@ void add_common(CLI::App* app, bench_load::common_options& o, std::string& tls) 
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
+  // Thousands of idle connections need as many descriptors as the hard limit allows.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   CLI::App app{"ringmail-load: SMTP/IMAP/POP3 load generators and physical limits"};
   app.require_subcommand(1);
 
@@ -69,6 +76,12 @@ int main(int argc, char** argv) {
   imap_cmd->add_option("--hold", imap.hold_seconds, "idle: seconds to stay in IDLE")->capture_default_str();
   imap_cmd->add_option("--ready-file", imap.ready_file, "idle: written when every connection is in IDLE");
   imap_cmd->add_option("--manifest", imap.manifest_path, "Verify fetched bodies against this SMTP manifest");
+  imap_cmd->add_option("--storm-messages", imap.storm_messages, "idle: then send this many messages (IDLE storm)")
+      ->capture_default_str();
+  imap_cmd->add_option("--storm-smtp-port", imap.storm_smtp_port, "idle storm: plain SMTP port to send them to");
+  imap_cmd->add_option("--storm-rcpt", imap.storm_rcpt, "idle storm: recipient (the IDLEing account)");
+  imap_cmd->add_option("--storm-interval-ms", imap.storm_interval_ms, "idle storm: pause between messages")
+      ->capture_default_str();
 
   bench_load::mailbox_options pop3;
   std::string pop3_tls = "none";
