@@ -45,8 +45,8 @@ def verify_maildir(path, manifests):
             body = data[at:].replace(b"\r\n", b"\n")
             ident = body[12:body.find(b"\n")].decode(errors="replace")
             digest = hashlib.sha256(body).hexdigest()
-            if ident in found:
-                duplicates += 1
+            if ident in found and ident in expected:
+                duplicates += 1  # an accepted message delivered twice
             found[ident] = digest
             if ident in expected and expected[ident] != digest:
                 mismatched += 1

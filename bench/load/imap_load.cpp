@@ -213,12 +213,14 @@ kio::task<void> storm_sender(imap_shared& shared, session_context ctx) {
   auto& s = *c->stream;
   bool ok = co_await smtp_step(sctx, s, "", 220);
   if (ok) ok = co_await smtp_step(sctx, s, "EHLO storm.client\r\n", 250);
+  const uint64_t storm_start = now_ns();
   for (unsigned k = 0; ok && k < o.storm_messages; ++k) {
     ok = co_await smtp_step(sctx, s, "MAIL FROM:<storm@bench.test>\r\n", 250);
     if (ok) ok = co_await smtp_step(sctx, s, "RCPT TO:<" + o.storm_rcpt + ">\r\n", 250);
     if (ok) ok = co_await smtp_step(sctx, s, "DATA\r\n", 354);
     if (!ok) break;
-    std::string message = "X-Bench-Id: storm." + std::to_string(k) +
+    // Unique across runs: repeats of a storm into one mailbox must not reuse ids.
+    std::string message = "X-Bench-Id: storm." + std::to_string(storm_start) + "." + std::to_string(k) +
                           "\r\nFrom: <storm@bench.test>\r\nSubject: storm\r\n\r\nwake up\r\n.\r\n";
     auto w = co_await s.write_direct(bytes_of(message));
     if (!w) break;
