@@ -285,6 +285,8 @@ int main(int argc, char** argv) {
   auto* quota_set = quota_cmd->add_subcommand("set", "Set an account's quota (500M, 2G, unlimited)");
   positional(quota_set, "address", s1, "E-mail address");
   positional(quota_set, "size", s2, "Size");
+  std::string quota_messages;
+  quota_set->add_option("--messages", quota_messages, "Message count limit (a number, or unlimited)");
 
   auto* resolve_cmd = app.add_subcommand("resolve", "Where mail to an address goes (aliases, catch-all, alias domains)");
   positional(resolve_cmd, "address", s1, "E-mail address");
@@ -398,7 +400,10 @@ int main(int argc, char** argv) {
   }
   else if (*alias_remove) { req = {"alias.remove", {{"source", s1}}}; if (!s2.empty()) req.args["target"] = s2; }
   else if (*alias_list) req.verb = "alias.list";
-  else if (*quota_set) req = {"quota.set", {{"address", s1}, {"size", s2}}};
+  else if (*quota_set) {
+    req = {"quota.set", {{"address", s1}, {"size", s2}}};
+    if (!quota_messages.empty()) req.args["messages"] = quota_messages;
+  }
   else if (*resolve_cmd) req = {"resolve", {{"address", s1}}};
   else if (*auth_test) {
     req = {"auth.test", {{"address", s1}, {"protocol", protocol_name}, {"remote_ip", remote_ip}, {"tls", tls_flag}}};

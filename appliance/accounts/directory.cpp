@@ -380,7 +380,7 @@ namespace {
 //   [domains."example.com"]                 a local domain (empty table)
 //   [alias_domains."example.org"] target = "example.com"
 //   [accounts."user@example.com"]           id, password, protocols,
-//     require_tls?, quota_bytes, send_messages_per_hour,
+//     require_tls?, quota_bytes, quota_messages? (absent = 0), send_messages_per_hour,
 //     send_recipients_per_hour, disabled, quota_warning_sent
 //   [aliases."info@example.com"] targets = ["user@example.com"]
 //   [aliases."@example.com"] targets = [...]   catch-all
@@ -407,6 +407,7 @@ std::string serialize_directory(const directory_data& data) {
     t.insert("protocols", a.protocols.to_string());
     if (a.require_tls) t.insert("require_tls", *a.require_tls);
     t.insert("quota_bytes", int64_t(a.quota_bytes));
+    if (a.quota_messages) t.insert("quota_messages", int64_t(a.quota_messages));
     t.insert("send_messages_per_hour", int64_t(a.send_messages_per_hour));
     t.insert("send_recipients_per_hour", int64_t(a.send_recipients_per_hour));
     t.insert("disabled", a.disabled);
@@ -476,6 +477,7 @@ kio::result<directory_data, std::string> parse_directory(std::string_view text, 
       a.protocols = *protocols;
       if (auto r = (*at)["require_tls"].value<bool>()) a.require_tls = *r;
       a.quota_bytes = uint64_t(std::max<int64_t>(0, (*at)["quota_bytes"].value_or(int64_t(0))));
+      a.quota_messages = uint64_t(std::max<int64_t>(0, (*at)["quota_messages"].value_or(int64_t(0))));
       a.send_messages_per_hour = uint32_t(std::clamp<int64_t>((*at)["send_messages_per_hour"].value_or(int64_t(0)), 0, UINT32_MAX));
       a.send_recipients_per_hour = uint32_t(std::clamp<int64_t>((*at)["send_recipients_per_hour"].value_or(int64_t(0)), 0, UINT32_MAX));
       a.disabled = (*at)["disabled"].value_or(false);

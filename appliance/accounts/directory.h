@@ -44,6 +44,7 @@ struct account {
   protocol_set protocols = protocol_set::all();
   std::optional<bool> require_tls;     // unset: the config's auth.require_tls
   uint64_t quota_bytes = 0;            // 0 = unlimited
+  uint64_t quota_messages = 0;         // 0 = unlimited
   uint32_t send_messages_per_hour = 0;    // 0 = the config's limits default
   uint32_t send_recipients_per_hour = 0;  // 0 = the config's limits default
   bool disabled = false;               // no login; mail is still accepted

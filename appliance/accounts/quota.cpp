@@ -62,6 +62,15 @@ std::string quota_full_reply(const account& a, uint64_t usage_bytes) {
          " used); the message was not delivered";
 }
 
+bool messages_full(const account& a, uint64_t used_messages) {
+  return a.quota_messages != 0 && used_messages >= a.quota_messages;
+}
+
+std::string quota_messages_full_reply(const account& a, uint64_t used_messages) {
+  return "Mailbox of " + a.address + " is full (" + std::to_string(used_messages) + " of " +
+         std::to_string(a.quota_messages) + " messages); the message was not delivered";
+}
+
 std::string quota_warning_message(const account& a, uint64_t usage_bytes, const std::string& hostname,
                                   uint32_t warning_percent) {
   char date[64];

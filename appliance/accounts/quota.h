@@ -25,6 +25,9 @@ bool clear_warning_flag(const account& a, uint64_t usage_bytes, uint32_t warning
 // "Mailbox of demo@example.test is full (100.0 MB of 100.0 MB used); the
 // message was not delivered"
 std::string quota_full_reply(const account& a, uint64_t usage_bytes);
+// The message-count quota: would one more message exceed it? And the reply.
+bool messages_full(const account& a, uint64_t used_messages);
+std::string quota_messages_full_reply(const account& a, uint64_t used_messages);
 // The whole RFC 5322 warning message (CRLF line ends).
 std::string quota_warning_message(const account& a, uint64_t usage_bytes, const std::string& hostname,
                                   uint32_t warning_percent);

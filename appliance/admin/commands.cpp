@@ -330,11 +330,21 @@ admin_response execute(const admin_request& r, directory_data& data, const confi
     if (!a) return admin_failure(r, "no such account: " + r.arg("address"));
     auto size = parse_size(r.arg("size"));
     if (!size) return admin_failure(r, "bad size \"" + r.arg("size") + "\" (examples: 500M, 2G, unlimited)");
+    if (r.has("messages")) {
+      std::string_view m = r.arg("messages");
+      uint64_t n = 0;
+      if (m != "unlimited" && (std::from_chars(m.data(), m.data() + m.size(), n).ec != std::errc() ||
+                               std::to_string(n) != m))
+        return admin_failure(r, "bad message count \"" + r.arg("messages") + "\" (a number, or unlimited)");
+      a->quota_messages = n;
+    }
     a->quota_bytes = *size;
     if (*size == 0) a->quota_warning_sent = false;
     changed = true;
-    return ok_text(r, "quota of " + a->address + ": " + (*size ? format_size(*size) : std::string("unlimited")),
-                   "\"quota_bytes\":" + std::to_string(*size));
+    std::string text = "quota of " + a->address + ": " + (*size ? format_size(*size) : std::string("unlimited"));
+    if (a->quota_messages) text += ", " + std::to_string(a->quota_messages) + " messages";
+    return ok_text(r, text,
+                   "\"quota_bytes\":" + std::to_string(*size) + ",\"quota_messages\":" + std::to_string(a->quota_messages));
   }
 
   // Internal: the daemon's delivery path records that an account got its

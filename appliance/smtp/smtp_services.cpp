@@ -47,9 +47,19 @@ std::vector<uint64_t> decode_destination(std::string_view text) {
   return out;
 }
 
-smtp::verdict quota_refusal(const config& cfg, const account& a, uint64_t usage) {
-  if (cfg.smtp.quota_full_permanent) return smtp::verdict::refuse(552, "5.2.2", quota_full_reply(a, usage));
-  return smtp::verdict::refuse(452, "4.2.2", quota_full_reply(a, usage));
+smtp::verdict quota_refusal(const config& cfg, std::string text) {
+  if (cfg.smtp.quota_full_permanent) return smtp::verdict::refuse(552, "5.2.2", std::move(text));
+  return smtp::verdict::refuse(452, "4.2.2", std::move(text));
+}
+
+// Full by bytes (with `incoming` more) or by message count: the reply, or
+// nullopt when the account takes the message.
+std::optional<smtp::verdict> quota_full(const config& cfg, const account& a, const store::quota_usage& usage,
+                                        uint64_t incoming) {
+  if (check_quota(a, usage.used_bytes, incoming, cfg.limits.quota_warning_percent) == quota_verdict::full)
+    return quota_refusal(cfg, quota_full_reply(a, usage.used_bytes));
+  if (messages_full(a, usage.used_messages)) return quota_refusal(cfg, quota_messages_full_reply(a, usage.used_messages));
+  return std::nullopt;
 }
 
 // The local part and the canonical (alias domains mapped) domain of an
@@ -235,20 +245,17 @@ kio::task<smtp::verdict> smtp_services::check_recipient(const smtp::session_info
   uint64_t incoming = env.parameters.size.value_or(0);
   for (account_id id : res.accounts) {
     const account* acc = dir.find_account(id);
-    if (!acc || acc->quota_bytes == 0) continue;
+    if (!acc || (acc->quota_bytes == 0 && acc->quota_messages == 0)) continue;
     store::account_id sid = store_account(id);
     unsigned owner = _shared.store.owner_of(sid).get();
     store::message_store* st = &_shared.store;
-    uint64_t usage = 0;
+    store::quota_usage usage;
     if (owner == _core) {
-      usage = st->quota(sid).used_bytes;
+      usage = st->quota(sid);
     } else {
-      usage = co_await kio::run_on(_shared.runtime.core(owner), [st, sid] { return st->quota(sid).used_bytes; });
+      usage = co_await kio::run_on(_shared.runtime.core(owner), [st, sid] { return st->quota(sid); });
     }
-    if (check_quota(*acc, usage, incoming, cfg.limits.quota_warning_percent) == quota_verdict::full) {
-      smtp::verdict v = quota_refusal(cfg, *acc, usage);
-      co_return refuse(info, "rcpt", v.code, v.enhanced, v.text);
-    }
+    if (auto v = quota_full(cfg, *acc, usage, incoming)) co_return refuse(info, "rcpt", v->code, v->enhanced, v->text);
   }
   if (info.listener != smtp::listener_kind::mx) {
     if (const account* sender = dir.find_account(info.authenticated)) {
@@ -311,13 +318,9 @@ kio::task<smtp::verdict> prepare_on_owner(smtp_shared& shared, const std::vector
     if (!ok)
       co_return smtp::verdict::refuse(451, "4.3.0",
                                       std::string("Mailbox not available (store: ") + store::to_string(ok.error()) + ")");
-    if (acc->quota_bytes) {
-      uint64_t usage = shared.store.quota(store_account(acc->id)).used_bytes;
-      if (check_quota(*acc, usage, size + item.header_prefix.size(), cfg->limits.quota_warning_percent) ==
-          quota_verdict::full) {
-        if (cfg->smtp.quota_full_permanent) co_return smtp::verdict::refuse(552, "5.2.2", quota_full_reply(*acc, usage));
-        co_return smtp::verdict::refuse(452, "4.2.2", quota_full_reply(*acc, usage));
-      }
+    if (acc->quota_bytes || acc->quota_messages) {
+      store::quota_usage usage = shared.store.quota(store_account(acc->id));
+      if (auto v = quota_full(*cfg, *acc, usage, size + item.header_prefix.size())) co_return *v;
     }
   }
   co_return smtp::verdict::accept();

@@ -105,9 +105,12 @@ class Policy(unittest.TestCase):
             f.write(PASSWORD + "\n")
         cli(cls.dir, "domain", "add", "small.test", check=0)
         for address in ("tiny@small.test", "quinn@example.test", "imaponly@example.test",
-                        "tlsonly@example.test", "plain@example.test", "off@example.test", "victim@example.test"):
+                        "tlsonly@example.test", "plain@example.test", "off@example.test", "victim@example.test",
+                        "counted@example.test"):
             cli(cls.dir, "account", "add", address, "--password-file", pwfile, check=0)
         cli(cls.dir, "quota", "set", "quinn@example.test", str(QUOTA), check=0)
+        p = cli(cls.dir, "quota", "set", "counted@example.test", "1G", "--messages", "2", check=0)
+        assert "2 messages" in p.stdout, p.stdout
         cli(cls.dir, "account", "set", "imaponly@example.test", "--protocols", "imap,pop3", check=0)
         cli(cls.dir, "account", "set", "tlsonly@example.test", "--require-tls", "yes", check=0)
         cli(cls.dir, "account", "set", "plain@example.test", "--require-tls", "no", check=0)
@@ -310,6 +313,19 @@ class Policy(unittest.TestCase):
         self.assertEqual(code, 421, text)
         self.assertIn(b"Too many failed logins", text)
         self.assertIn("event=auth_block account=victim@example.test", self.daemon.output())
+
+    def test_message_count_quota(self):
+        with self.mx() as s:
+            for i in range(2):
+                s.sendmail("a@remote.test", ["counted@example.test"], f"Subject: counted {i}\r\n\r\nx\r\n".encode())
+            self.assertEqual(s.mail("a@remote.test")[0], 250)
+            code, text = s.rcpt("counted@example.test")
+            self.assertEqual(code, 452, text)
+            self.assertIn(b"4.2.2", text)
+            self.assertIn(b"2 of 2 messages", text)
+        p = cli(self.dir, "quota", "set", "counted@example.test", "1G", "--messages", "many")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("bad message count", p.stderr)
 
     # --- issue 4: per-account protocols and require-TLS, on submission ----
 
