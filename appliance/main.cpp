@@ -19,6 +19,8 @@
 #include "appliance/admin/commands.h"
 #include "appliance/config/config.h"
 #include "appliance/daemon/serve.h"
+#include "appliance/dns/cares_lookup.h"
+#include "appliance/msgauth/domain_cli.h"
 #include "appliance/storage/export.h"
 #include "appliance/storage/import.h"
 #include "appliance/storage/restore.h"
@@ -241,6 +243,20 @@ int main(int argc, char** argv) {
   positional(domain_alias_add, "target", s2, "Local domain it points at");
   auto* domain_alias_remove = domain_alias->add_subcommand("remove", "Remove an alias domain");
   positional(domain_alias_remove, "alias", s1, "Alias domain");
+  auto* domain_dkim = domain_cmd->add_subcommand("dkim", "DKIM signing keys (DATA/dkim/DOMAIN/)");
+  domain_dkim->require_subcommand(1);
+  auto* dkim_generate = domain_dkim->add_subcommand(
+      "generate", "Create a signing key for a domain and print the DNS records to publish");
+  positional(dkim_generate, "domain", s1, "Domain");
+  std::string dkim_algorithm = "ed25519", dkim_selector;
+  dkim_generate->add_option("--algorithm", dkim_algorithm, "ed25519 | rsa (RSA-2048)")->capture_default_str();
+  dkim_generate->add_option("--selector", dkim_selector, "Selector (default: rm<date>e|r)");
+  auto* dkim_sign = domain_dkim->add_subcommand("sign", "Sign a message read on stdin with the domain's active key");
+  positional(dkim_sign, "domain", s1, "Domain");
+  auto* domain_check = domain_cmd->add_subcommand("check", "Look up a domain's DNS records and say which are missing or wrong");
+  positional(domain_check, "domain", s1, "Domain");
+  auto* domain_records = domain_cmd->add_subcommand("records", "Print the DNS records a domain needs (MX, SPF, DKIM, DMARC, SRV)");
+  positional(domain_records, "domain", s1, "Domain");
 
   auto* account_cmd = app.add_subcommand("account", "Accounts (the login is the e-mail address)");
   account_cmd->require_subcommand(1);
@@ -332,6 +348,15 @@ int main(int argc, char** argv) {
     return appliance::serve(so);
   }
   if (*check_cmd) return check_config(g, config_file, print_default);
+  if (*dkim_generate || *domain_records || *domain_check) {
+    auto c = load_cli_config(g);
+    if (!c) return 1;
+    if (*domain_check)
+      return domain_check_command(g.data_dir, c->server.hostname, {c->dns.servers, c->dns.timeout_ms, c->dns.tries}, s1);
+    if (*domain_records) return domain_records_command(g.data_dir, c->server.hostname, s1);
+    return dkim_generate_command(g.data_dir, c->server.hostname, s1, dkim_algorithm, dkim_selector);
+  }
+  if (*dkim_sign) return dkim_sign_command(g.data_dir, s1);
   if (*export_cmd) {
     ex.data_dir = g.data_dir;
     auto n = export_mailbox(ex);

@@ -312,6 +312,33 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   c.limits.send_messages_per_hour = r.u32("limits.send_messages_per_hour", 1, 10'000'000);
   c.limits.send_recipients_per_hour = r.u32("limits.send_recipients_per_hour", 1, 100'000'000);
   c.limits.quota_warning_percent = r.u32("limits.quota_warning_percent", 1, 99);
+
+  c.dns.servers = r.strings("dns.servers");
+  for (const auto& server : c.dns.servers)
+    if (!kio::socket_address::parse(server) && !kio::socket_address::parse(server + ":53"))
+      r.error("dns.servers", "not an address: \"" + server + "\" (want IP or IP:PORT)");
+  c.dns.timeout_ms = r.u32("dns.timeout_ms", 50, 60'000);
+  c.dns.tries = r.u32("dns.tries", 1, 10);
+
+  auto action = [&](std::string_view key, bool allow_reject) {
+    std::string v = r.string(key);
+    if (v == "reject" && allow_reject) return dmarc_action::reject;
+    if (v == "quarantine") return dmarc_action::quarantine;
+    if (v == "tag") return dmarc_action::tag;
+    r.error(key, allow_reject ? "must be \"reject\", \"quarantine\" or \"tag\", found \"" + v + "\""
+                              : "must be \"quarantine\" or \"tag\", found \"" + v + "\"");
+    return dmarc_action::tag;
+  };
+  c.msgauth.verify_inbound = r.boolean("msgauth.verify_inbound");
+  c.msgauth.authserv_id = r.string("msgauth.authserv_id");
+  c.msgauth.on_reject_policy = action("msgauth.dmarc_reject_action", true);
+  c.msgauth.on_quarantine_policy = action("msgauth.dmarc_quarantine_action", false);
+  c.msgauth.header_bytes_max = r.u32("msgauth.header_bytes_max", 4096, 16u << 20);
+  c.msgauth.dkim_signatures_max = r.u32("msgauth.dkim_signatures_max", 1, 50);
+  c.msgauth.rsa_bits_min = r.u32("msgauth.rsa_bits_min", 512, 16384);
+  c.msgauth.spf_dns_lookups_max = r.u32("msgauth.spf_dns_lookups_max", 1, 100);
+  c.msgauth.spf_void_lookups_max = r.u32("msgauth.spf_void_lookups_max", 0, 100);
+  c.msgauth.public_suffix_list = r.string("msgauth.public_suffix_list");
   return c;
 }
 

@@ -138,6 +138,34 @@ struct limits_section {
   uint32_t quota_warning_percent = 70;
 };
 
+// DNS for message authentication and `domain check`.
+struct dns_section {
+  std::vector<std::string> servers;  // "IP:PORT"; empty = /etc/resolv.conf
+  uint32_t timeout_ms = 2000;        // per try
+  uint32_t tries = 2;
+};
+
+// What to do with a message whose DMARC check fails under a policy.
+enum class dmarc_action : uint8_t {
+  reject,      // 550 5.7.1 at the end of DATA
+  quarantine,  // deliver into the recipient's Junk folder
+  tag,         // deliver normally; Authentication-Results says dmarc=fail
+};
+
+// SPF, DKIM and DMARC on the MX listener (protocols/msgauth).
+struct msgauth_section {
+  bool verify_inbound = false;       // off in the embedded default: lookups need a resolver
+  std::string authserv_id;           // Authentication-Results id; empty = server.hostname
+  dmarc_action on_reject_policy = dmarc_action::reject;          // p=reject
+  dmarc_action on_quarantine_policy = dmarc_action::quarantine;  // p=quarantine
+  uint32_t header_bytes_max = 262'144;   // header section kept for DKIM
+  uint32_t dkim_signatures_max = 5;      // verified per message
+  uint32_t rsa_bits_min = 1024;          // RFC 8301
+  uint32_t spf_dns_lookups_max = 10;     // RFC 7208 §4.6.4
+  uint32_t spf_void_lookups_max = 2;
+  std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+};
+
 struct config {
   std::string source;                // file name, or "(embedded default)"
   server_section server;
@@ -149,6 +177,8 @@ struct config {
   pop3_section pop3;
   auth_section auth;
   limits_section limits;
+  dns_section dns;
+  msgauth_section msgauth;
 
   const listener_config* listener(std::string_view name) const;
 };

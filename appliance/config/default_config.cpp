@@ -150,6 +150,23 @@ tracked_keys_max = 65536
 send_messages_per_hour = 200      # per account unless the account sets its own
 send_recipients_per_hour = 1000
 quota_warning_percent = 70
+
+[dns]                             # resolver for SPF/DKIM/DMARC and `domain check`
+servers = []                      # ["IP:PORT", ...]; empty = /etc/resolv.conf
+timeout_ms = 2000                 # per try
+tries = 2
+
+[msgauth]                         # SPF, DKIM, DMARC on the MX listener (port 25)
+verify_inbound = false            # production: true (needs a working resolver)
+authserv_id = ""                  # Authentication-Results id; empty = server.hostname
+dmarc_reject_action = "reject"    # a DMARC fail under p=reject: reject (550 5.7.1) | quarantine (Junk) | tag
+dmarc_quarantine_action = "quarantine"  # under p=quarantine: quarantine (Junk) | tag
+header_bytes_max = 262144         # header section kept for DKIM verification
+dkim_signatures_max = 5           # signatures verified per message
+rsa_bits_min = 1024               # weaker RSA keys give dkim=policy (RFC 8301)
+spf_dns_lookups_max = 10          # RFC 7208 4.6.4
+spf_void_lookups_max = 2
+public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat"  # Debian package publicsuffix
 )toml";
   return text;
 }

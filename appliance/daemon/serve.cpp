@@ -171,6 +171,7 @@ struct daemon_state {
   std::unique_ptr<send_rate_limiter> send_limits;                     // thread-safe
   std::unique_ptr<authenticator> auth;
   std::unique_ptr<store::message_store> store;                        // shards: one per core, each on its core
+  std::unique_ptr<msgauth_shared> msgauth;                            // resolver + PSL for SPF/DKIM/DMARC
   std::unique_ptr<smtp_shared> smtp;                                  // per-core parts, see smtp_services.h
   std::unique_ptr<smtp_listeners_shared> smtp_listeners;
   // Core 0 only (the admin owner):
@@ -665,6 +666,17 @@ int serve(const serve_options& options) {
   s.smtp->started_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count());
+  {
+    std::string warning;
+    auto suffixes = load_public_suffix_list(cfg->msgauth.public_suffix_list, warning);
+    if (!warning.empty() && cfg->msgauth.verify_inbound) {
+      std::printf("ringmail: warning: %s\n", warning.c_str());
+      s.log.warning("public_suffix_list").kv("problem", warning);
+    }
+    dns_settings dns{cfg->dns.servers, cfg->dns.timeout_ms, cfg->dns.tries};
+    s.msgauth = std::make_unique<msgauth_shared>(std::move(dns), rt.workers(), std::move(suffixes));
+    s.smtp->msgauth = s.msgauth.get();
+  }
   s.smtp_listeners = std::make_unique<smtp_listeners_shared>(*s.smtp);
   s.smtp_listeners->tls = s.tls_contexts.get();
   for (unsigned i = 0; i < rt.cores(); ++i)

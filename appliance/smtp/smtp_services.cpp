@@ -625,6 +625,13 @@ kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
 
 }  // namespace
 
+std::unique_ptr<smtp::inbound_filter> smtp_services::open_filter(const smtp::session_info& info,
+                                                                 const smtp::envelope& env) {
+  std::shared_ptr<const config> cfg = _shared.configs.get(_core);
+  if (info.listener != smtp::listener_kind::mx || !_shared.msgauth || !cfg->msgauth.verify_inbound) return nullptr;
+  return std::make_unique<auth_filter>(*_shared.msgauth, std::move(cfg), _shared.log, info, env, nullptr);
+}
+
 std::unique_ptr<smtp::message_sink> smtp_services::open_message(const smtp::session_info& info,
                                                                 const smtp::envelope&) {
   char buf[96];

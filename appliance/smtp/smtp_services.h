@@ -37,6 +37,7 @@
 #include "appliance/accounts/send_rate_limiter.h"
 #include "appliance/config/config.h"
 #include "appliance/daemon/per_core.h"
+#include "appliance/msgauth/auth_filter.h"
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
 #include "kernel_io/shard/runtime.h"
@@ -79,6 +80,7 @@ struct smtp_shared {
   // or fell below the threshold again (false). Set by the daemon: it posts
   // the update to the directory's owner (core 0); callable on any core.
   std::function<void(const std::string& address, bool sent)> set_quota_warning_flag;
+  msgauth_shared* msgauth = nullptr;  // SPF/DKIM/DMARC on the MX listener; null = off
 };
 
 // "<started_ms hex>.<core>.<n>": unique for the daemon's life and, with the
@@ -98,9 +100,7 @@ class smtp_services final : public smtp::session_services {
   std::unique_ptr<smtp::message_sink> open_message(const smtp::session_info& info, const smtp::envelope& env) override;
   // The spam filter comes later; the session already feeds a filter when
   // one is returned here.
-  std::unique_ptr<smtp::inbound_filter> open_filter(const smtp::session_info&, const smtp::envelope&) override {
-    return nullptr;
-  }
+  std::unique_ptr<smtp::inbound_filter> open_filter(const smtp::session_info& info, const smtp::envelope& env) override;
 
  private:
   smtp::verdict refuse(const smtp::session_info& info, std::string_view stage, uint16_t code, std::string enhanced,

@@ -457,7 +457,11 @@ kio::task<match> evaluate(evaluation& e, const spf_term& term, const std::string
 std::string describe(const spf_term& term) {
   static constexpr std::string_view names[] = {"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"};
   std::string out(names[static_cast<size_t>(term.what)]);
-  if (term.what == spf_term::kind::ip4 || term.what == spf_term::kind::ip6) out += ":" + term.network.to_string();
+  if (term.what == spf_term::kind::ip4 || term.what == spf_term::kind::ip6) {
+    out += ":" + term.network.to_string();
+    unsigned bits = term.what == spf_term::kind::ip4 ? term.cidr4 : term.cidr6;
+    if (bits != (term.what == spf_term::kind::ip4 ? 32u : 128u)) out += "/" + std::to_string(bits);
+  }
   else if (!term.domain_spec.empty()) out += ":" + term.domain_spec;
   return out;
 }

@@ -87,6 +87,9 @@ class inbound_filter {
  public:
   virtual ~inbound_filter() = default;
   virtual void feed(std::span<const std::byte> content) = 0;
+  // Before finish(): the Authentication-Results field (SPF, DKIM, DMARC)
+  // of the message, for filters that score on it. Port 25 only.
+  virtual void set_authentication(std::string_view authentication_results) {}
   // What to do with the message: accept (maybe with headers to add and a
   // folder to file into), or reject with a 5xx reply before the 250.
   struct outcome {
