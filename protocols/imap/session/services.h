@@ -15,6 +15,15 @@
 //   expunge()       expunge(a, m, uids)
 //   create/rename/remove/subscribe   create_mailbox/rename_mailbox/delete_mailbox/subscribe
 //   status(), quota()                mailbox(a, m) counters, quota(a)
+//   expunged_since()                 mailbox(a, m).expunged (ordered by modseq)
+//
+// Added for the implementer (helper "imap", appliance/imap):
+//   - expunged_since() (QRESYNC VANISHED): the store keeps every expunge
+//     with its modseq in index::mailbox_state::expunged, ascending by
+//     modseq; return the UIDs whose modseq is above the argument.
+//   - auth_result::hidden_capabilities: the per-account "hide these
+//     capabilities from this client" switch (config: a list of capability
+//     names). The session neither advertises nor honours a hidden one.
 //
 // Calls that may wait (a group commit, a cross-core message) are
 // kio::task<>. Every call runs on the session's core; the service owns the
@@ -135,6 +144,15 @@ struct copy_result {
   std::vector<std::uint32_t> target_uids;     // same order
 };
 
+// QRESYNC: what expunged_since() returns.
+struct expunged_uids {
+  std::vector<std::uint32_t> uids;  // ascending, no duplicates
+  // false: the history does not reach back to the asked modseq (it was
+  // trimmed); the session then reports as vanished every UID the client may
+  // know that is not in the mailbox, which RFC 7162 3.2.5.2 allows.
+  bool complete = true;
+};
+
 struct quota_info {
   std::uint64_t used_bytes = 0;
   std::uint64_t quota_bytes = 0;  // 0 = unlimited
@@ -177,6 +195,10 @@ class mailbox_service {
   virtual kio::task<service_result<void>> subscribe(std::string_view mailbox, bool subscribed) = 0;
   virtual kio::task<service_result<mailbox_status>> status(std::string_view mailbox) = 0;
   virtual kio::task<service_result<quota_info>> quota() = 0;
+  // QRESYNC (RFC 7162 3.2.5 SELECT ... QRESYNC, 3.2.6 UID FETCH ...
+  // VANISHED): the UIDs expunged from `mailbox` at a modseq greater than
+  // `modseq`.
+  virtual kio::task<service_result<expunged_uids>> expunged_since(std::string_view mailbox, std::uint64_t modseq) = 0;
 
   // IDLE: watch `mailbox` (nullptr stops watching). At most one listener per
   // service; the listener outlives the registration.
@@ -203,6 +225,13 @@ struct auth_result {
   auth_outcome outcome = auth_outcome::bad_credentials;
   std::string text;                           // human text for refusals; empty: a default
   std::unique_ptr<mailbox_service> account;   // set when outcome == ok
+  // The per-account switch for clients that mishandle an extension:
+  // capability names as advertised ("COMPRESS=DEFLATE", "CONDSTORE",
+  // "QRESYNC", "IMAP4rev2", "LITERAL+", ...; compared case-insensitively).
+  // After login the session leaves them out of CAPABILITY and refuses
+  // what they would enable (ENABLE ignores them, their commands get BAD),
+  // as if the server did not have them. Hiding CONDSTORE hides QRESYNC too.
+  std::vector<std::string> hidden_capabilities;
 };
 
 class authenticator {

@@ -50,6 +50,7 @@ struct fake_mailbox {
   special_use use = special_use::none;
   bool subscribed = true;
   std::vector<stored> messages;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> expunged;  // (uid, modseq), ascending modseq
 };
 
 // The account's mailboxes, shared by the service and the test (which
@@ -174,10 +175,12 @@ class fake_account : public mailbox_service {
           _s.deliver(std::string(target), c.bytes, c.info.flags, c.info.internal_date_ms, c.info.keywords));
     }
     if (move) {
-      std::erase_if(from->messages, [&](const stored& s) {
-        return std::find(r.source_uids.begin(), r.source_uids.end(), s.info.uid) != r.source_uids.end();
-      });
       ++from->highest_modseq;
+      std::erase_if(from->messages, [&](const stored& s) {
+        bool gone = std::find(r.source_uids.begin(), r.source_uids.end(), s.info.uid) != r.source_uids.end();
+        if (gone) from->expunged.emplace_back(s.info.uid, from->highest_modseq);
+        return gone;
+      });
     }
     co_return r;
   }
@@ -185,12 +188,12 @@ class fake_account : public mailbox_service {
     auto* m = find(name);
     if (!m) co_return kio::fail(missing());
     change_result r;
+    r.modseq = ++m->highest_modseq;
     std::erase_if(m->messages, [&](const stored& s) {
       bool gone = std::find(uids.begin(), uids.end(), s.info.uid) != uids.end();
-      if (gone) r.uids.push_back(s.info.uid);
+      if (gone) r.uids.push_back(s.info.uid), m->expunged.emplace_back(s.info.uid, r.modseq);
       return gone;
     });
-    r.modseq = ++m->highest_modseq;
     co_return r;
   }
   kio::task<service_result<void>> create(std::string_view name, special_use use) override {
@@ -240,6 +243,15 @@ class fake_account : public mailbox_service {
       for (auto& msg : m.messages) q.used_bytes += msg.info.size_bytes, ++q.used_messages;
     q.quota_bytes = 1 << 20;
     co_return q;
+  }
+  kio::task<service_result<expunged_uids>> expunged_since(std::string_view name, std::uint64_t modseq) override {
+    auto* m = find(name);
+    if (!m) co_return kio::fail(missing());
+    expunged_uids out;
+    for (auto [uid, at] : m->expunged)
+      if (at > modseq) out.uids.push_back(uid);
+    std::sort(out.uids.begin(), out.uids.end());
+    co_return out;
   }
   void watch(std::string_view name, change_listener* listener) override {
     _s.listener = listener;
