@@ -11,9 +11,17 @@
 #include "protocols/imap/parser/reader.h"
 #include "protocols/imap/parser/response.h"
 #include "protocols/imap/parser/sequence_set.h"
+#include "protocols/imap/search/date.h"
+#include "protocols/imap/search/fold.h"
+#include "protocols/imap/search/subject.h"
+#include "protocols/imap/search/thread.h"
+#include "protocols/mime/address.h"
+#include "protocols/mime/charset.h"
 #include "protocols/mime/encoded_word.h"
+#include "protocols/mime/header.h"
 #include "protocols/mime/imap_render.h"
 #include "protocols/mime/structure.h"
+#include "protocols/mime/transfer.h"
 #include "protocols/stream/session_stream.h"
 
 namespace imap {
@@ -71,16 +79,6 @@ bool iequals(std::string_view a, std::string_view b) {
   for (std::size_t i = 0; i < a.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
   return true;
-}
-
-// Case-insensitive (ASCII) substring search; linear in practice, bounded by
-// |haystack| * |needle| in the worst case, both bounded by our limits.
-bool icontains(std::string_view haystack, std::string_view needle) {
-  if (needle.empty()) return true;
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-  });
-  return it != haystack.end();
 }
 
 struct parsed_flags {
@@ -230,7 +228,8 @@ bool header_contains(std::string_view message, std::string_view field, std::stri
     std::string value;
     for (char c : line.substr(colon + 1))
       if (c != '\r' && c != '\n') value += c;
-    if (text.empty() || icontains(mime::decode_header_value(value), text)) return true;
+    if (text.empty() || search::folded(mime::decode_header_value(value)).find(search::folded(text)) != std::string::npos)
+      return true;
   }
   return false;
 }
@@ -275,25 +274,13 @@ bool key_needs_message(const search_key& key) {
   switch (key.kind) {
     case search_kind::bcc: case search_kind::body: case search_kind::cc: case search_kind::from:
     case search_kind::subject: case search_kind::text: case search_kind::to: case search_kind::header:
+    case search_kind::sentbefore: case search_kind::senton: case search_kind::sentsince:
       return true;
     default: break;
   }
   for (const auto& child : key.children)
     if (key_needs_message(child)) return true;
   return false;
-}
-
-bool key_supported(const search_key& key) {
-  switch (key.kind) {
-    case search_kind::sentbefore: case search_kind::senton: case search_kind::sentsince:
-    case search_kind::older: case search_kind::younger:
-      return false;
-    default: break;
-  }
-  if (key.set.saved_result) return false;
-  for (const auto& child : key.children)
-    if (!key_supported(child)) return false;
-  return true;
 }
 
 bool key_uses_modseq(const search_key& key) {
@@ -309,7 +296,59 @@ struct search_context {
   std::uint32_t largest_uid = 0;
   const message_info* info = nullptr;
   std::string_view message;  // empty unless a key needs it
+  const std::vector<std::uint32_t>* saved = nullptr;  // "$" (SEARCHRES), ascending UIDs
+  std::int64_t now_ms = 0;                             // OLDER / YOUNGER
+  // Computed on first use by a BODY or TEXT key: the decoded, folded text.
+  mutable std::optional<std::string> body_text;
+  mutable std::optional<std::string> header_text;
+  mutable std::optional<std::int64_t> sent_day;
 };
+
+// The text BODY and TEXT search: every text/* leaf of the message, its
+// transfer encoding undone and its charset converted to UTF-8, folded.
+// Attachments of other types are not searched (as Dovecot without FTS).
+std::string searchable_body(std::string_view message) {
+  auto tree = mime::parse_message(message);
+  std::string text;
+  for (const auto& node : tree.parts) {
+    const auto& info = node.info;
+    if (info.kind != mime::part_kind::leaf || info.type.type != "text") continue;
+    std::string_view raw = message.substr(info.body_start, info.body_size());
+    std::string decoded;
+    if (info.encoding == mime::transfer_encoding::base64) decoded = mime::decode_base64(raw);
+    else if (info.encoding == mime::transfer_encoding::quoted_printable) decoded = mime::decode_quoted_printable(raw);
+    else decoded = std::string(raw);
+    std::string_view charset = info.type.params.get("charset");
+    std::string utf8;
+    mime::append_utf8(charset.empty() ? std::string_view("us-ascii") : charset, decoded, utf8);
+    search::append_folded(utf8, text);
+    text += '\n';
+  }
+  return text;
+}
+
+// The decoded, folded header block, one field per line (TEXT searches it).
+std::string searchable_header(std::string_view message) {
+  auto block = mime::parse_header_block(message);
+  std::string text;
+  for (const auto& field : block.fields) {
+    search::append_folded(field.name, text);
+    text += ": ";
+    search::append_folded(mime::decode_header_value(field.raw_value), text);
+    text += '\n';
+  }
+  return text;
+}
+
+// The day of the Date: header as written (zone disregarded, RFC 3501
+// SENT*), or of the internal date when there is no usable Date:.
+std::int64_t sent_day_of(std::string_view message, const message_info& m) {
+  auto block = mime::parse_header_block(message);
+  if (const auto* date = block.find("Date")) {
+    if (auto d = search::parse_date(date->unfolded_value())) return d->local_day();
+  }
+  return floor_div(m.internal_date_ms, 86'400'000);
+}
 
 bool has_keyword(const message_info& m, std::string_view keyword) {
   for (const auto& k : m.keywords)
@@ -349,15 +388,27 @@ bool matches(const search_key& key, const search_context& c) {
     case search_kind::to: return header_contains(c.message, "To", key.text);
     case search_kind::subject: return header_contains(c.message, "Subject", key.text);
     case search_kind::header: return header_contains(c.message, key.field, key.text);
-    case search_kind::body: return icontains(c.message.substr(header_end(c.message)), key.text);
-    case search_kind::text: return icontains(c.message, key.text);
+    case search_kind::body:
+    case search_kind::text: {
+      std::string needle = search::folded(key.text);
+      if (!c.body_text) c.body_text = searchable_body(c.message);
+      if (c.body_text->find(needle) != std::string::npos) return true;
+      if (key.kind == search_kind::body) return false;
+      // TEXT looks at the header too.
+      if (!c.header_text) c.header_text = searchable_header(c.message);
+      return c.header_text->find(needle) != std::string::npos;
+    }
     case search_kind::before: return day < day_number(key.day);
     case search_kind::on: return day == day_number(key.day);
     case search_kind::since: return day >= day_number(key.day);
     case search_kind::larger: return m.size_bytes > key.number;
     case search_kind::smaller: return m.size_bytes < key.number;
-    case search_kind::sequence_set: return in_set(key.set, c.seq, c.largest_seq);
-    case search_kind::uid: return in_set(key.set, m.uid, c.largest_uid);
+    case search_kind::sequence_set:
+    case search_kind::uid:
+      // "$" names messages, whichever form it is written in (RFC 5182).
+      if (key.set.saved_result) return c.saved && std::binary_search(c.saved->begin(), c.saved->end(), m.uid);
+      if (key.kind == search_kind::uid) return in_set(key.set, m.uid, c.largest_uid);
+      return in_set(key.set, c.seq, c.largest_seq);
     case search_kind::modseq: return m.modseq >= key.number;
     case search_kind::not_: return !matches(key.children.front(), c);
     case search_kind::or_: return matches(key.children[0], c) || matches(key.children[1], c);
@@ -365,11 +416,166 @@ bool matches(const search_key& key, const search_context& c) {
       for (const auto& child : key.children)
         if (!matches(child, c)) return false;
       return true;
-    case search_kind::sentbefore: case search_kind::senton: case search_kind::sentsince:
-    case search_kind::older: case search_kind::younger:
-      return false;  // refused before evaluation (key_supported)
+    case search_kind::sentbefore:
+    case search_kind::senton:
+    case search_kind::sentsince: {
+      if (!c.sent_day) c.sent_day = sent_day_of(c.message, m);
+      std::int64_t wanted = day_number(key.day);
+      if (key.kind == search_kind::sentbefore) return *c.sent_day < wanted;
+      if (key.kind == search_kind::senton) return *c.sent_day == wanted;
+      return *c.sent_day >= wanted;
+    }
+    // RFC 5032 WITHIN: the message's age in seconds by its internal date.
+    case search_kind::older: return (c.now_ms - m.internal_date_ms) / 1000 >= std::int64_t(key.number);
+    case search_kind::younger: return (c.now_ms - m.internal_date_ms) / 1000 <= std::int64_t(key.number);
   }
   return false;
+}
+
+// The capability a command (with its options) needs; "" for base IMAP.
+struct command_capability {
+  std::string_view operator()(const id_command&) const { return "ID"; }
+  std::string_view operator()(const namespace_command&) const { return "NAMESPACE"; }
+  std::string_view operator()(const idle_command&) const { return "IDLE"; }
+  std::string_view operator()(const unselect_command&) const { return "UNSELECT"; }
+  std::string_view operator()(const getquota_command&) const { return "QUOTA"; }
+  std::string_view operator()(const getquotaroot_command&) const { return "QUOTA"; }
+  std::string_view operator()(const compress_command&) const { return "COMPRESS=DEFLATE"; }
+  std::string_view operator()(const sort_command&) const { return "SORT"; }
+  std::string_view operator()(const thread_command& c) const {
+    return c.algorithm == thread_algorithm::references ? "THREAD=REFERENCES"
+           : c.algorithm == thread_algorithm::ordered_subject ? "THREAD=ORDEREDSUBJECT"
+                                                              : "THREAD=REFS";
+  }
+  std::string_view operator()(const enable_command&) const { return "ENABLE"; }
+  std::string_view operator()(const select_command& c) const {
+    return c.qresync ? "QRESYNC" : c.condstore ? "CONDSTORE" : "";
+  }
+  std::string_view operator()(const create_command& c) const { return c.special_use.empty() ? "" : "CREATE-SPECIAL-USE"; }
+  std::string_view operator()(const list_command& c) const {
+    return c.return_status ? "LIST-STATUS" : c.extended ? "LIST-EXTENDED" : "";
+  }
+  std::string_view operator()(const append_command& c) const { return c.messages.size() > 1 ? "MULTIAPPEND" : ""; }
+  std::string_view operator()(const expunge_command& c) const { return c.uid ? "UIDPLUS" : ""; }
+  std::string_view operator()(const copy_command& c) const { return c.move ? "MOVE" : ""; }
+  std::string_view operator()(const store_command& c) const { return c.unchanged_since ? "CONDSTORE" : ""; }
+  std::string_view operator()(const fetch_command& c) const {
+    if (c.vanished) return "QRESYNC";
+    if (c.changed_since) return "CONDSTORE";
+    for (const auto& a : c.attributes) {
+      if (a.kind == fetch_kind::modseq) return "CONDSTORE";
+      if (a.kind == fetch_kind::binary || a.kind == fetch_kind::binary_size) return "BINARY";
+    }
+    return "";
+  }
+  std::string_view operator()(const search_command& c) const {
+    if (c.returns.save) return "SEARCHRES";
+    return c.returns.present ? "ESEARCH" : "";
+  }
+  std::string_view operator()(const auto&) const { return ""; }
+};
+
+// BINARY[section] (RFC 3516): the part's body with its
+// Content-Transfer-Encoding undone. The part is the one whose body
+// section_bytes() returns, found by its offsets. nullopt: an encoding we
+// cannot decode. The whole message (BINARY[]) is returned as is.
+std::optional<std::string> binary_section(const mime::message_tree& tree, std::string_view message,
+                                          const section& s) {
+  std::string spec = section_text_of(s);
+  auto data = mime::section_bytes(tree, message, spec);
+  if (!data) return std::string();  // no such part: empty, like BODY[]
+  std::string_view bytes = data->bytes();
+  auto inside = [&](const char* p) {
+    auto a = reinterpret_cast<std::uintptr_t>(p), b = reinterpret_cast<std::uintptr_t>(message.data());
+    return a >= b && a <= b + message.size();
+  };
+  if (s.part.empty() || !inside(bytes.data())) return std::string(bytes);
+  std::size_t offset = std::size_t(bytes.data() - message.data());
+  for (const auto& node : tree.parts) {
+    if (node.info.body_start != offset || node.info.body_size() != bytes.size()) continue;
+    if (node.info.kind == mime::part_kind::multipart) break;  // no encoding of its own
+    switch (node.info.encoding) {
+      case mime::transfer_encoding::base64: return mime::decode_base64(bytes);
+      case mime::transfer_encoding::quoted_printable: return mime::decode_quoted_printable(bytes);
+      case mime::transfer_encoding::unknown: return std::nullopt;
+      case mime::transfer_encoding::seven_bit:
+      case mime::transfer_encoding::eight_bit:
+      case mime::transfer_encoding::binary: break;
+    }
+    break;
+  }
+  return std::string(bytes);
+}
+
+// What SORT and THREAD compare, read from one message's header.
+struct sort_fields {
+  search::message_keys keys;
+  std::int64_t arrival_ms = 0;
+  std::uint64_t size = 0;
+  std::string from, to, cc;                  // addr-mailbox of the first address, upper-cased
+  std::string display_from, display_to;      // RFC 5957, folded
+};
+
+std::string first_mailbox(const mime::header_block& block, std::string_view field, bool display) {
+  const auto* f = block.find(field);
+  if (!f) return {};
+  for (const auto& a : mime::parse_address_list(f->raw_value)) {
+    if (a.what != mime::address::kind::mailbox) continue;
+    if (display) {
+      std::string name = mime::decode_header_value(a.name);
+      if (name.empty()) name = a.host.empty() ? a.mailbox : a.mailbox + "@" + a.host;
+      return search::folded(name);
+    }
+    std::string out;
+    for (char ch : a.mailbox) out += char(std::toupper(static_cast<unsigned char>(ch)));
+    return out;
+  }
+  return {};
+}
+
+sort_fields fields_of(std::string_view message, const message_info& m, std::uint32_t number) {
+  sort_fields out;
+  auto block = mime::parse_header_block(message);
+  out.keys.number = number;
+  out.arrival_ms = m.internal_date_ms;
+  out.size = m.size_bytes;
+  out.keys.sent_seconds = floor_div(m.internal_date_ms, 1000);  // RFC 5256: no Date: means INTERNALDATE
+  if (const auto* date = block.find("Date"))
+    if (auto d = search::parse_date(date->unfolded_value())) out.keys.sent_seconds = d->epoch_seconds();
+  if (const auto* subject = block.find("Subject")) {
+    auto base = search::base_subject(subject->raw_value);
+    out.keys.base_subject = std::move(base.text);
+    out.keys.reply_or_forward = base.reply_or_forward;
+  }
+  if (const auto* id = block.find("Message-ID")) {
+    auto ids = search::parse_message_ids(id->raw_value, 1);
+    if (!ids.empty()) out.keys.message_id = std::move(ids.front());
+  }
+  if (const auto* refs = block.find("References")) out.keys.references = search::parse_message_ids(refs->raw_value);
+  if (out.keys.references.empty())
+    if (const auto* reply = block.find("In-Reply-To")) out.keys.references = search::parse_message_ids(reply->raw_value, 1);
+  out.from = first_mailbox(block, "From", false);
+  out.to = first_mailbox(block, "To", false);
+  out.cc = first_mailbox(block, "Cc", false);
+  out.display_from = first_mailbox(block, "From", true);
+  out.display_to = first_mailbox(block, "To", true);
+  return out;
+}
+
+int compare_by(sort_key key, const sort_fields& a, const sort_fields& b) {
+  auto cmp = [](const auto& x, const auto& y) { return x < y ? -1 : y < x ? 1 : 0; };
+  switch (key) {
+    case sort_key::arrival: return cmp(a.arrival_ms, b.arrival_ms);
+    case sort_key::cc: return cmp(a.cc, b.cc);
+    case sort_key::date: return cmp(a.keys.sent_seconds, b.keys.sent_seconds);
+    case sort_key::from: return cmp(a.from, b.from);
+    case sort_key::size: return cmp(a.size, b.size);
+    case sort_key::subject: return cmp(a.keys.base_subject, b.keys.base_subject);
+    case sort_key::to: return cmp(a.to, b.to);
+    case sort_key::display_from: return cmp(a.display_from, b.display_from);
+    case sort_key::display_to: return cmp(a.display_to, b.display_to);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -418,6 +624,11 @@ class session final : public change_listener {
     return q;
   }
   std::string capabilities() const;
+  // False when the account hides `capability` (auth_result::hidden_capabilities).
+  bool offered(std::string_view capability) const;
+  // The capability a command (with its options) needs, or "" when it is
+  // base IMAP; a command of a hidden capability is refused as unknown.
+  std::string_view required_capability(const command_body& body) const;
 
   // Output. send() queues; it flushes when the client is waiting for us.
   kio::task<bool> send(std::string_view text, bool flush_now = false);
@@ -438,6 +649,7 @@ class session final : public change_listener {
   kio::task<bool> on_list(const std::string& tag, const list_command& cmd);
   kio::task<bool> on_lsub(const std::string& tag, const lsub_command& cmd);
   kio::task<bool> on_status(const std::string& tag, const status_command& cmd);
+  std::string status_response(std::string_view mailbox, std::uint16_t wanted, const mailbox_status& status) const;
   kio::task<bool> on_select(const std::string& tag, const select_command& cmd);
   kio::task<bool> on_create(const std::string& tag, const create_command& cmd);
   kio::task<bool> on_simple(const std::string& tag, service_result<void> outcome, std::string_view done);
@@ -446,7 +658,20 @@ class session final : public change_listener {
   kio::task<bool> on_expunge(const std::string& tag, const expunge_command& cmd);
   kio::task<bool> on_close(const std::string& tag, bool expunge);
   kio::task<bool> on_search(const std::string& tag, const search_command& cmd);
+  // Evaluates a search program over the snapshot: `hits` gets the indices
+  // of the matching messages, ascending. false: the connection failed.
+  kio::task<bool> evaluate_search(const std::vector<search_key>& keys, bool need_message,
+                                  std::vector<std::size_t>& hits);
   kio::task<bool> on_fetch(const std::string& tag, const fetch_command& cmd);
+  kio::task<bool> on_sort(const std::string& tag, const sort_command& cmd);
+  kio::task<std::vector<sort_fields>> sort_fields_of(const std::vector<std::size_t>& hits, bool uid);
+  kio::task<bool> on_thread(const std::string& tag, const thread_command& cmd);
+  // The search part shared by SEARCH, SORT and THREAD: charset, then the
+  // program. nullopt: a response was sent (NO/BAD) or the connection failed
+  // (`alive` says which).
+  kio::task<std::optional<std::vector<std::size_t>>> run_search_program(const std::string& tag, std::string_view charset,
+                                                                        const std::vector<search_key>& keys,
+                                                                        bool& alive);
   kio::task<bool> on_store(const std::string& tag, const store_command& cmd);
   kio::task<bool> on_copy(const std::string& tag, const copy_command& cmd);
   kio::task<bool> on_quota(const std::string& tag, std::string_view root, bool with_root);
@@ -463,6 +688,11 @@ class session final : public change_listener {
   kio::task<bool> refresh(bool allow_expunge, const std::vector<std::uint32_t>& silent = {},
                           const std::vector<std::uint32_t>& forced = {});
   void append_fetch_flags(std::string& out, std::size_t index) const;
+  // QRESYNC: the compressed UID set of messages expunged after `modseq`,
+  // limited to `within` (the client's known UIDs; all when absent). "" when
+  // none.
+  kio::task<service_result<std::string>> vanished_since(std::uint64_t modseq,
+                                                       const std::optional<sequence_set>& within);
   void unselect() {
     _state = state::authenticated;
     _selected.clear();
@@ -482,21 +712,60 @@ class session final : public change_listener {
   bool _read_only = false;
   mailbox_snapshot _snapshot;
   bool _condstore = false;
+  bool _qresync = false;  // RFC 7162: implies _condstore; expunges are reported as VANISHED
+  bool _rev2 = false;     // ENABLE IMAP4rev2 (RFC 9051): ESEARCH answers, no RECENT, UTF-8 names
   bool _utf8 = false;
+  // RFC 5182 SEARCHRES: the UIDs of the last SEARCH ... RETURN (SAVE),
+  // ascending. "$" means these (those still in the mailbox).
+  std::vector<std::uint32_t> _saved;
+  std::vector<std::string> _hidden;  // auth_result::hidden_capabilities
   bool _changed = false;  // set by the change listener, read by IDLE
   bool _logout = false;
   std::size_t _errors = 0;
   std::string _out;
 };
 
+bool session::offered(std::string_view capability) const {
+  for (const auto& hidden : _hidden) {
+    if (iequals(hidden, capability)) return false;
+    // "THREAD" hides THREAD=REFERENCES and THREAD=ORDEREDSUBJECT.
+    auto eq = capability.find('=');
+    if (eq != std::string_view::npos && hidden.find('=') == std::string::npos && iequals(hidden, capability.substr(0, eq)))
+      return false;
+    // QRESYNC builds on CONDSTORE; IMAP4rev2 needs ESEARCH and friends.
+    if (iequals(hidden, "CONDSTORE") && iequals(capability, "QRESYNC")) return false;
+    if (iequals(hidden, "ESEARCH") && iequals(capability, "SEARCHRES")) return false;  // RETURN (SAVE)
+    if (iequals(hidden, "LIST-EXTENDED") && iequals(capability, "LIST-STATUS")) return false;
+  }
+  return true;
+}
+
 std::string session::capabilities() const {
-  std::string caps = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE "
-                     "SPECIAL-USE QUOTA UTF8=ACCEPT APPENDLIMIT=" + std::to_string(_config.limits.literal_size_max);
+  // Everything here is implemented in this file; IMAP4rev2 (RFC 9051)
+  // includes NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, ENABLE, IDLE,
+  // SASL-IR, LIST-EXTENDED, LIST-STATUS, MOVE, LITERAL-, SPECIAL-USE and
+  // STATUS=SIZE, which are listed anyway for IMAP4rev1 clients.
+  static constexpr std::string_view all[] = {
+      "IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
+      "MOVE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "WITHIN", "SORT", "THREAD=REFERENCES",
+      "THREAD=ORDEREDSUBJECT", "LIST-EXTENDED", "LIST-STATUS", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE",
+      "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "UTF8=ACCEPT", "MULTIAPPEND", "BINARY", "STATUS=SIZE"};
+  std::string caps;
+  for (auto cap : all) {
+    if (!offered(cap)) continue;
+    if (!caps.empty()) caps += ' ';
+    caps += cap;
+  }
+  if (offered("APPENDLIMIT")) caps += " APPENDLIMIT=" + std::to_string(_config.limits.literal_size_max);
   if (_state == state::not_authenticated) {
     if (_config.tls && !_stream.secure()) caps += " STARTTLS";
     caps += login_allowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
   }
   return caps;
+}
+
+std::string_view session::required_capability(const command_body& body) const {
+  return std::visit(command_capability{}, body);
 }
 
 kio::task<bool> session::send(std::string_view text, bool flush_now) {
@@ -631,6 +900,11 @@ kio::task<bool> session::on_command() {
 kio::task<bool> session::dispatch(command& cmd) {
   const std::string& tag = cmd.tag;
   auto& body = cmd.body;
+  if (std::string_view needed = required_capability(body); !needed.empty() && !offered(needed)) {
+    // A hidden capability is absent as far as this client is concerned.
+    bool ok = co_await bad(tag, std::string(command_name(body)) + ": " + std::string(needed) + " is not available");
+    co_return ok;
+  }
   // Commands valid in any state.
   if (std::holds_alternative<capability_command>(body)) {
     if (!co_await send("* CAPABILITY " + capabilities() + "\r\n")) co_return false;
@@ -752,7 +1026,8 @@ kio::task<bool> session::dispatch(command& cmd) {
                           std::holds_alternative<expunge_command>(body) ||
                           std::holds_alternative<search_command>(body) ||
                           std::holds_alternative<fetch_command>(body) ||
-                          std::holds_alternative<store_command>(body) || std::holds_alternative<copy_command>(body);
+                          std::holds_alternative<store_command>(body) || std::holds_alternative<copy_command>(body) ||
+                          std::holds_alternative<sort_command>(body) || std::holds_alternative<thread_command>(body);
   if (selected_command && _state != state::selected) {
     bool ok = co_await bad(tag, "No mailbox selected");
     co_return ok;
@@ -785,7 +1060,14 @@ kio::task<bool> session::dispatch(command& cmd) {
     bool ok = co_await on_copy(tag, *c);
     co_return ok;
   }
-  // SORT, THREAD, COMPRESS: parsed, not advertised, not implemented.
+  if (auto* c = std::get_if<sort_command>(&body)) {
+    bool ok = co_await on_sort(tag, *c);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<thread_command>(&body)) {
+    bool ok = co_await on_thread(tag, *c);
+    co_return ok;
+  }
   bool ok = co_await bad(tag, std::string(command_name(body)) + " is not supported");
   co_return ok;
 }
@@ -835,6 +1117,7 @@ kio::task<bool> session::on_login(const std::string& tag, std::string_view user,
         co_return ok;
       }
       _login = std::string(user);
+      _hidden = std::move(result.hidden_capabilities);
       _state = state::authenticated;
       bool ok = co_await tagged(tag, "OK", "[CAPABILITY " + capabilities() + "] Logged in");
       co_return ok;
@@ -903,10 +1186,21 @@ kio::task<bool> session::on_authenticate(const std::string& tag, authenticate_co
 }
 
 kio::task<bool> session::on_enable(const std::string& tag, enable_command& cmd) {
+  // RFC 5161: unknown (and hidden) names are ignored; ENABLED lists only
+  // what this command newly enabled.
   std::string enabled;
   for (const auto& cap : cmd.capabilities) {
-    if (cap == "CONDSTORE" && !_condstore) _condstore = true, enabled += " CONDSTORE";
-    else if (cap == "UTF8=ACCEPT" && !_utf8) _utf8 = true, enabled += " UTF8=ACCEPT";
+    if (!offered(cap)) continue;
+    if (cap == "CONDSTORE" && !_condstore) {
+      _condstore = true, enabled += " CONDSTORE";
+    } else if (cap == "QRESYNC" && !_qresync) {
+      _qresync = _condstore = true, enabled += " QRESYNC";  // RFC 7162 3.2.3: implies CONDSTORE
+    } else if (cap == "UTF8=ACCEPT" && !_utf8) {
+      _utf8 = true, enabled += " UTF8=ACCEPT";
+    } else if (iequals(cap, "IMAP4REV2") && !_rev2) {
+      // RFC 9051: mailbox names travel as UTF-8 from now on.
+      _rev2 = _utf8 = true, enabled += " IMAP4rev2";
+    }
   }
   if (!co_await send("* ENABLED" + enabled + "\r\n")) co_return false;
   bool ok = co_await tagged(tag, "OK", "ENABLE completed");
@@ -924,24 +1218,84 @@ kio::task<bool> session::on_list(const std::string& tag, const list_command& cmd
     bool ok = co_await refuse(tag, mailboxes.error());
     co_return ok;
   }
-  std::string out;
-  for (const auto& m : *mailboxes) {
-    bool match = false;
+  // A parent that is only implied by its children ("Projects" of
+  // "Projects/ringmail") is listed as \NonExistent (RFC 5258; \Noselect in
+  // RFC 3501 terms) when a pattern reaches it.
+  std::vector<char> implied(mailboxes->size(), 0);
+  {
+    std::vector<std::string> names;
+    for (const auto& m : *mailboxes) names.push_back(m.name);
+    std::sort(names.begin(), names.end());
+    std::size_t existing = mailboxes->size();
+    for (std::size_t k = 0; k < existing; ++k) {
+      std::string name = (*mailboxes)[k].name;
+      for (auto slash = name.rfind('/'); slash != std::string::npos && slash > 0; slash = name.rfind('/', slash - 1)) {
+        std::string parent = name.substr(0, slash);
+        if (std::binary_search(names.begin(), names.end(), parent)) break;
+        names.insert(std::upper_bound(names.begin(), names.end(), parent), parent);
+        mailbox_info virtual_parent;
+        virtual_parent.name = parent;
+        virtual_parent.has_children = true;
+        mailboxes->push_back(std::move(virtual_parent));
+        implied.push_back(1);
+      }
+    }
+  }
+  std::vector<std::size_t> order(mailboxes->size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return (*mailboxes)[a].name < (*mailboxes)[b].name; });
+  auto pattern_matches = [&](std::string_view name) {
     for (const auto& pattern : cmd.patterns) {
       std::string full = cmd.reference + pattern;
-      if (list_match(full, m.name) || (is_inbox(m.name) && list_match(full, "inbox"))) match = true;
+      if (list_match(full, name) || (is_inbox(name) && list_match(full, "inbox"))) return true;
     }
-    if (!match) continue;
-    if (cmd.select_subscribed && !m.subscribed) continue;
-    std::string_view use = special_use_attribute(m.use);
-    if (cmd.select_special_use && use.empty()) continue;
+    return false;
+  };
+  // RFC 5258 selection options: SUBSCRIBED and SPECIAL-USE (RFC 6154)
+  // filter; REMOTE changes nothing here (no remote mailboxes).
+  bool use_special = offered("SPECIAL-USE");
+  auto selected_by_options = [&](const mailbox_info& m) {
+    if (cmd.select_subscribed && !m.subscribed) return false;
+    if (cmd.select_special_use && (!use_special || special_use_attribute(m.use).empty())) return false;
+    return true;
+  };
+  bool filtering = cmd.select_subscribed || cmd.select_special_use;
+  std::string out;
+  std::vector<std::string> status_names;
+  for (std::size_t k : order) {
+    const auto& m = (*mailboxes)[k];
+    if (!pattern_matches(m.name)) continue;
+    bool selected = selected_by_options(m);
+    // RECURSIVEMATCH: a mailbox whose descendants meet the selection is
+    // listed with CHILDINFO even when it does not itself (RFC 5258 3.5).
+    bool child_selected = false;
+    if (cmd.select_recursive_match && filtering) {
+      std::string prefix = m.name + "/";
+      for (const auto& other : *mailboxes)
+        if (other.name.size() > prefix.size() && other.name.compare(0, prefix.size(), prefix) == 0 &&
+            selected_by_options(other))
+          child_selected = true;
+    }
+    if (!selected && !child_selected) continue;
     out += "* LIST (";
-    out += m.has_children ? "\\HasChildren" : "\\HasNoChildren";
-    if (!use.empty()) out += ' ', out += use;
-    if ((cmd.return_subscribed || cmd.select_subscribed) && m.subscribed) out += " \\Subscribed";
+    std::string attributes = m.has_children ? "\\HasChildren" : "\\HasNoChildren";
+    if (implied[k]) attributes = cmd.extended ? "\\NonExistent \\HasChildren" : "\\Noselect \\HasChildren";
+    std::string_view use = use_special ? special_use_attribute(m.use) : std::string_view();
+    if (!use.empty()) attributes += ' ', attributes += use;
+    if ((cmd.return_subscribed || cmd.select_subscribed) && m.subscribed) attributes += " \\Subscribed";
+    out += attributes;
     out += ") \"/\" ";
     append_mailbox(out, m.name, encoding());
+    if (child_selected) out += cmd.select_subscribed ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : " (\"CHILDINFO\" (\"SPECIAL-USE\"))";
     out += "\r\n";
+    if (cmd.return_status && selected && !implied[k]) {
+      // LIST-STATUS (RFC 5819): the STATUS follows its LIST line.
+      if (!out.empty() && !co_await send(out)) co_return false;
+      out.clear();
+      auto status = co_await _account->status(m.name);
+      if (status) out += status_response(m.name, cmd.return_status, *status);
+      // A mailbox that vanished between LIST and STATUS just has no STATUS.
+    }
   }
   if (!out.empty() && !co_await send(out)) co_return false;
   bool ok = co_await tagged(tag, "OK", "LIST completed");
@@ -956,9 +1310,13 @@ kio::task<bool> session::on_lsub(const std::string& tag, const lsub_command& cmd
   }
   std::string out;
   std::string full = cmd.reference + cmd.pattern;
+  bool use_special = offered("SPECIAL-USE");
   for (const auto& m : *mailboxes) {
-    if (!m.subscribed || !list_match(full, m.name)) continue;
-    out += "* LSUB () \"/\" ";
+    if (!m.subscribed || !(list_match(full, m.name) || (is_inbox(m.name) && list_match(full, "inbox")))) continue;
+    // Outlook reads the special-use attributes from LSUB, not LIST.
+    out += "* LSUB (";
+    if (use_special) out += special_use_attribute(m.use);
+    out += ") \"/\" ";
     append_mailbox(out, m.name, encoding());
     out += "\r\n";
   }
@@ -967,41 +1325,63 @@ kio::task<bool> session::on_lsub(const std::string& tag, const lsub_command& cmd
   co_return ok;
 }
 
-kio::task<bool> session::on_status(const std::string& tag, const status_command& cmd) {
-  auto status = co_await _account->status(cmd.mailbox);
-  if (!status) {
-    bool ok = co_await refuse(tag, status.error());
-    co_return ok;
-  }
+std::string session::status_response(std::string_view mailbox, std::uint16_t wanted, const mailbox_status& status) const {
   std::string out = "* STATUS ";
-  append_mailbox(out, cmd.mailbox, encoding());
+  append_mailbox(out, mailbox, encoding());
   out += " (";
   std::string items;
   auto item = [&](std::uint16_t bit, std::string_view name, std::uint64_t value) {
-    if (!(cmd.items & bit)) return;
+    if (!(wanted & bit)) return;
     if (!items.empty()) items += ' ';
     items += name;
     items += ' ';
     items += std::to_string(value);
   };
-  item(status_messages, "MESSAGES", status->messages);
-  item(status_recent, "RECENT", 0);
-  item(status_uid_next, "UIDNEXT", status->uid_next);
-  item(status_uid_validity, "UIDVALIDITY", status->uid_validity);
-  item(status_unseen, "UNSEEN", status->unseen);
-  item(status_deleted, "DELETED", status->deleted);
-  item(status_size, "SIZE", status->size_bytes);
-  item(status_highest_modseq, "HIGHESTMODSEQ", status->highest_modseq);
+  item(status_messages, "MESSAGES", status.messages);
+  if (!_rev2) item(status_recent, "RECENT", 0);  // IMAP4rev2 has no \Recent
+  item(status_uid_next, "UIDNEXT", status.uid_next);
+  item(status_uid_validity, "UIDVALIDITY", status.uid_validity);
+  item(status_unseen, "UNSEEN", status.unseen);
+  item(status_deleted, "DELETED", status.deleted);
+  item(status_size, "SIZE", status.size_bytes);
+  item(status_highest_modseq, "HIGHESTMODSEQ", status.highest_modseq);
   item(status_append_limit, "APPENDLIMIT", _config.limits.literal_size_max);
   out += items + ")\r\n";
-  if (!co_await send(out)) co_return false;
+  return out;
+}
+
+kio::task<bool> session::on_status(const std::string& tag, const status_command& cmd) {
+  if (cmd.items & status_mailbox_id) {
+    bool ok = co_await bad(tag, "MAILBOXID: OBJECTID is not available");
+    co_return ok;
+  }
+  if ((cmd.items & status_highest_modseq) && !offered("CONDSTORE")) {
+    bool ok = co_await bad(tag, "HIGHESTMODSEQ: CONDSTORE is not available");
+    co_return ok;
+  }
+  if (cmd.items & status_highest_modseq) _condstore = true;  // RFC 7162 3.1
+  auto status = co_await _account->status(cmd.mailbox);
+  if (!status) {
+    bool ok = co_await refuse(tag, status.error());
+    co_return ok;
+  }
+  if (!co_await send(status_response(cmd.mailbox, cmd.items, *status))) co_return false;
   bool ok = co_await tagged(tag, "OK", "STATUS completed");
   co_return ok;
 }
 
 kio::task<bool> session::on_select(const std::string& tag, const select_command& cmd) {
-  // RFC 3501 6.3.1: a failed SELECT leaves no mailbox selected.
+  if (cmd.qresync && !_qresync) {
+    bool ok = co_await bad(tag, "QRESYNC must be enabled first");  // RFC 7162 3.2.5
+    co_return ok;
+  }
+  // RFC 3501 6.3.1: a failed SELECT leaves no mailbox selected. RFC 7162
+  // 3.2.11 and RFC 9051 7.1: the end of the old mailbox's responses is
+  // marked with [CLOSED], so a client knows which mailbox later ones are for.
+  bool was_selected = _state == state::selected;
   unselect();
+  if (was_selected && (_qresync || _rev2) && !co_await send("* OK [CLOSED] Previous mailbox closed\r\n"))
+    co_return false;
   auto snapshot = co_await _account->select(cmd.mailbox);
   if (!snapshot) {
     bool ok = co_await refuse(tag, snapshot.error());
@@ -1025,11 +1405,32 @@ kio::task<bool> session::on_select(const std::string& tag, const select_command&
   for (const auto& k : keywords) flags += ' ' + k;
   std::string out = "* FLAGS (" + flags + ")\r\n";
   out += "* OK [PERMANENTFLAGS (" + (_read_only ? std::string() : flags + " \\*") + ")] Flags permitted\r\n";
-  out += "* " + std::to_string(_snapshot.messages.size()) + " EXISTS\r\n* 0 RECENT\r\n";
-  if (first_unseen) out += "* OK [UNSEEN " + std::to_string(first_unseen) + "] First unseen\r\n";
+  out += "* " + std::to_string(_snapshot.messages.size()) + " EXISTS\r\n";
+  // IMAP4rev2 dropped RECENT and the UNSEEN code, and requires a LIST
+  // response with the mailbox's name (RFC 9051 6.3.2).
+  if (!_rev2) {
+    out += "* 0 RECENT\r\n";
+    if (first_unseen) out += "* OK [UNSEEN " + std::to_string(first_unseen) + "] First unseen\r\n";
+  } else {
+    out += "* LIST () \"/\" ";
+    append_mailbox(out, cmd.mailbox, encoding());
+    out += "\r\n";
+  }
   out += "* OK [UIDVALIDITY " + std::to_string(_snapshot.uid_validity) + "] UIDs valid\r\n";
   out += "* OK [UIDNEXT " + std::to_string(_snapshot.uid_next) + "] Predicted next UID\r\n";
-  out += "* OK [HIGHESTMODSEQ " + std::to_string(_snapshot.highest_modseq) + "] Highest\r\n";
+  if (offered("CONDSTORE")) out += "* OK [HIGHESTMODSEQ " + std::to_string(_snapshot.highest_modseq) + "] Highest\r\n";
+  if (cmd.qresync && cmd.qresync->uid_validity == _snapshot.uid_validity) {
+    // RFC 7162 3.2.5.1: what changed since the client's last sync, before
+    // the tagged OK: the UIDs that vanished, then the flags that changed.
+    auto vanished = co_await vanished_since(cmd.qresync->modseq, cmd.qresync->known_uids);
+    if (!vanished) {
+      bool ok = co_await refuse(tag, vanished.error());
+      co_return ok;
+    }
+    if (!vanished->empty()) out += "* VANISHED (EARLIER) " + *vanished + "\r\n";
+    for (std::size_t i = 0; i < _snapshot.messages.size(); ++i)
+      if (_snapshot.messages[i].modseq > cmd.qresync->modseq) append_fetch_flags(out, i);
+  }
   if (!co_await send(out)) co_return false;
   std::string text = std::string(_read_only ? "[READ-ONLY] " : "[READ-WRITE] ") + (cmd.read_only ? "EXAMINE" : "SELECT") +
                      " completed";
@@ -1066,12 +1467,15 @@ kio::task<bool> session::on_simple(const std::string& tag, service_result<void> 
 kio::task<bool> session::on_append(const std::string& tag, append_command& cmd) {
   std::vector<std::uint32_t> uids;
   std::uint32_t uid_validity = 0;
-  for (const auto& message : cmd.messages) {
-    auto flags = split_flags(message.flags);
-    if (!flags) {
+  // Every message is checked before the first is stored: MULTIAPPEND is
+  // all or nothing.
+  for (const auto& message : cmd.messages)
+    if (!split_flags(message.flags)) {
       bool ok = co_await bad(tag, "Invalid system flag");
       co_return ok;
     }
+  for (const auto& message : cmd.messages) {
+    auto flags = split_flags(message.flags);
     append_request request;
     request.flags = flags->flags;
     request.keywords = std::move(flags->keywords);
@@ -1081,6 +1485,12 @@ kio::task<bool> session::on_append(const std::string& tag, append_command& cmd) 
     auto appended = co_await _account->append(cmd.mailbox, request);
     if (!appended) {
       service_error e = appended.error();
+      // MULTIAPPEND is all or nothing (RFC 3502 6.3.11): take back the
+      // messages this command already added.
+      if (!uids.empty()) {
+        auto undone = co_await _account->expunge(cmd.mailbox, uids);
+        (void)undone;  // the refusal below is what the client needs to know
+      }
       if (e.code == service_errc::no_such_mailbox) {
         std::string text = "[TRYCREATE] " + (e.text.empty() ? std::string("No such mailbox") : e.text);
         bool ok = co_await tagged(tag, "NO", text);
@@ -1177,6 +1587,8 @@ kio::task<bool> session::on_expunge(const std::string& tag, const expunge_comman
   }
   if (!co_await refresh(true)) co_return false;
   std::string text = std::string(cmd.uid ? "UID EXPUNGE" : "EXPUNGE") + " completed";
+  // RFC 7162 3.2.10: the client learns the modseq its cache is now at.
+  if (_condstore) text = "[HIGHESTMODSEQ " + std::to_string(_snapshot.highest_modseq) + "] " + text;
   bool ok = co_await tagged(tag, "OK", text);
   co_return ok;
 }
@@ -1200,9 +1612,15 @@ kio::task<bool> session::on_close(const std::string& tag, bool expunge) {
 }
 
 std::optional<std::vector<std::size_t>> session::resolve_indices(const sequence_set& set, bool uid) const {
-  if (set.saved_result) return std::nullopt;  // SEARCHRES is not offered
   const auto& messages = _snapshot.messages;
   std::vector<std::size_t> out;
+  if (set.saved_result) {
+    // "$": the saved UIDs still present (RFC 5182 2.1), for UID and
+    // sequence-number commands alike.
+    for (auto uid : _saved)
+      if (auto i = index_of_uid(uid); i < messages.size()) out.push_back(i);
+    return out;
+  }
   if (uid) {
     std::uint32_t largest = messages.empty() ? 0 : messages.back().uid;
     auto ranges = resolve(set, largest);
@@ -1227,6 +1645,41 @@ std::size_t session::index_of_uid(std::uint32_t uid) const {
                              [](const message_info& m, std::uint32_t u) { return m.uid < u; });
   if (it == _snapshot.messages.end() || it->uid != uid) return _snapshot.messages.size();
   return std::size_t(it - _snapshot.messages.begin());
+}
+
+kio::task<service_result<std::string>> session::vanished_since(std::uint64_t modseq,
+                                                              const std::optional<sequence_set>& within) {
+  auto history = co_await _account->expunged_since(_selected, modseq);
+  if (!history) co_return kio::fail(history.error());
+  // UIDs above uid_next - 1 were never assigned, so "*" means that.
+  std::uint32_t largest = _snapshot.uid_next > 1 ? _snapshot.uid_next - 1 : 0;
+  std::vector<sequence_range> limit;
+  if (within && !within->saved_result) limit = resolve(*within, largest);
+  else limit.push_back({1, std::max<std::uint32_t>(largest, 1)});
+  std::vector<std::uint32_t> uids;
+  if (history->complete) {
+    for (auto uid : history->uids)
+      if (contains(limit, uid)) uids.push_back(uid);
+  } else {
+    // The history was trimmed: every UID in range that is not here now may
+    // have vanished (RFC 7162 3.2.5.2 allows reporting too many). Walk the
+    // gaps between present UIDs, linear in ranges + messages.
+    std::size_t i = 0;
+    for (const auto& r : limit) {
+      std::uint64_t next = r.first;
+      while (next <= r.last) {
+        while (i < _snapshot.messages.size() && _snapshot.messages[i].uid < next) ++i;
+        std::uint64_t stop = r.last;
+        if (i < _snapshot.messages.size() && _snapshot.messages[i].uid <= r.last) stop = _snapshot.messages[i].uid - 1;
+        if (next <= stop && stop - next > 1'000'000) co_return kio::fail(service_error{service_errc::temporary, "Resync too large"});
+        for (std::uint64_t u = next; u <= stop; ++u) uids.push_back(std::uint32_t(u));
+        next = stop + 2;
+      }
+    }
+  }
+  std::string text;
+  append_compressed_sorted(text, uids);
+  co_return text;
 }
 
 void session::append_fetch_flags(std::string& out, std::size_t index) const {
@@ -1263,9 +1716,21 @@ kio::task<bool> session::refresh(bool allow_expunge, const std::vector<std::uint
   }
   if (vanished && !allow_expunge) co_return true;
   std::string out;
-  // EXPUNGE in descending order: each number is valid when it is sent.
-  for (std::size_t i = old_messages.size(); i-- > 0;)
-    if (!kept[i]) out += "* " + std::to_string(i + 1) + " EXPUNGE\r\n";
+  if (_qresync) {
+    // RFC 7162 3.2.10: after ENABLE QRESYNC, expunges are VANISHED UIDs.
+    std::vector<std::uint32_t> gone;
+    for (std::size_t i = 0; i < old_messages.size(); ++i)
+      if (!kept[i]) gone.push_back(old_messages[i].uid);
+    if (!gone.empty()) {
+      out += "* VANISHED ";
+      append_compressed_sorted(out, gone);
+      out += "\r\n";
+    }
+  } else {
+    // EXPUNGE in descending order: each number is valid when it is sent.
+    for (std::size_t i = old_messages.size(); i-- > 0;)
+      if (!kept[i]) out += "* " + std::to_string(i + 1) + " EXPUNGE\r\n";
+  }
   std::size_t survivors = old_messages.size() - vanished;
   std::uint32_t old_uid_max = old_messages.empty() ? 0 : old_messages.back().uid;
   mailbox_snapshot previous = std::move(_snapshot);
@@ -1279,7 +1744,13 @@ kio::task<bool> session::refresh(bool allow_expunge, const std::vector<std::uint
       bool is_forced = std::find(forced.begin(), forced.end(), after.uid) != forced.end();
       bool changed = before.flags != after.flags || before.keywords != after.keywords;
       bool is_silent = std::find(silent.begin(), silent.end(), after.uid) != silent.end();
-      if (is_forced || (changed && !is_silent)) append_fetch_flags(out, j);
+      if (is_forced || (changed && !is_silent)) {
+        append_fetch_flags(out, j);
+      } else if (is_silent && _condstore) {
+        // RFC 7162 3.1.3: .SILENT still owes the client the new MODSEQ.
+        out += "* " + std::to_string(j + 1) + " FETCH (UID " + std::to_string(after.uid) + " MODSEQ (" +
+               std::to_string(after.modseq) + "))\r\n";
+      }
       ++j;
     }
   }
@@ -1295,29 +1766,188 @@ kio::task<bool> session::refresh(bool allow_expunge, const std::vector<std::uint
 }
 
 kio::task<bool> session::on_search(const std::string& tag, const search_command& cmd) {
-  if (cmd.returns.present) {
-    bool ok = co_await bad(tag, "ESEARCH is not supported");
-    co_return ok;
-  }
   if (!cmd.charset.empty() && cmd.charset != "UTF-8" && cmd.charset != "US-ASCII") {
+    if (cmd.returns.save) _saved.clear();  // RFC 5182 2.1: a failed SAVE empties "$"
     bool ok = co_await tagged(tag, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
     co_return ok;
   }
   bool need_message = false, uses_modseq = false;
   for (const auto& key : cmd.keys) {
-    if (!key_supported(key)) {
-      bool ok = co_await tagged(tag, "NO", "[CANNOT] Search key not supported");
-      co_return ok;
-    }
     need_message = need_message || key_needs_message(key);
     uses_modseq = uses_modseq || key_uses_modseq(key);
   }
+  if (uses_modseq && !offered("CONDSTORE")) {
+    bool ok = co_await bad(tag, "MODSEQ: CONDSTORE is not available");
+    co_return ok;
+  }
   if (uses_modseq) _condstore = true;  // RFC 7162 3.1: a MODSEQ search enables CONDSTORE
+  std::vector<std::size_t> hits;
+  bool found = co_await evaluate_search(cmd.keys, need_message, hits);
+  if (!found) co_return false;
+
+  search_return returns = cmd.returns;
+  // IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 6.4.4); without
+  // RETURN that means ALL.
+  bool extended = returns.present || _rev2;
+  if (extended && !returns.min && !returns.max && !returns.count && !returns.all && !returns.save) returns.all = true;
+  auto number = [&](std::size_t i) { return cmd.uid ? _snapshot.messages[i].uid : std::uint32_t(i + 1); };
+  if (returns.save) {
+    // RFC 5182 2.4: SAVE with only MIN and/or MAX saves just those.
+    _saved.clear();
+    if (!hits.empty() && (returns.min || returns.max) && !returns.all && !returns.count) {
+      if (returns.min) _saved.push_back(_snapshot.messages[hits.front()].uid);
+      if (returns.max && hits.size() > 1) _saved.push_back(_snapshot.messages[hits.back()].uid);
+    } else {
+      for (auto i : hits) _saved.push_back(_snapshot.messages[i].uid);
+    }
+  }
+  std::string out;
+  if (!extended) {
+    out = "* SEARCH";
+    std::uint64_t highest = 0;
+    for (auto i : hits) {
+      out += ' ';
+      out += std::to_string(number(i));
+      highest = std::max(highest, _snapshot.messages[i].modseq);
+    }
+    if (uses_modseq && !hits.empty()) out += " (MODSEQ " + std::to_string(highest) + ")";
+    out += "\r\n";
+  } else if (returns.min || returns.max || returns.all || returns.count) {
+    // RFC 5182 2.4: with SAVE alone there is no ESEARCH response.
+    // RFC 4731: tag-string is a string; a tag has no quote or backslash.
+    out = "* ESEARCH (TAG \"" + tag + "\")";
+    if (cmd.uid) out += " UID";
+    std::uint64_t highest = 0;
+    if (!hits.empty()) {
+      if (returns.min) {
+        out += " MIN " + std::to_string(number(hits.front()));
+        highest = std::max(highest, _snapshot.messages[hits.front()].modseq);
+      }
+      if (returns.max) {
+        out += " MAX " + std::to_string(number(hits.back()));
+        highest = std::max(highest, _snapshot.messages[hits.back()].modseq);
+      }
+      if (returns.all) {
+        std::vector<std::uint32_t> numbers;
+        numbers.reserve(hits.size());
+        for (auto i : hits) numbers.push_back(number(i));
+        out += " ALL ";
+        append_compressed_sorted(out, numbers);
+      }
+      if (returns.all || returns.count)
+        for (auto i : hits) highest = std::max(highest, _snapshot.messages[i].modseq);
+    }
+    if (returns.count) out += " COUNT " + std::to_string(hits.size());
+    if (uses_modseq && !hits.empty()) out += " MODSEQ " + std::to_string(highest);
+    out += "\r\n";
+  }
+  if (!out.empty() && !co_await send(out)) co_return false;
+  if (!co_await refresh(cmd.uid)) co_return false;
+  std::string text = std::string(cmd.uid ? "UID SEARCH" : "SEARCH") + " completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+kio::task<std::optional<std::vector<std::size_t>>> session::run_search_program(const std::string& tag,
+                                                                               std::string_view charset,
+                                                                               const std::vector<search_key>& keys,
+                                                                               bool& alive) {
+  alive = true;
+  if (!charset.empty() && charset != "UTF-8" && charset != "US-ASCII") {
+    alive = co_await tagged(tag, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+    co_return std::nullopt;
+  }
+  bool need_message = false, uses_modseq = false;
+  for (const auto& key : keys) {
+    need_message = need_message || key_needs_message(key);
+    uses_modseq = uses_modseq || key_uses_modseq(key);
+  }
+  if (uses_modseq && !offered("CONDSTORE")) {
+    alive = co_await bad(tag, "MODSEQ: CONDSTORE is not available");
+    co_return std::nullopt;
+  }
+  if (uses_modseq) _condstore = true;
+  std::vector<std::size_t> hits;
+  alive = co_await evaluate_search(keys, need_message, hits);
+  if (!alive) co_return std::nullopt;
+  co_return hits;
+}
+
+kio::task<std::vector<sort_fields>> session::sort_fields_of(const std::vector<std::size_t>& hits, bool uid) {
+  std::vector<sort_fields> out;
+  out.reserve(hits.size());
+  std::vector<message_info> messages;
+  for (auto i : hits) messages.push_back(_snapshot.messages[i]);
+  for (std::size_t k = 0; k < messages.size(); ++k) {
+    auto bytes = co_await _account->read_message(_selected, messages[k].uid);
+    std::string message = bytes ? std::move(*bytes) : std::string();
+    std::uint32_t number = uid ? messages[k].uid : std::uint32_t(hits[k] + 1);
+    out.push_back(fields_of(message, messages[k], number));
+  }
+  co_return out;
+}
+
+kio::task<bool> session::on_sort(const std::string& tag, const sort_command& cmd) {
+  if (cmd.returns.present) {
+    bool ok = co_await bad(tag, "SORT RETURN: ESORT is not available");
+    co_return ok;
+  }
+  bool alive = true;
+  auto hits = co_await run_search_program(tag, cmd.charset, cmd.keys, alive);
+  if (!hits) co_return alive;
+  auto fields = co_await sort_fields_of(*hits, cmd.uid);
+  std::vector<std::size_t> order(fields.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  // RFC 5256: ties under every criterion go by sequence number, which is
+  // the order of `hits`; stable_sort keeps it.
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    for (const auto& criterion : cmd.criteria) {
+      int c = compare_by(criterion.key, fields[a], fields[b]);
+      if (c != 0) return criterion.reverse ? c > 0 : c < 0;
+    }
+    return false;
+  });
+  std::string out = "* SORT";
+  for (auto k : order) out += ' ' + std::to_string(fields[k].keys.number);
+  out += "\r\n";
+  if (!co_await send(out)) co_return false;
+  if (!co_await refresh(cmd.uid)) co_return false;
+  std::string text = std::string(cmd.uid ? "UID SORT" : "SORT") + " completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+kio::task<bool> session::on_thread(const std::string& tag, const thread_command& cmd) {
+  if (cmd.algorithm == thread_algorithm::refs) {
+    bool ok = co_await bad(tag, "THREAD=REFS is not available");
+    co_return ok;
+  }
+  bool alive = true;
+  auto hits = co_await run_search_program(tag, cmd.charset, cmd.keys, alive);
+  if (!hits) co_return alive;
+  auto fields = co_await sort_fields_of(*hits, cmd.uid);
+  std::vector<search::message_keys> keys;
+  keys.reserve(fields.size());
+  for (auto& f : fields) keys.push_back(std::move(f.keys));
+  std::string threads = cmd.algorithm == thread_algorithm::references ? search::thread_references(keys)
+                                                                      : search::thread_ordered_subject(keys);
+  std::string out = "* THREAD";
+  if (!threads.empty()) out += ' ' + threads;
+  out += "\r\n";
+  if (!co_await send(out)) co_return false;
+  if (!co_await refresh(cmd.uid)) co_return false;
+  std::string text = std::string(cmd.uid ? "UID THREAD" : "THREAD") + " completed";
+  bool ok = co_await tagged(tag, "OK", text);
+  co_return ok;
+}
+
+kio::task<bool> session::evaluate_search(const std::vector<search_key>& keys, bool need_message,
+                                         std::vector<std::size_t>& hits) {
   search_context c;
   c.largest_seq = std::uint32_t(_snapshot.messages.size());
   c.largest_uid = _snapshot.messages.empty() ? 0 : _snapshot.messages.back().uid;
-  std::string hits;
-  std::uint64_t highest = 0;
+  c.saved = &_saved;
+  c.now_ms = std::int64_t(std::time(nullptr)) * 1000;
   // A copy: awaiting read_message must not invalidate what we iterate.
   std::vector<message_info> messages = _snapshot.messages;
   for (std::size_t i = 0; i < messages.size(); ++i) {
@@ -1329,25 +1959,18 @@ kio::task<bool> session::on_search(const std::string& tag, const search_command&
     c.seq = std::uint32_t(i + 1);
     c.info = &messages[i];
     c.message = message;
+    c.body_text.reset();
+    c.header_text.reset();
+    c.sent_day.reset();
     bool all = true;
-    for (const auto& key : cmd.keys)
+    for (const auto& key : keys)
       if (!matches(key, c)) {
         all = false;
         break;
       }
-    if (!all) continue;
-    hits += ' ';
-    hits += std::to_string(cmd.uid ? messages[i].uid : i + 1);
-    highest = std::max(highest, messages[i].modseq);
+    if (all) hits.push_back(i);
   }
-  std::string out = "* SEARCH" + hits;
-  if (uses_modseq && !hits.empty()) out += " (MODSEQ " + std::to_string(highest) + ")";
-  out += "\r\n";
-  if (!co_await send(out)) co_return false;
-  if (!co_await refresh(cmd.uid)) co_return false;
-  std::string text = std::string(cmd.uid ? "UID SEARCH" : "SEARCH") + " completed";
-  bool ok = co_await tagged(tag, "OK", text);
-  co_return ok;
+  co_return true;
 }
 
 kio::task<bool> session::on_fetch(const std::string& tag, const fetch_command& cmd) {
@@ -1374,8 +1997,12 @@ kio::task<bool> session::on_fetch(const std::string& tag, const fetch_command& c
       case fetch_kind::modseq: want_modseq = true; break;
       case fetch_kind::flags: case fetch_kind::internal_date: case fetch_kind::rfc822_size: case fetch_kind::uid:
         break;
-      case fetch_kind::binary: case fetch_kind::binary_size: case fetch_kind::save_date: case fetch_kind::email_id:
-      case fetch_kind::thread_id: {
+      case fetch_kind::binary:
+        need_message = true;
+        if (!a.peek) sets_seen = true;
+        break;
+      case fetch_kind::binary_size: need_message = true; break;
+      case fetch_kind::save_date: case fetch_kind::email_id: case fetch_kind::thread_id: {
         bool ok = co_await bad(tag, "Fetch item not supported");
         co_return ok;
       }
@@ -1383,6 +2010,19 @@ kio::task<bool> session::on_fetch(const std::string& tag, const fetch_command& c
   }
   if (want_modseq) _condstore = true;  // RFC 7162 3.1
   if (_read_only) sets_seen = false;
+  if (cmd.vanished) {
+    if (!_qresync) {
+      bool ok = co_await bad(tag, "VANISHED needs ENABLE QRESYNC");  // RFC 7162 3.2.6
+      co_return ok;
+    }
+    // Expunged UIDs within the command's set, before the FETCHes.
+    auto vanished = co_await vanished_since(*cmd.changed_since, cmd.set);
+    if (!vanished) {
+      bool ok = co_await refuse(tag, vanished.error());
+      co_return ok;
+    }
+    if (!vanished->empty() && !co_await send("* VANISHED (EARLIER) " + *vanished + "\r\n")) co_return false;
+  }
 
   // \Seen first, so the responses carry the flags the client will have.
   std::vector<std::uint32_t> seen_now;
@@ -1480,8 +2120,34 @@ kio::task<bool> session::on_fetch(const std::string& tag, const fetch_command& c
           item(text);
           break;
         }
-        case fetch_kind::binary: case fetch_kind::binary_size: case fetch_kind::save_date: case fetch_kind::email_id:
-        case fetch_kind::thread_id:
+        case fetch_kind::binary:
+        case fetch_kind::binary_size: {
+          auto decoded = binary_section(tree, message, a.section);
+          if (!decoded) {
+            // RFC 3516 4.3: a transfer encoding we cannot undo.
+            bool ok = co_await tagged(tag, "NO", "[UNKNOWN-CTE] Cannot decode the part's Content-Transfer-Encoding");
+            co_return ok;
+          }
+          std::string name = section_text_of(a.section);
+          if (a.kind == fetch_kind::binary_size) {
+            item("BINARY.SIZE[" + name + "] " + std::to_string(decoded->size()));
+            break;
+          }
+          std::string_view bytes = *decoded;
+          name = "BINARY[" + name + "]";
+          if (a.partial) {
+            std::uint64_t origin = std::min<std::uint64_t>(a.partial->origin, bytes.size());
+            bytes = bytes.substr(origin, std::min<std::uint64_t>(a.partial->count, bytes.size() - origin));
+            name += "<" + std::to_string(a.partial->origin) + ">";
+          }
+          std::string text = name + " ";
+          // literal8 when the bytes hold a NUL (RFC 3516 4.2).
+          if (bytes.find('\0') != std::string_view::npos) text += '~';
+          append_literal(text, bytes);
+          item(text);
+          break;
+        }
+        case fetch_kind::save_date: case fetch_kind::email_id: case fetch_kind::thread_id:
           break;  // refused above
       }
     }
@@ -1490,8 +2156,12 @@ kio::task<bool> session::on_fetch(const std::string& tag, const fetch_command& c
       std::string f = "FLAGS ";
       append_flags(f, info);
       item(f);
+      sent_flags = true;
     }
-    if (cmd.changed_since && !sent_modseq) item("MODSEQ (" + std::to_string(info.modseq) + ")");
+    // RFC 7162 3.1.4.1: with CONDSTORE on, FLAGS travel with MODSEQ;
+    // CHANGEDSINCE always reports it.
+    if ((cmd.changed_since || (_condstore && sent_flags)) && !sent_modseq)
+      item("MODSEQ (" + std::to_string(info.modseq) + ")");
     out += items + ")\r\n";
     if (!co_await send(out)) co_return false;
   }

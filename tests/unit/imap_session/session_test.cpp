@@ -277,6 +277,13 @@ class fake_authenticator : public authenticator {
       result.account = std::make_unique<fake_account>(_store);
       co_return result;
     }
+    // The per-account switch: this client mishandles some extensions.
+    if (r.login == "oldclient@example.test" && r.password == "correct horse battery") {
+      result.outcome = auth_outcome::ok;
+      result.account = std::make_unique<fake_account>(_store);
+      result.hidden_capabilities = {"condstore", "THREAD", "ESEARCH", "MOVE", "IMAP4rev2", "SPECIAL-USE"};
+      co_return result;
+    }
     co_return result;
   }
 

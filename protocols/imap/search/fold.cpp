@@ -1,0 +1,73 @@
+#include "protocols/imap/search/fold.h"
+
+#include <cstdint>
+
+namespace imap::search {
+
+namespace {
+
+char32_t fold(char32_t c) {
+  if (c >= 'A' && c <= 'Z') return c + 32;
+  if ((c >= 0xC0 && c <= 0xDE && c != 0xD7)) return c + 32;           // Latin-1
+  if (c >= 0x100 && c <= 0x137 && c % 2 == 0) return c + 1;           // Latin Extended-A, first run
+  if (c >= 0x139 && c <= 0x148 && c % 2 == 1) return c + 1;
+  if (c >= 0x14A && c <= 0x177 && c % 2 == 0) return c + 1;
+  if (c == 0x178) return 0xFF;
+  if (c >= 0x179 && c <= 0x17E && c % 2 == 1) return c + 1;
+  if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 32;          // Greek
+  if (c == 0x3C2) return 0x3C3;                                       // final sigma
+  if (c >= 0x410 && c <= 0x42F) return c + 32;                        // Cyrillic
+  if (c >= 0x400 && c <= 0x40F) return c + 80;
+  return c;
+}
+
+void append_utf8(char32_t c, std::string& out) {
+  if (c < 0x80) {
+    out += char(c);
+  } else if (c < 0x800) {
+    out += char(0xC0 | (c >> 6));
+    out += char(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += char(0xE0 | (c >> 12));
+    out += char(0x80 | ((c >> 6) & 0x3F));
+    out += char(0x80 | (c & 0x3F));
+  } else {
+    out += char(0xF0 | (c >> 18));
+    out += char(0x80 | ((c >> 12) & 0x3F));
+    out += char(0x80 | ((c >> 6) & 0x3F));
+    out += char(0x80 | (c & 0x3F));
+  }
+}
+
+}  // namespace
+
+void append_folded(std::string_view text, std::string& out) {
+  out.reserve(out.size() + text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      out += char(fold(b));
+      ++i;
+      continue;
+    }
+    // Two-byte sequences are where every folded range lives.
+    if ((b & 0xE0) == 0xC0 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80) {
+      char32_t c = char32_t(b & 0x1F) << 6 | (static_cast<unsigned char>(text[i + 1]) & 0x3F);
+      if (c >= 0x80) {
+        append_utf8(fold(c), out);
+        i += 2;
+        continue;
+      }
+    }
+    out += text[i++];
+  }
+}
+
+std::string folded(std::string_view text) {
+  std::string out;
+  append_folded(text, out);
+  return out;
+}
+
+}  // namespace imap::search
