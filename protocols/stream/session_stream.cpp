@@ -16,6 +16,7 @@ std::string stream_error::describe() const {
     case kind::shutdown: return "server shutting down";
     case kind::io: return std::string("socket error: ") + std::strerror(code);
     case kind::tls: return "TLS: " + detail;
+    case kind::compression: return "COMPRESS: " + detail;
   }
   return "unknown";
 }
@@ -88,7 +89,40 @@ kio::task<stream_result<void>> session_stream::start_tls_client(std::shared_ptr<
   co_return awaited;
 }
 
+stream_result<void> session_stream::start_compression() {
+  auto codec = deflate_codec::create(_options.compress_piece_bytes);
+  if (!codec) return kio::fail(stream_error{stream_error::kind::compression, 0, "cannot start zlib"});
+  _deflate = std::move(*codec);
+  _deflate->feed(_view);
+  _view = {};
+  _lines.reset();
+  return stream_result<void>{};
+}
+
 kio::task<stream_result<void>> session_stream::fill() {
+  if (!_deflate) {
+    auto filled = co_await fill_lower();
+    co_return filled;
+  }
+  for (;;) {
+    // One bounded piece at a time: a small input that inflates to a lot is
+    // handed out piece by piece as the session consumes it.
+    auto piece = _deflate->inflate_piece();
+    if (!piece) co_return kio::fail(stream_error{stream_error::kind::compression, 0, "corrupt deflate data"});
+    if (!piece->empty()) {
+      _view = *piece;
+      co_return stream_result<void>{};
+    }
+    if (_deflate->has_pending_input()) continue;  // a flush marker, nothing to show yet
+    auto filled = co_await fill_lower();
+    if (!filled) co_return filled;
+    _deflate->feed(_view);
+    _view = {};
+    if (!_tls) _conn.release();  // copied: the receive buffer can go back now
+  }
+}
+
+kio::task<stream_result<void>> session_stream::fill_lower() {
   if (!_tls) {
     auto chunk = co_await _conn.read_some();
     if (!chunk) co_return kio::fail(from_sys(chunk.error()));
@@ -158,6 +192,25 @@ kio::task<stream_result<void>> session_stream::write_direct(std::span<const std:
     auto flushed = co_await flush();
     if (!flushed) co_return flushed;
   }
+  if (!_deflate) {
+    auto sent = co_await write_lower(bytes);
+    co_return sent;
+  }
+  // Every piece zlib produces goes out before the next is made, and the
+  // loop ends only when zlib holds nothing back (deflate.h): a reply is
+  // never left half inside the compressor, however the socket splits it.
+  _deflate->begin_compress(bytes);
+  bool done = false;
+  while (!done) {
+    auto piece = _deflate->compress_piece(done);
+    if (piece.empty()) continue;
+    auto sent = co_await write_lower(piece);
+    if (!sent) co_return sent;
+  }
+  co_return stream_result<void>{};
+}
+
+kio::task<stream_result<void>> session_stream::write_lower(std::span<const std::byte> bytes) {
   if (!_tls) {
     auto sent = co_await _conn.write_all(bytes);
     if (!sent) co_return kio::fail(from_sys(sent.error()));

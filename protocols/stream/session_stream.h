@@ -32,6 +32,7 @@
 #include "kernel_io/net/line_reader.h"
 #include "kernel_io/ring/task.h"
 #include "protocols/tls/context.h"
+#include "protocols/stream/deflate.h"
 #include "protocols/tls/engine.h"
 
 namespace proto {
@@ -43,6 +44,7 @@ struct stream_error {
     shutdown,  // the server is stopping; say goodbye
     io,        // a socket error (code is the errno)
     tls,       // TLS failed (detail says why)
+    compression,  // COMPRESS=DEFLATE input did not inflate (detail says why)
   };
   kind what;
   int code = 0;
@@ -63,6 +65,9 @@ struct stream_options {
   size_t line_length_max = 1000;
   uint64_t handshake_timeout_ms = 30'000;
   size_t write_buffer_max_bytes = 64 * 1024;  // flush() happens by itself past this
+  // COMPRESS=DEFLATE: the largest compressed output piece and inflated
+  // input piece (memory per compressed session, besides zlib's own).
+  size_t compress_piece_bytes = 16 * 1024;
 };
 
 class session_stream {
@@ -77,6 +82,13 @@ class session_stream {
   kio::task<stream_result<void>> start_tls_client(std::shared_ptr<const tls::client_context> context,
                                                   std::string server_name);
   bool secure() const { return _tls.has_value(); }
+
+  // COMPRESS=DEFLATE (RFC 4978), called right after the OK that accepts it
+  // was flushed: from now on input is inflated and output deflated (inside
+  // TLS when TLS is on). Whatever input is already buffered past the
+  // command is the client's first compressed bytes.
+  stream_result<void> start_compression();
+  bool compressed() const { return _deflate != nullptr; }
   const tls::engine* tls_engine() const { return _tls ? &*_tls : nullptr; }
   // "TLSv1.3 TLS_AES_128_GCM_SHA256" style text for logs and Received: headers.
   std::string tls_summary() const;
@@ -103,6 +115,8 @@ class session_stream {
 
  private:
   kio::task<stream_result<void>> fill();
+  kio::task<stream_result<void>> fill_lower();  // plaintext or TLS, no compression
+  kio::task<stream_result<void>> write_lower(std::span<const std::byte> bytes);
   kio::task<stream_result<void>> send_tls_output();
   kio::task<stream_result<void>> handshake();
   static stream_error from_sys(const kio::sys_error& e);
@@ -111,6 +125,7 @@ class session_stream {
   stream_options _options;
   kio::line_reader _lines;
   std::optional<tls::engine> _tls;
+  std::unique_ptr<deflate_codec> _deflate;  // set by start_compression()
   std::unique_ptr<std::byte[]> _plain;   // one TLS record of plaintext (allocated with TLS)
   std::span<std::byte> _view;            // unread input
   std::string _out;                      // queued replies

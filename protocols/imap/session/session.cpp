@@ -604,6 +604,7 @@ class session final : public change_listener {
   static proto::stream_options stream_options(const session_config& config) {
     proto::stream_options o;
     o.line_length_max = config.limits.line_length_max;
+    o.compress_piece_bytes = config.limits.compress_piece_bytes;
     return o;
   }
   static parser_limits reader_limits(const session_config& config) {
@@ -614,6 +615,7 @@ class session final : public change_listener {
     l.non_sync_literal_size_max = config.limits.literal_size_max;
     l.command_size_max = std::max<std::uint64_t>(l.command_size_max, config.limits.literal_size_max + 64 * 1024);
     l.nesting_depth_max = config.limits.nesting_depth_max;
+    l.sequence_ranges_max = config.limits.sequence_ranges_max;
     return l;
   }
   bool login_allowed() const { return _stream.secure() || _config.login_over_plaintext; }
@@ -655,6 +657,7 @@ class session final : public change_listener {
   kio::task<bool> on_simple(const std::string& tag, service_result<void> outcome, std::string_view done);
   kio::task<bool> on_append(const std::string& tag, append_command& cmd);
   kio::task<bool> on_idle(const std::string& tag);
+  kio::task<bool> on_compress(const std::string& tag, const compress_command& cmd);
   kio::task<bool> on_expunge(const std::string& tag, const expunge_command& cmd);
   kio::task<bool> on_close(const std::string& tag, bool expunge);
   kio::task<bool> on_search(const std::string& tag, const search_command& cmd);
@@ -685,8 +688,11 @@ class session final : public change_listener {
   // in which messages vanished is not taken; the next NOOP reports them.
   // Flag changes of `silent` UIDs are not reported (STORE .SILENT);
   // `forced` UIDs always get a FETCH (STORE without .SILENT).
+  // `silent_modseq`: a silent change still gets "UID n MODSEQ (m)" under
+  // CONDSTORE (STORE .SILENT; not FETCH's implicit \Seen, which its own
+  // FETCH response reported).
   kio::task<bool> refresh(bool allow_expunge, const std::vector<std::uint32_t>& silent = {},
-                          const std::vector<std::uint32_t>& forced = {});
+                          const std::vector<std::uint32_t>& forced = {}, bool silent_modseq = false);
   void append_fetch_flags(std::string& out, std::size_t index) const;
   // QRESYNC: the compressed UID set of messages expunged after `modseq`,
   // limited to `within` (the client's known UIDs; all when absent). "" when
@@ -749,7 +755,8 @@ std::string session::capabilities() const {
       "IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
       "MOVE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "WITHIN", "SORT", "THREAD=REFERENCES",
       "THREAD=ORDEREDSUBJECT", "LIST-EXTENDED", "LIST-STATUS", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE",
-      "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "UTF8=ACCEPT", "MULTIAPPEND", "BINARY", "STATUS=SIZE"};
+      "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "UTF8=ACCEPT", "MULTIAPPEND", "BINARY", "STATUS=SIZE",
+      "COMPRESS=DEFLATE"};
   std::string caps;
   for (auto cap : all) {
     if (!offered(cap)) continue;
@@ -1009,6 +1016,10 @@ kio::task<bool> session::dispatch(command& cmd) {
   }
   if (std::holds_alternative<idle_command>(body)) {
     bool ok = co_await on_idle(tag);
+    co_return ok;
+  }
+  if (auto* c = std::get_if<compress_command>(&body)) {
+    bool ok = co_await on_compress(tag, *c);
     co_return ok;
   }
   if (auto* c = std::get_if<getquota_command>(&body)) {
@@ -1508,6 +1519,24 @@ kio::task<bool> session::on_append(const std::string& tag, append_command& cmd) 
   co_return ok;
 }
 
+kio::task<bool> session::on_compress(const std::string& tag, const compress_command& cmd) {
+  if (_stream.compressed()) {
+    bool ok = co_await tagged(tag, "NO", "[COMPRESSIONACTIVE] DEFLATE is already active");
+    co_return ok;
+  }
+  if (cmd.mechanism != "DEFLATE") {
+    bool ok = co_await bad(tag, "Unknown compression mechanism");
+    co_return ok;
+  }
+  // RFC 4978 3: our output is compressed from the byte after this OK's
+  // CRLF; the client's from the byte after its command's CRLF, so what we
+  // already hold past the command is compressed input.
+  if (!co_await tagged(tag, "OK", "DEFLATE active", true)) co_return false;
+  _reader.reset();
+  auto started = _stream.start_compression();
+  co_return started.has_value();
+}
+
 kio::task<bool> session::on_idle(const std::string& tag) {
   if (!co_await send("+ idling\r\n", true)) co_return false;
   bool watching = _state == state::selected;
@@ -1691,7 +1720,7 @@ void session::append_fetch_flags(std::string& out, std::size_t index) const {
 }
 
 kio::task<bool> session::refresh(bool allow_expunge, const std::vector<std::uint32_t>& silent,
-                                 const std::vector<std::uint32_t>& forced) {
+                                 const std::vector<std::uint32_t>& forced, bool silent_modseq) {
   auto fresh = co_await _account->select(_selected);
   if (!fresh) {
     // The mailbox went away under us (deleted by another session).
@@ -1746,7 +1775,7 @@ kio::task<bool> session::refresh(bool allow_expunge, const std::vector<std::uint
       bool is_silent = std::find(silent.begin(), silent.end(), after.uid) != silent.end();
       if (is_forced || (changed && !is_silent)) {
         append_fetch_flags(out, j);
-      } else if (is_silent && _condstore) {
+      } else if (is_silent && _condstore && silent_modseq) {
         // RFC 7162 3.1.3: .SILENT still owes the client the new MODSEQ.
         out += "* " + std::to_string(j + 1) + " FETCH (UID " + std::to_string(after.uid) + " MODSEQ (" +
                std::to_string(after.modseq) + "))\r\n";
@@ -2213,7 +2242,7 @@ kio::task<bool> session::on_store(const std::string& tag, const store_command& c
   }
   std::vector<std::uint32_t> silent = cmd.silent ? changed : std::vector<std::uint32_t>{};
   std::vector<std::uint32_t> forced = cmd.silent ? std::vector<std::uint32_t>{} : uids;
-  if (!co_await refresh(cmd.uid, silent, forced)) co_return false;
+  if (!co_await refresh(cmd.uid, silent, forced, true)) co_return false;
   std::string text;
   if (!modified.empty()) text = "[MODIFIED " + compress_sequence_set(modified) + "] Conditional STORE failed";
   else text = std::string(cmd.uid ? "UID STORE" : "STORE") + " completed";

@@ -1,7 +1,6 @@
 #pragma once
-// The IMAP4rev1 server session (RFC 3501 with SASL-IR, LITERAL+, ID, ENABLE,
-// IDLE, NAMESPACE, UNSELECT, UIDPLUS, MOVE, CONDSTORE, SPECIAL-USE, QUOTA,
-// UTF8=ACCEPT, APPENDLIMIT, STARTTLS, AUTH=PLAIN): one coroutine per
+// The IMAP4rev1 and IMAP4rev2 server session (RFC 3501, RFC 9051 and the
+// extensions listed in protocols/imap/README.md): one coroutine per
 // connection on the core that accepted it. It reads top to bottom: greeting,
 // then one framed command at a time (protocols/imap/parser) until LOGOUT,
 // a fatal error or a timeout.
@@ -29,6 +28,10 @@ struct session_limits {
   // anonymous client from making us buffer megabytes.
   std::uint64_t unauthenticated_literal_max = 8 * 1024;
   std::uint32_t nesting_depth_max = 32;             // SEARCH parentheses / NOT / OR
+  std::uint32_t sequence_ranges_max = 65536;        // ranges across one command's sequence sets
+  // COMPRESS=DEFLATE: the largest compressed output piece and inflated input
+  // piece; with zlib's own state about 300 KiB per compressed session.
+  std::size_t compress_piece_bytes = 16 * 1024;
   std::size_t errors_max = 20;                      // BAD responses before BYE
   std::uint64_t login_timeout_ms = 60'000;          // idle before authentication
   std::uint64_t idle_timeout_ms = 30 * 60'000;      // after login (RFC 3501 5.4: at least 30 minutes)

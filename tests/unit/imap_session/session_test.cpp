@@ -16,10 +16,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
+
+#include <zlib.h>
 
 #include "kernel_io/net/listener.h"
 #include "kernel_io/ring/ops.h"
@@ -411,6 +414,211 @@ std::string run_transcript(const std::string& input, fake_store& store, const tr
   (*r)->run();
   client.join();
   return output;
+}
+
+kio::task<void> serve_connection(kio::listener* l, kio::reactor* r, const session_config* config,
+                                 fake_authenticator* auth, int server_send_buffer) {
+  auto a = co_await l->accept();
+  EXPECT_TRUE(a);
+  l->close();
+  (void)co_await l->accept();  // the final CQE of the listener
+  if (a) {
+    if (server_send_buffer) setsockopt(a->fd, SOL_SOCKET, SO_SNDBUF, &server_send_buffer, sizeof server_send_buffer);
+    auto conn = std::make_unique<kio::connection>(*r, a->fd, a->peer);
+    co_await run_session(std::move(conn), *config, *auth, "T2");
+  }
+  kio::reactor::current()->request_stop(0);
+}
+
+// Runs one session on a reactor in this thread while `client(port)` runs
+// in another; `server_send_buffer` (if set) shrinks the server socket's
+// SO_SNDBUF so that large replies are written in many partial writes.
+void serve_one(fake_store& store, const session_config& config, const std::function<void(std::uint16_t)>& client,
+               int server_send_buffer = 0) {
+  kio::reactor_config rc;
+  rc.recv_buffer_count = 64;
+  rc.recv_buffer_size_bytes = 4096;
+  auto r = kio::reactor::create(rc);
+  ASSERT_TRUE(r);
+  auto l = kio::listener::bind(**r, *kio::socket_address::parse("127.0.0.1:0"));
+  ASSERT_TRUE(l);
+  std::uint16_t port = (*l)->address().port();
+  std::thread client_thread([&] { client(port); });
+  fake_authenticator auth(store);
+  (*r)->spawn(serve_connection(l->get(), r->get(), &config, &auth, server_send_buffer));
+  (*r)->run();
+  client_thread.join();
+}
+
+int connect_to(std::uint16_t port, int receive_buffer = 0) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (receive_buffer) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void write_all_fd(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = write(fd, bytes.data(), bytes.size());
+    if (n <= 0) return;
+    bytes.remove_prefix(std::size_t(n));
+  }
+}
+
+// A message of ~200 KB that deflate cannot shrink much (pseudo-random
+// base64), so a FETCH of it overflows every socket buffer on the way.
+std::string incompressible_message() {
+  std::string m = "Subject: noise\r\nFrom: a@example.org\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (int line = 0; line < 2700; ++line) {
+    for (int k = 0; k < 76; ++k) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      m += alphabet[x % 64];
+    }
+    m += "\r\n";
+  }
+  return m;
+}
+
+// RFC 4978 COMPRESS=DEFLATE. The bug this pins (it made another server
+// turn compression off): when the socket takes only part of the compressed
+// output, or a compressed piece fills zlib's output buffer exactly, the
+// tail of a reply stays inside the compressor until the next reply, and the
+// client waits for a tagged OK that never comes. Here the server's socket
+// buffer is tiny, the client reads slowly through a tiny receive buffer,
+// and the compressor's output pieces are 64 bytes, so every reply is many
+// deflate calls and many partial writes. The inflated stream must equal,
+// byte for byte, what an uncompressed session answers to the same commands,
+// and every command must be answered (the client sends LOGOUT only after
+// seeing the FETCH's tagged OK, so a stuck tail hangs the test at 10 s).
+TEST(compress, deflate_matches_plain_session_under_partial_writes) {
+  const std::string login = "a LOGIN alice@example.test \"correct horse battery\"\r\n";
+  const std::string commands = "b SELECT INBOX\r\nc FETCH 1:* (UID BODY.PEEK[])\r\nd NOOP\r\n";
+  session_config config = options_from("").config;
+  config.limits.compress_piece_bytes = 64;
+
+  // The reference: the same commands without compression.
+  std::string plain;
+  {
+    fake_store store;
+    fill(store);
+    store.deliver("INBOX", incompressible_message(), 0, mar10);
+    serve_one(store, config, [&](std::uint16_t port) {
+      int fd = connect_to(port);
+      ASSERT_GE(fd, 0);
+      write_all_fd(fd, login + commands + "e LOGOUT\r\n");
+      shutdown(fd, SHUT_WR);
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof buf)) > 0) plain.append(buf, std::size_t(n));
+      close(fd);
+    });
+  }
+  auto after_login = plain.find("a OK ");
+  ASSERT_NE(after_login, std::string::npos);
+  plain = plain.substr(plain.find("\r\n", after_login) + 2);
+  ASSERT_NE(plain.find("c OK FETCH completed"), std::string::npos);
+  ASSERT_GT(plain.size(), 200'000u);
+
+  std::string inflated;
+  std::size_t reads = 0;
+  {
+    fake_store store;
+    fill(store);
+    store.deliver("INBOX", incompressible_message(), 0, mar10);
+    serve_one(
+        store, config,
+        [&](std::uint16_t port) {
+          int fd = connect_to(port, 4096);
+          ASSERT_GE(fd, 0);
+          // Plaintext until "z OK"; compressed from the next byte on.
+          write_all_fd(fd, login + "z COMPRESS DEFLATE\r\n");
+          std::string greeting;
+          char buf[4096];
+          while (greeting.find("z OK") == std::string::npos || greeting.back() != '\n') {
+            ssize_t n = read(fd, buf, 1);  // byte by byte: nothing compressed is read as plaintext
+            ASSERT_GT(n, 0) << greeting;
+            greeting.append(buf, 1);
+          }
+          ASSERT_NE(greeting.find("z OK DEFLATE active\r\n"), std::string::npos) << greeting;
+
+          z_stream out{}, in{};
+          ASSERT_EQ(deflateInit2(&out, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+          ASSERT_EQ(inflateInit2(&in, -15), Z_OK);
+          auto send_compressed = [&](const std::string& text) {
+            std::string z(text.size() + 1024, '\0');
+            out.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+            out.avail_in = uInt(text.size());
+            out.next_out = reinterpret_cast<Bytef*>(z.data());
+            out.avail_out = uInt(z.size());
+            ASSERT_EQ(deflate(&out, Z_SYNC_FLUSH), Z_OK);
+            z.resize(z.size() - out.avail_out);
+            write_all_fd(fd, z);
+          };
+          send_compressed(commands);
+          bool logout_sent = false;
+          char small[512];
+          while (true) {
+            // Slow at first, so the server meets a full socket many times.
+            if (reads < 40) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            ssize_t n = read(fd, small, sizeof small);
+            if (n <= 0) break;
+            ++reads;
+            in.next_in = reinterpret_cast<Bytef*>(small);
+            in.avail_in = uInt(n);
+            while (in.avail_in > 0) {
+              char piece[8192];
+              in.next_out = reinterpret_cast<Bytef*>(piece);
+              in.avail_out = sizeof piece;
+              int rc = inflate(&in, Z_SYNC_FLUSH);
+              ASSERT_TRUE(rc == Z_OK || rc == Z_BUF_ERROR) << rc;
+              inflated.append(piece, sizeof piece - in.avail_out);
+            }
+            // Every reply must be complete without more input from us.
+            if (!logout_sent && inflated.find("d OK NOOP completed\r\n") != std::string::npos) {
+              send_compressed("e LOGOUT\r\n");
+              logout_sent = true;
+            }
+          }
+          deflateEnd(&out);
+          inflateEnd(&in);
+          close(fd);
+        },
+        4096);
+  }
+  EXPECT_GT(reads, 100u);  // the reply really came in many pieces
+  EXPECT_EQ(inflated.size(), plain.size());
+  EXPECT_TRUE(inflated == plain) << "compressed session diverged from the plain one";
+}
+
+// Garbage where deflate data should be ends the session cleanly.
+TEST(compress, corrupt_input_closes_the_connection) {
+  fake_store store;
+  fill(store);
+  std::string output;
+  serve_one(store, options_from("").config, [&](std::uint16_t port) {
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    write_all_fd(fd, "a LOGIN alice@example.test \"correct horse battery\"\r\nz COMPRESS DEFLATE\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    write_all_fd(fd, std::string("\xff\xff\xff\xff garbage\r\n", 14));
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) output.append(buf, std::size_t(n));
+    close(fd);
+  });
+  EXPECT_NE(output.find("z OK DEFLATE active\r\n"), std::string::npos) << output;
+  EXPECT_EQ(output.substr(output.find("z OK DEFLATE active\r\n") + 21), "");  // nothing more: closed
 }
 
 std::vector<std::string> transcript_names() {
