@@ -21,6 +21,7 @@
 #include "appliance/daemon/serve.h"
 #include "appliance/dns/cares_lookup.h"
 #include "appliance/msgauth/domain_cli.h"
+#include "appliance/spam/spam_cli.h"
 #include "appliance/storage/export.h"
 #include "appliance/storage/import.h"
 #include "appliance/storage/restore.h"
@@ -340,7 +341,25 @@ int main(int argc, char** argv) {
   restore_cmd->add_option("--as-of", rs.as_of, "Point in time: YYYY-MM-DDTHH:MM:SSZ or ms since the epoch");
   restore_cmd->add_option("--from", rs.backup_directory, "Backup directory (default: store.backup_directory)");
 
+  spam_train_request train;
+  spam_score_request score;
+  auto* spam_cmd = app.add_subcommand("spam", "The spam filter without a daemon: train and score over a token store file");
+  spam_cmd->require_subcommand(1);
+  auto* spam_train_cmd = spam_cmd->add_subcommand("train", "Train a token store on ham and spam (Maildir, mbox or directory)");
+  spam_train_cmd->add_option("--token-store", train.token_store, "Token store file (created when missing)")->required();
+  spam_train_cmd->add_option("--ham", train.ham, "Ham: Maildir, mbox or directory of message files (repeatable)");
+  spam_train_cmd->add_option("--spam", train.spam, "Spam: Maildir, mbox or directory of message files (repeatable)");
+  spam_train_cmd->add_flag("--bigrams", train.bigrams, "Also learn body word pairs (set when the store is created)");
+  spam_train_cmd->add_option("--threads", train.threads, "Threads (default: one per core)");
+  auto* spam_score_cmd = spam_cmd->add_subcommand("score", "Score message files: PATH<TAB>PROBABILITY<TAB>LEVEL per file");
+  spam_score_cmd->add_option("--token-store", score.token_store, "Token store file")->required();
+  spam_score_cmd->add_option("files", score.files, "Message files")->required();
+  spam_score_cmd->add_option("--threads", score.threads, "Threads (default: one per core)");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*spam_train_cmd) return spam_train(train);
+  if (*spam_score_cmd) return spam_score(score);
 
   if (*serve_cmd) {
     so.data_dir = g.data_dir;

@@ -1,5 +1,7 @@
 #include "appliance/config/config.h"
 
+#include "kernel_io/base/result.h"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -148,6 +150,17 @@ class reader {
   uint32_t u32(std::string_view path, uint32_t min, uint32_t max = std::numeric_limits<uint32_t>::max()) const {
     return uint32_t(integer(path, min, max));
   }
+  double real(std::string_view path, double min, double max) const {
+    const toml::node& n = node(path);
+    double v = *n.value<double>();
+    if (!(v >= min && v <= max)) {
+      _errors.push_back(error_at(n, std::string(path),
+                                 "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                                     ", found " + std::to_string(v)));
+      return std::clamp(v, min, max);
+    }
+    return v;
+  }
 
   std::vector<std::string> strings(std::string_view path) const {
     std::vector<std::string> out;
@@ -185,6 +198,40 @@ bool valid_hostname(std::string_view h) {
   for (char c : h)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
   return h.front() != '.' && h.back() != '.';
+}
+
+// "alice@example.com tag=0.8 junk=0.95 reject=0.999"; missing keys take
+// the global values.
+kio::result<spam_account_thresholds, std::string> parse_spam_account(std::string_view entry,
+                                                                     const spam_section& global) {
+  spam_account_thresholds t{"", global.tag_threshold, global.junk_threshold, global.reject_threshold};
+  std::size_t pos = 0;
+  bool first = true;
+  while (pos < entry.size()) {
+    std::size_t end = entry.find(' ', pos);
+    if (end == std::string_view::npos) end = entry.size();
+    std::string_view word = entry.substr(pos, end - pos);
+    pos = end + 1;
+    if (word.empty()) continue;
+    if (first) {
+      if (word.find('@') == std::string_view::npos) return kio::fail(std::string("starts with an address"));
+      for (char ch : word) t.address.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+      first = false;
+      continue;
+    }
+    std::size_t eq = word.find('=');
+    if (eq == std::string_view::npos) return kio::fail("\"" + std::string(word) + "\" is not KEY=VALUE");
+    std::string key(word.substr(0, eq)), value(word.substr(eq + 1));
+    char* rest = nullptr;
+    double v = std::strtod(value.c_str(), &rest);
+    if (value.empty() || *rest != '\0' || v < 0 || v > 2) return kio::fail("\"" + value + "\" is not a number in 0..2");
+    if (key == "tag") t.tag = v;
+    else if (key == "junk") t.junk = v;
+    else if (key == "reject") t.reject = v;
+    else return kio::fail("unknown key \"" + key + "\" (tag, junk, reject)");
+  }
+  if (first) return kio::fail(std::string("empty"));
+  return t;
 }
 
 toml::table parse_default() {
@@ -284,6 +331,23 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   c.store.compaction_interval_ms = r.integer("store.compaction_interval_ms", 0, 30ull * 86'400'000);
   c.store.compaction_live_percent_max = r.u32("store.compaction_live_percent_max", 1, 99);
   c.store.compaction_grace_ms = r.integer("store.compaction_grace_ms", 1'000, 86'400'000);
+  c.spam.enabled = r.boolean("spam.enabled");
+  c.spam.token_store = r.string("spam.token_store");
+  c.spam.tag_threshold = r.real("spam.tag_threshold", 0.0, 2.0);
+  c.spam.junk_threshold = r.real("spam.junk_threshold", 0.0, 2.0);
+  c.spam.reject_threshold = r.real("spam.reject_threshold", 0.0, 2.0);
+  c.spam.subject_prefix = r.string("spam.subject_prefix");
+  if (c.spam.subject_prefix.size() > 64 || c.spam.subject_prefix.find_first_of("\r\n") != std::string::npos)
+    r.error("spam.subject_prefix", "at most 64 characters on one line");
+  c.spam.text_bytes_max = r.integer("spam.text_bytes_max", 1024, 64ull << 20);
+  for (const std::string& entry : r.strings("spam.per_account")) {
+    auto parsed = parse_spam_account(entry, c.spam);
+    if (!parsed) {
+      r.error("spam.per_account", "\"" + entry + "\": " + parsed.error());
+      continue;
+    }
+    c.spam.per_account.push_back(*parsed);
+  }
   c.imap.line_length_max = r.u32("imap.line_length_max", 1000, 1 << 24);
   c.imap.literal_size_max_bytes = r.integer("imap.literal_size_max_bytes", 1024, 1ull << 34);
   c.imap.idle_timeout_ms = r.integer("imap.idle_timeout_ms", 1'000, 86'400'000);

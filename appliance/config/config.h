@@ -92,6 +92,26 @@ struct store_section {
   uint64_t compaction_grace_ms = 60'000;
 };
 
+// The inline spam filter (filter/, appliance/spam). Thresholds are spam
+// probabilities (0..1); a threshold above 1 never fires. Defaults are
+// tuned on bench/spam (false positives below 1 in 1,000 there).
+struct spam_account_thresholds {
+  std::string address;  // a recipient address, lowercased
+  double tag = 0, junk = 0, reject = 0;
+};
+struct spam_section {
+  bool enabled = true;               // score mail arriving on the smtp (MX) listener
+  std::string token_store;           // empty: DATA/filter/global.tokens
+  double tag_threshold = 0.995;      // X-Spam-Status: Yes
+  double junk_threshold = 0.999;     // file into Junk
+  double reject_threshold = 1.1;     // 550 5.7.1 at DATA (off by default)
+  std::string subject_prefix;        // e.g. "[SPAM] ": tagged mail gets a new first Subject line
+  uint64_t text_bytes_max = 262'144; // body text tokenized per message
+  // "ADDRESS tag=0.8 junk=0.95 reject=0.999" (keys optional): when every
+  // recipient of a message has the same entry, its thresholds apply.
+  std::vector<spam_account_thresholds> per_account;
+};
+
 struct imap_section {
   uint32_t line_length_max = 65'536;
   uint64_t literal_size_max_bytes = 50ull * 1024 * 1024;
@@ -173,6 +193,7 @@ struct config {
   std::vector<listener_config> listeners;  // fixed order: see listener_names
   smtp_section smtp;
   store_section store;
+  spam_section spam;
   imap_section imap;
   pop3_section pop3;
   auth_section auth;

@@ -116,6 +116,16 @@ compaction_interval_ms = 0        # each core looks for segments to compact this
 compaction_live_percent_max = 50  # a sealed segment is rewritten when at most this much of it is live
 compaction_grace_ms = 60000       # a blob committed this recently counts as live
 
+[spam]                           # the inline spam filter (bench/spam tunes the defaults)
+enabled = true                   # score mail on the smtp (MX) listener
+token_store = ""                 # empty: DATA/filter/global.tokens (ringmail spam train --token-store ...)
+tag_threshold = 0.995            # spam probability for X-Spam-Status: Yes (FP 0.07% on bench/spam)
+junk_threshold = 0.999           # file into Junk from here (FP 0.05% on bench/spam)
+reject_threshold = 1.1           # 550 5.7.1 at DATA from here; above 1 = never
+subject_prefix = ""              # e.g. "[SPAM] ": tagged mail gets it on a new first Subject line
+text_bytes_max = 262144          # body text tokenized per message
+per_account = []                 # "ADDRESS tag=0.8 junk=0.95 reject=0.999": all recipients alike
+
 [imap]
 line_length_max = 65536
 literal_size_max_bytes = 52428800

@@ -37,6 +37,7 @@
 #include "appliance/smtp/smtp_services.h"
 #include "appliance/storage/compaction_loop.h"
 #include "appliance/storage/store_metrics.h"
+#include "appliance/spam/inline_filter.h"
 #include "appliance/storage/store_setup.h"
 #include "kernel_io/net/connection.h"
 #include "kernel_io/ring/ops.h"
@@ -663,6 +664,7 @@ int serve(const serve_options& options) {
       kio::reactor::current()->spawn(run_internal_command(*state, request));
     });
   };
+  s.smtp->spam_store = load_spam_store(*cfg, s.data_dir, s.log);
   s.smtp->started_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count());

@@ -40,6 +40,7 @@
 #include "appliance/msgauth/auth_filter.h"
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
+#include "filter/classifier/token_store.h"
 #include "kernel_io/shard/runtime.h"
 #include "protocols/smtp/session/services.h"
 #include "store/commit_driver.h"
@@ -75,6 +76,10 @@ struct smtp_shared {
   const logger& log;
   metrics& stats;
   std::vector<std::unique_ptr<smtp_core_state>> cores;  // index = core
+  // The spam filter's token store, loaded before the cores start and
+  // immutable while they run (every core reads it; nobody writes it). Null
+  // or untrained: no filter.
+  std::shared_ptr<const filter::token_store> spam_store;
   uint64_t started_ms = 0;  // part of every id, so ids differ across restarts
   // Records in the directory that an account got its quota warning (true)
   // or fell below the threshold again (false). Set by the daemon: it posts
@@ -98,9 +103,10 @@ class smtp_services final : public smtp::session_services {
   kio::task<smtp::verdict> check_recipient(const smtp::session_info& info, const smtp::envelope& env,
                                            smtp::recipient& rcpt) override;
   std::unique_ptr<smtp::message_sink> open_message(const smtp::session_info& info, const smtp::envelope& env) override;
-  // The spam filter comes later; the session already feeds a filter when
-  // one is returned here.
-  std::unique_ptr<smtp::inbound_filter> open_filter(const smtp::session_info& info, const smtp::envelope& env) override;
+  // The spam filter on the MX listener when [spam] is enabled and the token
+  // store has been trained on both ham and spam (appliance/spam).
+  std::unique_ptr<smtp::inbound_filter> open_filter(const smtp::session_info& info,
+                                                    const smtp::envelope& env) override;
 
  private:
   smtp::verdict refuse(const smtp::session_info& info, std::string_view stage, uint16_t code, std::string enhanced,

@@ -1,0 +1,141 @@
+#include "appliance/spam/inline_filter.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <vector>
+
+#include "appliance/spam/token_store_file.h"
+
+namespace appliance {
+
+namespace {
+
+filter::tokenizer_options options_for(const filter::token_store& store, const spam_section& cfg) {
+  filter::tokenizer_options o;
+  o.bigrams = (store.feature_flags() & filter::token_store::feature_bigrams) != 0;
+  o.text_bytes_max = cfg.text_bytes_max;
+  o.capture_subject = !cfg.subject_prefix.empty();
+  return o;
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  return out;
+}
+
+}  // namespace
+
+std::string spam_store_path(const config& cfg, const std::string& data_dir) {
+  if (!cfg.spam.token_store.empty()) return cfg.spam.token_store;
+  return (std::filesystem::path(data_dir) / "filter" / "global.tokens").string();
+}
+
+std::shared_ptr<const filter::token_store> load_spam_store(const config& cfg, const std::string& data_dir,
+                                                           const logger& log) {
+  if (!cfg.spam.enabled) return nullptr;
+  std::string path = spam_store_path(cfg, data_dir);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    log.info("spam_store").kv("path", path).kv("state", "absent");
+    std::printf("ringmail: spam filter: no token store at %s (train one with ringmail spam train)\n", path.c_str());
+    return nullptr;
+  }
+  auto loaded = load_token_store_file(path, true);
+  if (!loaded) {
+    log.error("spam_store").kv("path", path).kv("error", loaded.error());
+    std::printf("ringmail: spam filter OFF: %s\n", loaded.error().c_str());
+    return nullptr;
+  }
+  auto store = std::make_shared<const filter::token_store>(std::move(*loaded));
+  log.info("spam_store")
+      .kv("path", path)
+      .kv("ham", store->ham_messages())
+      .kv("spam", store->spam_messages())
+      .kv("tokens", uint64_t(store->token_count()));
+  std::printf("ringmail: spam filter: %s (%llu ham, %llu spam, %zu tokens)\n", path.c_str(),
+              static_cast<unsigned long long>(store->ham_messages()),
+              static_cast<unsigned long long>(store->spam_messages()), store->token_count());
+  return store;
+}
+
+spam_thresholds thresholds_for(const spam_section& cfg, const smtp::envelope& env) {
+  spam_thresholds global{cfg.tag_threshold, cfg.junk_threshold, cfg.reject_threshold};
+  const spam_account_thresholds* common = nullptr;
+  for (const auto& rcpt : env.recipients) {
+    std::string address = lowercase(smtp::format_mailbox(rcpt.address.address));
+    const spam_account_thresholds* found = nullptr;
+    for (const auto& entry : cfg.per_account)
+      if (entry.address == address) found = &entry;
+    if (found == nullptr || (common != nullptr && common != found)) return global;
+    common = found;
+  }
+  if (common == nullptr) return global;
+  return {common->tag, common->junk, common->reject};
+}
+
+std::string spam_headers(const filter::spam_score& score, const spam_thresholds& t) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "X-Spam-Status: %s, probability=%.6f, level=%.1f, tag=%.2f, clues=%zu\r\n",
+                score.probability >= t.tag ? "Yes" : "No", score.probability, score.level, t.tag, score.clues);
+  std::string h = buf;
+  int stars = static_cast<int>(std::floor(score.level));
+  h += "X-Spam-Level: ";
+  h.append(static_cast<std::size_t>(std::max(0, stars)), '*');
+  h += "\r\n";
+  return h;
+}
+
+spam_inline_filter::spam_inline_filter(std::shared_ptr<const filter::token_store> store, const spam_section& cfg,
+                                       const smtp::envelope& env, const logger& log, std::string reference)
+    : _store(std::move(store)),
+      _thresholds(thresholds_for(cfg, env)),
+      _subject_prefix(cfg.subject_prefix),
+      _log(log),
+      _reference(std::move(reference)),
+      _tokenizer(_features, options_for(*_store, cfg)) {}
+
+void spam_inline_filter::feed(std::span<const std::byte> content) {
+  _tokenizer.feed(std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
+}
+
+kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::envelope& env,
+                                                                    const smtp::session_info& info) {
+  _tokenizer.finish();
+  std::vector<double> scratch;
+  filter::classifier_options options;
+  filter::spam_score score = filter::classify(_features.unique(), *_store, nullptr, options, scratch);
+  outcome out{smtp::verdict{true, 250, "2.0.0", ""}, spam_headers(score, _thresholds), ""};
+  const char* action = "none";
+  if (score.probability >= _thresholds.reject) {
+    out.decision = smtp::verdict::refuse(550, "5.7.1", "Message refused as spam (ref " + _reference + ")");
+    action = "reject";
+  } else if (score.probability >= _thresholds.junk) {
+    out.folder = "Junk";
+    action = "junk";
+  } else if (score.probability >= _thresholds.tag) {
+    action = "tag";
+  }
+  if (score.probability >= _thresholds.tag && !_subject_prefix.empty()) {
+    // The stored message is not rewritten (it is already in the store as it
+    // arrived); a new first Subject field in the delivery record carries the
+    // prefix, which mail readers show.
+    out.added_headers += "Subject: " + _subject_prefix + std::string(_tokenizer.subject()) + "\r\n";
+  }
+  char probability[32], level[16];
+  std::snprintf(probability, sizeof probability, "%.6f", score.probability);
+  std::snprintf(level, sizeof level, "%.1f", score.level);
+  _log.info("spam_scored")
+      .kv("session", info.session_id)
+      .kv("ref", _reference)
+      .kv("probability", probability)
+      .kv("level", level)
+      .kv("clues", uint64_t(score.clues))
+      .kv("action", action)
+      .kv("recipients", uint64_t(env.recipients.size()));
+  co_return out;
+}
+
+}  // namespace appliance

@@ -1,0 +1,67 @@
+#pragma once
+// The spam filter on the SMTP data path: an smtp::inbound_filter that
+// tokenizes the message as its chunks stream in (the same buffers the store
+// gets; nothing is copied), and at the end of data classifies it against
+// the token store and turns the probability into the configured action:
+//
+//   >= reject threshold  550 5.7.1 with a reference id (logged with the score)
+//   >= junk threshold    delivered into Junk
+//   >= tag threshold     X-Spam-Status: Yes (and the subject prefix, if set)
+//   always               X-Spam-Status / X-Spam-Level in the delivery record
+//
+// Thresholds: the global ones, or a per_account entry when every recipient
+// has the same one. Lifecycle: one per message, on the session's core; the
+// token store is an immutable snapshot shared by every core.
+
+#include <memory>
+#include <string>
+
+#include "appliance/config/config.h"
+#include "appliance/observe/log.h"
+#include "filter/classifier/classifier.h"
+#include "filter/classifier/features.h"
+#include "filter/classifier/token_store.h"
+#include "filter/tokenizer/message_tokenizer.h"
+#include "protocols/smtp/session/services.h"
+
+namespace appliance {
+
+struct spam_thresholds {
+  double tag = 0.995, junk = 0.999, reject = 1.1;
+};
+
+// The daemon's token store file: [spam] token_store, or
+// DATA/filter/global.tokens (train it with `ringmail spam train
+// --token-store` while the daemon is stopped; it is read at start).
+std::string spam_store_path(const config& cfg, const std::string& data_dir);
+// Null when the filter is off, the file is absent or unreadable (logged and
+// printed: the daemon serves mail without a filter rather than not at all).
+std::shared_ptr<const filter::token_store> load_spam_store(const config& cfg, const std::string& data_dir,
+                                                           const logger& log);
+
+// The thresholds for a message to these recipients.
+spam_thresholds thresholds_for(const spam_section& cfg, const smtp::envelope& env);
+
+// "X-Spam-Status: Yes, probability=0.999812, level=10.0, tag=0.90\r\n
+//  X-Spam-Level: **********\r\n"
+std::string spam_headers(const filter::spam_score& score, const spam_thresholds& t);
+
+class spam_inline_filter final : public smtp::inbound_filter {
+ public:
+  spam_inline_filter(std::shared_ptr<const filter::token_store> store, const spam_section& cfg,
+                     const smtp::envelope& env, const logger& log, std::string reference);
+
+  void feed(std::span<const std::byte> content) override;
+  kio::task<outcome> finish(const smtp::envelope& env, const smtp::session_info& info) override;
+
+ private:
+  std::shared_ptr<const filter::token_store> _store;
+  spam_thresholds _thresholds;
+  std::string _subject_prefix;
+  const logger& _log;
+  std::string _reference;
+  filter::feature_collector _features;
+  filter::message_tokenizer _tokenizer;
+};
+
+}  // namespace appliance

@@ -1,0 +1,114 @@
+#include "appliance/spam/message_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace appliance {
+
+namespace fs = std::filesystem;
+
+kio::result<std::vector<std::string>, std::string> list_message_files(const std::string& path) {
+  std::error_code ec;
+  auto status = fs::status(path, ec);
+  if (ec) return kio::fail("cannot read " + path + ": " + ec.message());
+  std::vector<std::string> files;
+  if (fs::is_regular_file(status)) {
+    files.push_back(path);
+    return files;
+  }
+  if (!fs::is_directory(status)) return kio::fail(path + " is neither a file nor a directory");
+  auto options = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
+  fs::recursive_directory_iterator it(path, options, ec), end;
+  if (ec) return kio::fail("cannot list " + path + ": " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) return kio::fail("cannot list " + path + ": " + ec.message());
+    std::string name = it->path().filename().string();
+    if (name.starts_with(".")) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_directory(ec)) {
+      // Maildir: messages being delivered sit in tmp/ and are not messages yet.
+      if (name == "tmp" && fs::is_directory(it->path().parent_path() / "cur", ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(ec)) files.push_back(it->path().string());
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+kio::result<std::string, std::string> read_message_file(const std::string& path, std::size_t size_max) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return kio::fail(path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    return kio::fail(path + ": " + std::strerror(e));
+  }
+  if (static_cast<std::size_t>(st.st_size) > size_max) {
+    ::close(fd);
+    return kio::fail(path + ": larger than " + std::to_string(size_max) + " bytes");
+  }
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < data.size()) {
+    ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  data.resize(got);
+  return data;
+}
+
+namespace {
+
+// "From sender@example.com Thu Aug 22 13:17:22 2002": a sender, then a
+// date with a time. A "From " line in a body that was not escaped to
+// ">From " has no such date and does not split the message.
+bool is_mbox_from_line(std::string_view rest_of_file) {
+  std::string_view line = rest_of_file.substr(0, rest_of_file.find('\n'));
+  line.remove_prefix(5);
+  std::size_t sender_end = line.find(' ');
+  if (sender_end == 0 || sender_end == std::string_view::npos) return false;
+  std::string_view date = line.substr(sender_end);
+  return date.size() >= 20 && date.size() <= 64 && std::count(date.begin(), date.end(), ':') >= 2;
+}
+
+}  // namespace
+
+void for_each_message(std::string_view contents, const std::function<void(std::string_view)>& each) {
+  if (!contents.starts_with("From ")) {
+    if (!contents.empty()) each(contents);
+    return;
+  }
+  // mbox: a message starts at a "From " line at the start of the file or
+  // after an empty line. The parser skips that first line itself.
+  std::size_t start = 0;
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t next = contents.find("\n\nFrom ", pos);
+    std::size_t crlf = contents.find("\n\r\nFrom ", pos);
+    std::size_t cut = std::min(next, crlf);
+    if (cut == std::string_view::npos) break;
+    std::size_t from = cut + (cut == next ? 2 : 3);
+    pos = from;
+    if (!is_mbox_from_line(contents.substr(from))) continue;
+    each(contents.substr(start, from - start));
+    start = from;
+    pos = from;
+  }
+  if (start < contents.size()) each(contents.substr(start));
+}
+
+}  // namespace appliance

@@ -1,0 +1,29 @@
+#pragma once
+// Where `ringmail spam train` and `score` find messages: a Maildir (its
+// cur/ and new/), an mbox file, or a directory of message files, walked
+// recursively with symlinks followed (an evaluation split is a directory of
+// links). Hidden files and Maildir's tmp/ are skipped. A file is an mbox
+// when it starts with a "From " line: it is split at every "From " line
+// that follows an empty line; a single message with an mbox first line (the
+// SpamAssassin corpus) is then simply an mbox of one.
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernel_io/base/result.h"
+
+namespace appliance {
+
+// Every message file under `path` (or `path` itself), sorted, deduplicated.
+kio::result<std::vector<std::string>, std::string> list_message_files(const std::string& path);
+
+// Reads a whole file. Files larger than size_max are refused.
+kio::result<std::string, std::string> read_message_file(const std::string& path, std::size_t size_max);
+
+// Calls `each` with every message of a file's contents (see above).
+void for_each_message(std::string_view contents, const std::function<void(std::string_view)>& each);
+
+}  // namespace appliance

@@ -1,0 +1,56 @@
+#pragma once
+// The Bayesian classifier of the SpamBayes/bogofilter family:
+//
+//   token probability  p(w) = (s/S) / (s/S + h/H)        s, h: spam and ham
+//                                                         messages with w;
+//                                                         S, H: all trained
+//   Robinson smoothing f(w) = (strength * x + n * p(w)) / (strength + n),
+//                      n = s + h (a rare token stays near x)
+//   clues              tokens with |f(w) - 0.5| >= minimum_deviation, at most
+//                      clues_max of them, the strongest first
+//   Fisher combining   S' = 1 - C2(-2 sum ln(1 - f), 2k)   (spamminess)
+//                      H' = 1 - C2(-2 sum ln f, 2k)        (hamminess)
+//                      probability = (1 + S' - H') / 2
+//   where C2(x, v) is the chi-square survival function with v degrees of
+//   freedom. With no clues the probability is 0.5 (unsure).
+//
+// Counts are those of the global store plus the account's store, if any
+// (per-account training shifts the global picture for that account only).
+// The spam level is 10 * probability (0..10), one decimal in headers.
+// Pure arithmetic, no allocation beyond the clue buffer passed in.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "filter/classifier/token_store.h"
+
+namespace filter {
+
+struct classifier_options {
+  double robinson_strength = 0.45;  // SpamBayes' unknown_word_strength
+  double robinson_x = 0.5;          // SpamBayes' unknown_word_prob
+  double minimum_deviation = 0.1;   // SpamBayes' minimum_prob_strength
+  std::size_t clues_max = 150;      // SpamBayes' max_discriminators
+};
+
+struct spam_score {
+  double probability = 0.5;  // 0 = ham .. 1 = spam
+  double level = 5.0;        // 10 * probability
+  std::size_t clues = 0;     // tokens that took part
+};
+
+// Robinson's f(w) for one token.
+double token_probability(token_counts counts, std::uint64_t spam_messages, std::uint64_t ham_messages,
+                         const classifier_options& options);
+// Chi-square survival function for an even number of degrees of freedom.
+double chi2_survival(double chi2, std::size_t degrees_of_freedom);
+// Fisher's combination of token probabilities.
+double fisher_combine(std::span<const double> probabilities);
+
+// `scratch` holds the clues between calls (no allocation once warm).
+spam_score classify(std::span<const std::uint64_t> unique_hashes, const token_store& global,
+                    const token_store* account, const classifier_options& options, std::vector<double>& scratch);
+
+}  // namespace filter

@@ -1,0 +1,61 @@
+#include "filter/classifier/features.h"
+
+#include <algorithm>
+
+namespace filter {
+
+namespace {
+constexpr std::size_t slots_min = 2048;
+}
+
+void feature_collector::on_token(std::uint64_t hash, std::string_view, std::string_view) {
+  if ((_hashes.size() + 1) * 2 > _slots.size()) {
+    if (_hashes.size() >= _tokens_max) {
+      ++_dropped;
+      return;
+    }
+    grow();
+  }
+  std::uint64_t key = hash == 0 ? 1 : hash;
+  std::size_t mask = _slots.size() - 1;
+  for (std::size_t i = key & mask;; i = (i + 1) & mask) {
+    if (_slots[i] == key) return;
+    if (_slots[i] == 0) {
+      _slots[i] = key;
+      _hashes.push_back(hash);
+      return;
+    }
+  }
+}
+
+void feature_collector::grow() {
+  _slots.assign(_slots.empty() ? slots_min : _slots.size() * 2, 0);
+  std::size_t mask = _slots.size() - 1;
+  for (std::uint64_t hash : _hashes) {
+    std::uint64_t key = hash == 0 ? 1 : hash;
+    std::size_t i = key & mask;
+    while (_slots[i] != 0) i = (i + 1) & mask;
+    _slots[i] = key;
+  }
+}
+
+void feature_collector::clear() {
+  if (_slots.size() > slots_min && _hashes.size() * 16 < _slots.size()) {
+    _slots.assign(slots_min, 0);
+  } else if (!_hashes.empty()) {
+    std::fill(_slots.begin(), _slots.end(), 0);
+  }
+  _hashes.clear();
+  _dropped = 0;
+}
+
+std::vector<std::uint64_t> message_features(std::string_view message, const tokenizer_options& options) {
+  feature_collector features;
+  message_tokenizer tokenizer(features, options);
+  tokenizer.feed(message);
+  tokenizer.finish();
+  auto u = features.unique();
+  return {u.begin(), u.end()};
+}
+
+}  // namespace filter

@@ -1,0 +1,44 @@
+#pragma once
+// A message's features for the classifier: the set of its token hashes.
+// feature_collector is the token sink the message tokenizer fills while the
+// message streams; a token counts once per message, as in SpamBayes and
+// bogofilter, so it deduplicates as tokens arrive (an open-addressing set of
+// the hashes, cleared by generation, no sort). Bounded: past tokens_max
+// distinct tokens the rest of a message's tokens are dropped (and counted).
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "filter/tokenizer/message_tokenizer.h"
+#include "filter/tokenizer/token_sink.h"
+
+namespace filter {
+
+class feature_collector final : public token_sink {
+ public:
+  explicit feature_collector(std::size_t tokens_max = 50000) : _tokens_max(tokens_max) {}
+  void on_token(std::uint64_t hash, std::string_view, std::string_view) override;
+  // Each distinct hash once, in order of first appearance. Valid until clear().
+  std::span<const std::uint64_t> unique() const { return _hashes; }
+  void clear();
+  std::size_t dropped() const { return _dropped; }
+
+ private:
+  void grow();
+
+  std::size_t _tokens_max;
+  std::vector<std::uint64_t> _hashes;
+  // The set: the hashes themselves, 0 = empty (a hash of 0 is stored as 1;
+  // _hashes keeps the real value). clear() zeroes only a table that was
+  // used, and shrinks one that a big message grew.
+  std::vector<std::uint64_t> _slots;
+  std::size_t _dropped = 0;
+};
+
+// The whole message at once (the CLI, tests).
+std::vector<std::uint64_t> message_features(std::string_view message, const tokenizer_options& options = {});
+
+}  // namespace filter

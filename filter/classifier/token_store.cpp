@@ -1,0 +1,168 @@
+#include "filter/classifier/token_store.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace filter {
+
+namespace {
+
+constexpr char magic[8] = {'R', 'M', 'T', 'O', 'K', 'E', 'N', 'S'};
+constexpr std::uint32_t format_version = 1;
+constexpr std::uint32_t header_size = 48;
+constexpr std::size_t record_size = 16;
+
+template <class T>
+void put(std::string& out, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));  // x86-64 and aarch64 are little-endian
+  out.append(b, sizeof(T));
+}
+template <class T>
+T get_at(std::string_view in, std::size_t at) {
+  T v;
+  std::memcpy(&v, in.data() + at, sizeof(T));
+  return v;
+}
+
+std::uint32_t clamp_add(std::uint32_t count, int delta) {
+  if (delta < 0) return count >= static_cast<std::uint32_t>(-delta) ? count + delta : 0;
+  std::uint64_t sum = std::uint64_t{count} + static_cast<std::uint32_t>(delta);
+  return sum > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(sum);
+}
+
+}  // namespace
+
+std::string_view store_errc_name(store_errc e) {
+  switch (e) {
+    case store_errc::truncated: return "truncated";
+    case store_errc::bad_magic: return "not a token store (bad magic)";
+    case store_errc::bad_version: return "unsupported token store version";
+    case store_errc::bad_checksum: return "checksum mismatch";
+    case store_errc::bad_size: return "inconsistent size";
+  }
+  return "?";
+}
+
+token_counts token_store::get(std::uint64_t key) const {
+  if (_slots.empty()) return {};
+  key = stored_key(key);
+  std::size_t mask = _slots.size() - 1;
+  for (std::size_t i = key & mask;; i = (i + 1) & mask) {
+    const slot& s = _slots[i];
+    if (s.key == key) return s.counts;
+    if (s.key == 0) return {};
+  }
+}
+
+token_store::slot* token_store::find_or_insert(std::uint64_t key) {
+  if ((_size + 1) * 10 > _slots.size() * 7) grow();
+  key = stored_key(key);
+  std::size_t mask = _slots.size() - 1;
+  for (std::size_t i = key & mask;; i = (i + 1) & mask) {
+    slot& s = _slots[i];
+    if (s.key == key) return &s;
+    if (s.key == 0) {
+      s.key = key;
+      ++_size;
+      return &s;
+    }
+  }
+}
+
+void token_store::grow() {
+  std::vector<slot> old = std::move(_slots);
+  _slots.assign(old.empty() ? 1024 : old.size() * 2, slot{});
+  std::size_t mask = _slots.size() - 1;
+  for (const slot& s : old) {
+    if (s.key == 0) continue;
+    std::size_t i = s.key & mask;
+    while (_slots[i].key != 0) i = (i + 1) & mask;
+    _slots[i] = s;
+  }
+}
+
+void token_store::train(std::span<const std::uint64_t> unique_hashes, bool spam, int delta) {
+  std::uint64_t& messages = spam ? _spam_messages : _ham_messages;
+  if (delta < 0 && messages < static_cast<std::uint64_t>(-delta)) {
+    messages = 0;
+  } else {
+    messages += delta;
+  }
+  for (std::uint64_t h : unique_hashes) {
+    slot* s = find_or_insert(h);
+    std::uint32_t& c = spam ? s->counts.spam : s->counts.ham;
+    c = clamp_add(c, delta);
+  }
+}
+
+void token_store::merge(const token_store& other) {
+  _spam_messages += other._spam_messages;
+  _ham_messages += other._ham_messages;
+  for (const slot& o : other._slots) {
+    if (o.key == 0) continue;
+    slot* s = find_or_insert(o.key);
+    s->counts.spam = clamp_add(s->counts.spam, static_cast<int>(std::min<std::uint32_t>(o.counts.spam, INT32_MAX)));
+    s->counts.ham = clamp_add(s->counts.ham, static_cast<int>(std::min<std::uint32_t>(o.counts.ham, INT32_MAX)));
+  }
+}
+
+void token_store::serialize(std::string& out) const {
+  std::size_t start = out.size();
+  out.append(magic, sizeof magic);
+  put<std::uint32_t>(out, format_version);
+  put<std::uint32_t>(out, header_size);
+  put<std::uint64_t>(out, _spam_messages);
+  put<std::uint64_t>(out, _ham_messages);
+  std::vector<const slot*> live;
+  live.reserve(_size);
+  for (const slot& s : _slots)
+    if (s.key != 0 && (s.counts.spam != 0 || s.counts.ham != 0)) live.push_back(&s);
+  std::sort(live.begin(), live.end(), [](const slot* a, const slot* b) { return a->key < b->key; });
+  put<std::uint64_t>(out, live.size());
+  put<std::uint32_t>(out, _feature_flags);
+  put<std::uint32_t>(out, 0);
+  out.reserve(out.size() + live.size() * record_size + 8);
+  for (const slot* s : live) {
+    put<std::uint64_t>(out, s->key);
+    put<std::uint32_t>(out, s->counts.spam);
+    put<std::uint32_t>(out, s->counts.ham);
+  }
+  put<std::uint64_t>(out, XXH3_64bits(out.data() + start, out.size() - start));
+}
+
+kio::result<token_store, store_errc> token_store::parse(std::string_view in) {
+  if (in.size() < 16) return kio::fail(store_errc::truncated);
+  if (std::memcmp(in.data(), magic, sizeof magic) != 0) return kio::fail(store_errc::bad_magic);
+  if (get_at<std::uint32_t>(in, 8) != format_version) return kio::fail(store_errc::bad_version);
+  std::size_t hsize = get_at<std::uint32_t>(in, 12);
+  if (hsize < header_size) return kio::fail(store_errc::bad_size);
+  if (in.size() < hsize + 8) return kio::fail(store_errc::truncated);
+  std::uint64_t count = get_at<std::uint64_t>(in, 32);
+  if (count > (in.size() - hsize - 8) / record_size) return kio::fail(store_errc::truncated);
+  std::size_t end = hsize + count * record_size;
+  if (in.size() != end + 8) return kio::fail(store_errc::bad_size);
+  if (XXH3_64bits(in.data(), end) != get_at<std::uint64_t>(in, end)) return kio::fail(store_errc::bad_checksum);
+  token_store store;
+  store._spam_messages = get_at<std::uint64_t>(in, 16);
+  store._ham_messages = get_at<std::uint64_t>(in, 24);
+  store._feature_flags = get_at<std::uint32_t>(in, 40);
+  std::size_t capacity = 1024;
+  while (capacity * 7 < (count + 1) * 10) capacity *= 2;
+  store._slots.assign(capacity, slot{});
+  std::size_t mask = capacity - 1;
+  for (std::size_t r = 0; r < count; ++r) {
+    std::size_t at = hsize + r * record_size;
+    std::uint64_t key = stored_key(get_at<std::uint64_t>(in, at));
+    std::size_t i = key & mask;
+    while (store._slots[i].key != 0 && store._slots[i].key != key) i = (i + 1) & mask;
+    if (store._slots[i].key == 0) ++store._size;
+    store._slots[i].key = key;
+    store._slots[i].counts = {get_at<std::uint32_t>(in, at + 8), get_at<std::uint32_t>(in, at + 12)};
+  }
+  return store;
+}
+
+}  // namespace filter

@@ -1,0 +1,86 @@
+#pragma once
+// The compact hashed token store: per token hash (XXH3-64 from the
+// tokenizer) how many spam and how many ham messages contained it, and how
+// many spam and ham messages were trained. 16 bytes per token in an
+// open-addressing table (linear probing, power-of-two capacity, load <= 0.7);
+// no token strings are kept. There is one global store and optionally one
+// per account; a classification adds their counts (classifier.h).
+//
+// Serialized form (little-endian, the store's record payload and the CLI's
+// --token-store file):
+//   magic "RMTOKENS" (8) | version u32 (1) | header_size u32 (48: readers
+//   skip unknown trailing header fields) | spam_messages u64 |
+//   ham_messages u64 | token_count u64 | feature_flags u32 (bit 0: trained
+//   with body bigrams; scoring must tokenize the same way) | reserved u32
+//   (0) | tokens (key u64, spam u32, ham u32)
+//   sorted by key | XXH3-64 of everything before it (u64).
+// Lifecycle: a value type; single owner (in the daemon: the account's owner
+// core).
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernel_io/base/result.h"
+
+namespace filter {
+
+enum class store_errc : std::uint8_t { truncated = 1, bad_magic, bad_version, bad_checksum, bad_size };
+std::string_view store_errc_name(store_errc e);
+
+struct token_counts {
+  std::uint32_t spam = 0;
+  std::uint32_t ham = 0;
+};
+
+class token_store {
+ public:
+  token_store() = default;
+
+  token_counts get(std::uint64_t key) const;
+  // Starts loading the cache line get(key) will probe first: a message's
+  // lookups are independent, so the classifier overlaps their misses.
+  void prefetch(std::uint64_t key) const {
+    if (!_slots.empty()) __builtin_prefetch(&_slots[stored_key(key) & (_slots.size() - 1)]);
+  }
+  // Adds (or, with negative deltas, removes) one message's unique tokens.
+  // Counts never go below zero, so untraining a message that was never
+  // trained cannot corrupt the store.
+  void train(std::span<const std::uint64_t> unique_hashes, bool spam, int delta = 1);
+
+  std::uint64_t spam_messages() const { return _spam_messages; }
+  std::uint64_t ham_messages() const { return _ham_messages; }
+  std::size_t token_count() const { return _size; }
+  std::size_t memory_bytes() const { return _slots.size() * sizeof(slot); }
+
+  // Adds another store's counts (training in parallel, then merging).
+  void merge(const token_store& other);
+
+  // Bit 0: the features include body bigrams.
+  static constexpr std::uint32_t feature_bigrams = 1;
+  std::uint32_t feature_flags() const { return _feature_flags; }
+  void set_feature_flags(std::uint32_t flags) { _feature_flags = flags; }
+
+  void serialize(std::string& out) const;
+  static kio::result<token_store, store_errc> parse(std::string_view bytes);
+
+ private:
+  struct slot {
+    std::uint64_t key = 0;  // 0 = empty (a real hash of 0 is stored as 1)
+    token_counts counts;
+  };
+  static std::uint64_t stored_key(std::uint64_t key) { return key == 0 ? 1 : key; }
+  slot* find_or_insert(std::uint64_t key);
+  void grow();
+
+  std::vector<slot> _slots;
+  std::size_t _size = 0;
+  std::uint64_t _spam_messages = 0;
+  std::uint64_t _ham_messages = 0;
+  std::uint32_t _feature_flags = 0;
+};
+
+}  // namespace filter

@@ -1,0 +1,158 @@
+#include "filter/tokenizer/message_tokenizer.h"
+
+#include <algorithm>
+#include <array>
+
+#include "protocols/mime/charset.h"
+#include "protocols/mime/encoded_word.h"
+
+namespace filter {
+
+namespace {
+
+constexpr std::size_t name_size_max = 32;
+
+// Headers whose values are tokenized (the rest count by name only).
+bool has_words(std::string_view name) {
+  static constexpr std::array<std::string_view, 24> names = {
+      "subject",      "from",          "to",          "cc",          "reply-to",         "sender",
+      "return-path",  "received",      "content-type", "content-transfer-encoding", "content-disposition",
+      "x-mailer",     "user-agent",    "message-id",  "organization", "list-id",          "list-unsubscribe",
+      "mailing-list", "precedence",    "importance",  "x-priority",  "x-msmail-priority", "mime-version",
+      "errors-to"};
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Headers whose words may be RFC 2047 encoded.
+bool may_be_encoded(std::string_view name) {
+  return name == "subject" || name == "from" || name == "to" || name == "cc" || name == "reply-to" ||
+         name == "sender" || name == "organization";
+}
+
+bool is_plain_charset(std::string_view cs) {
+  return cs.empty() || cs == "us-ascii" || cs == "utf-8" || cs == "ascii" || cs == "utf8";
+}
+
+// Mail charsets agree with ASCII below 0x80, so an ASCII piece needs no
+// conversion — except the 7-bit stateful ones (ISO-2022-*, UTF-7, HZ),
+// which always go through the converter (ascii_compatible is false).
+// Branch-free OR: the compiler vectorizes it.
+bool is_ascii(std::string_view bytes) {
+  unsigned char any = 0;
+  for (char c : bytes) any |= static_cast<unsigned char>(c);
+  return any < 0x80;
+}
+
+}  // namespace
+
+message_tokenizer::message_tokenizer(token_sink& sink, const tokenizer_options& options)
+    : _options(options),
+      _text(sink, options.level),
+      _html(_text),
+      _text_budget(options.text_bytes_max),
+      _parser(*this, mime::stream_options{options.mime_limits, true, false}) {}
+
+message_tokenizer::~message_tokenizer() = default;
+
+void message_tokenizer::on_header_field(const mime::part_info& part, const mime::stream_header_field& field) {
+  std::array<char, name_size_max> lowered{};
+  std::size_t n = std::min(field.name.size(), lowered.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    char c = field.name[i];
+    lowered[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  std::string_view name(lowered.data(), n);
+  if (name.empty() || name.starts_with("x-spam")) return;
+  if (!has_words(name)) {
+    _text.emit("header", name);
+    return;
+  }
+  if (_options.capture_subject && part.depth == 0 && name == "subject" && _subject.empty()) {
+    std::string_view v = field.value.substr(0, subject_size_max);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    for (char c : v)
+      if (c != '\r' && c != '\n') _subject.push_back(c);
+  }
+  std::string_view value = field.value.substr(0, _options.header_value_bytes_max);
+  if (may_be_encoded(name) && value.find("=?") != std::string_view::npos) {
+    _header_value = mime::decode_header_value(value);
+    value = _header_value;
+  }
+  _text.begin(name, false);
+  _text.feed(value);
+  _text.end();
+}
+
+void message_tokenizer::on_part_body_begin(const mime::part_info& part) {
+  _mode = body_mode::skip;
+  if (part.kind != mime::part_kind::leaf) return;
+  const auto& type = part.type;
+  if (type.type != "text") {
+    std::string t = type.type + "/" + type.subtype;
+    _text.emit("part", t);
+    return;
+  }
+  _mode = type.subtype == "html" ? body_mode::html : body_mode::text;
+  _decoded = part.encoding == mime::transfer_encoding::base64 ||
+             part.encoding == mime::transfer_encoding::quoted_printable;
+  std::string_view cs = type.params.get("charset");
+  _charset.assign(cs.substr(0, name_size_max));
+  std::transform(_charset.begin(), _charset.end(), _charset.begin(),
+                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
+  if (!_charset.empty()) _text.emit("charset", _charset);
+  if (is_plain_charset(_charset)) _charset.clear();
+  _ascii_compatible = !(_charset.starts_with("iso-2022") || _charset.starts_with("utf-7") || _charset == "hz-gb-2312" ||
+                        _charset == "hz");
+  _text.begin("", _options.bigrams);
+  if (_mode == body_mode::html) _html.reset();
+}
+
+void message_tokenizer::on_body(const mime::part_info& part, std::string_view raw, std::size_t offset) {
+  (void)part;
+  (void)offset;
+  if (_mode == body_mode::skip || _decoded) return;
+  body_text(raw);
+}
+
+void message_tokenizer::on_decoded_body(const mime::part_info& part, std::string_view decoded) {
+  (void)part;
+  if (_mode == body_mode::skip || !_decoded) return;
+  body_text(decoded);
+}
+
+void message_tokenizer::body_text(std::string_view bytes) {
+  if (_text_budget == 0) return;
+  bytes = bytes.substr(0, _text_budget);
+  _text_budget -= bytes.size();
+  if (!_charset.empty() && (!_ascii_compatible || !is_ascii(bytes))) {
+    _converted.clear();
+    mime::append_utf8(_charset, bytes, _converted);
+    bytes = _converted;
+  }
+  if (_mode == body_mode::html) {
+    _html.feed(bytes);
+  } else {
+    _text.feed(bytes);
+  }
+}
+
+void message_tokenizer::on_part_end(const mime::part_info& part) {
+  if (part.kind != mime::part_kind::leaf || _mode == body_mode::skip) return;
+  if (_mode == body_mode::html) _html.finish();
+  _text.end();
+  _mode = body_mode::skip;
+}
+
+void message_tokenizer::finish() {
+  _parser.finish();
+  _text.end();
+  std::uint32_t defects = _parser.defects();
+  for (int bit = 0; bit < 32; ++bit) {
+    if ((defects & (1u << bit)) == 0) continue;
+    std::array<char, 8> name{'d', 'e', 'f', 'e', 'c', 't', static_cast<char>('a' + bit / 10),
+                             static_cast<char>('0' + bit % 10)};
+    _text.emit("mime", std::string_view(name.data(), name.size()));
+  }
+}
+
+}  // namespace filter

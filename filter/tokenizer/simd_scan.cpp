@@ -1,0 +1,146 @@
+#include "filter/tokenizer/simd_scan.h"
+
+#include <emmintrin.h>
+#include <immintrin.h>
+
+#include <array>
+#include <cstring>
+
+namespace filter {
+
+namespace {
+
+constexpr std::string_view in_word_punctuation = "$'-._@!%:/,";
+
+constexpr std::array<bool, 256> make_word_table() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+  }
+  for (char p : in_word_punctuation) t[static_cast<unsigned char>(p)] = true;
+  return t;
+}
+constexpr std::array<bool, 256> word_table = make_word_table();
+
+void scalar_range(const char* in, char* out, std::uint64_t* masks, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
+    auto c = static_cast<unsigned char>(in[i]);
+    if (word_table[c]) masks[i / 64] |= std::uint64_t{1} << (i % 64);
+    out[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+}
+
+// SSE2: 16 bytes at a time. Range tests use the signed-compare trick:
+// (x - lo) as a signed byte offset by -128 is below -128 + width exactly
+// when lo <= x < lo + width.
+inline __m128i in_range_sse2(__m128i x, char lo, char width) {
+  __m128i shifted = _mm_add_epi8(x, _mm_set1_epi8(static_cast<char>(-128 - lo)));
+  return _mm_cmplt_epi8(shifted, _mm_set1_epi8(static_cast<char>(-128 + width)));
+}
+
+std::uint32_t block16_sse2(const char* in, char* out) {
+  __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+  __m128i upper = in_range_sse2(x, 'A', 26);
+  __m128i lower = _mm_add_epi8(x, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), lower);
+  __m128i word = _mm_or_si128(in_range_sse2(lower, 'a', 26), in_range_sse2(x, '0', 10));
+  for (char p : in_word_punctuation) word = _mm_or_si128(word, _mm_cmpeq_epi8(x, _mm_set1_epi8(p)));
+  // Bytes >= 0x80 are negative as signed bytes: their sign bit is the mask.
+  return static_cast<std::uint32_t>(_mm_movemask_epi8(word) | _mm_movemask_epi8(x));
+}
+
+std::uint64_t block64_sse2(const char* in, char* out) {
+  std::uint64_t m = block16_sse2(in, out);
+  m |= std::uint64_t{block16_sse2(in + 16, out + 16)} << 16;
+  m |= std::uint64_t{block16_sse2(in + 32, out + 32)} << 32;
+  m |= std::uint64_t{block16_sse2(in + 48, out + 48)} << 48;
+  return m;
+}
+
+// The last partial block goes through the same kernel via a zero-padded
+// copy (NUL is not a word byte, so the padding adds no mask bits).
+template <class Block>
+void tail_block(const char* in, char* out, std::uint64_t* masks, std::size_t i, std::size_t size, Block block) {
+  if (i == size) return;
+  alignas(64) char padded_in[64] = {};
+  alignas(64) char padded_out[64];
+  std::memcpy(padded_in, in + i, size - i);
+  masks[i / 64] = block(padded_in, padded_out);
+  std::memcpy(out + i, padded_out, size - i);
+}
+
+void sse2_kernel(const char* in, char* out, std::uint64_t* masks, std::size_t size) {
+  std::size_t i = 0;
+  for (; i + 64 <= size; i += 64) masks[i / 64] = block64_sse2(in + i, out + i);
+  tail_block(in, out, masks, i, size, block64_sse2);
+}
+
+__attribute__((target("avx2"))) inline __m256i in_range_avx2(__m256i x, char lo, char width) {
+  __m256i shifted = _mm256_add_epi8(x, _mm256_set1_epi8(static_cast<char>(-128 - lo)));
+  return _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(-128 + width)), shifted);
+}
+
+// AVX2: 32 bytes at a time; the punctuation set is a nibble lookup
+// (vpshufb) instead of a compare chain: bit k of lut_low[low nibble] &
+// lut_high[high nibble] says the byte is punctuation number k's.
+__attribute__((target("avx2"))) std::uint32_t block32_avx2(const char* in, char* out) {
+  __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in));
+  __m256i upper = in_range_avx2(x, 'A', 26);
+  __m256i lower = _mm256_add_epi8(x, _mm256_and_si256(upper, _mm256_set1_epi8(0x20)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), lower);
+  __m256i word = _mm256_or_si256(in_range_avx2(lower, 'a', 26), in_range_avx2(x, '0', 10));
+  // Punctuation  $ ' - . _ @ ! % : / ,  by nibbles: high nibble 2 holds
+  // ! $ % ' , - . / (low 1,4,5,7,12,13,14,15), 3 holds : (10), 4 holds @ (0),
+  // 5 holds _ (15). One bit per high nibble.
+  const __m256i lut_high = _mm256_setr_epi8(0, 0, 1, 2, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  //
+                                            0, 0, 1, 2, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i lut_low = _mm256_setr_epi8(4, 1, 0, 0, 1, 1, 0, 1, 0, 0, 2, 0, 1, 1, 1, 1 | 8,  //
+                                           4, 1, 0, 0, 1, 1, 0, 1, 0, 0, 2, 0, 1, 1, 1, 1 | 8);
+  __m256i nibble = _mm256_set1_epi8(0x0f);
+  __m256i high = _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble);
+  __m256i low = _mm256_and_si256(x, nibble);
+  __m256i hit = _mm256_and_si256(_mm256_shuffle_epi8(lut_high, high), _mm256_shuffle_epi8(lut_low, low));
+  __m256i punctuation = _mm256_xor_si256(_mm256_cmpeq_epi8(hit, _mm256_setzero_si256()), _mm256_set1_epi8(-1));
+  word = _mm256_or_si256(word, punctuation);
+  return static_cast<std::uint32_t>(_mm256_movemask_epi8(word)) | static_cast<std::uint32_t>(_mm256_movemask_epi8(x));
+}
+
+__attribute__((target("avx2"))) std::uint64_t block64_avx2(const char* in, char* out) {
+  return block32_avx2(in, out) | (std::uint64_t{block32_avx2(in + 32, out + 32)} << 32);
+}
+
+__attribute__((target("avx2"))) void avx2_kernel(const char* in, char* out, std::uint64_t* masks, std::size_t size) {
+  std::size_t i = 0;
+  for (; i + 64 <= size; i += 64) masks[i / 64] = block64_avx2(in + i, out + i);
+  tail_block(in, out, masks, i, size, block64_avx2);
+}
+
+}  // namespace
+
+bool is_word_byte(unsigned char c) { return word_table[c]; }
+
+simd_level detect_simd_level() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) return simd_level::avx2;
+  return simd_level::sse2;
+}
+
+std::string_view simd_level_name(simd_level level) {
+  switch (level) {
+    case simd_level::scalar: return "scalar";
+    case simd_level::sse2: return "sse2";
+    case simd_level::avx2: return "avx2";
+  }
+  return "?";
+}
+
+void fold_and_classify(simd_level level, const char* in, char* out, std::uint64_t* masks, std::size_t size) {
+  std::memset(masks, 0, ((size + 63) / 64) * sizeof(std::uint64_t));
+  switch (level) {
+    case simd_level::scalar: scalar_range(in, out, masks, 0, size); return;
+    case simd_level::sse2: sse2_kernel(in, out, masks, size); return;
+    case simd_level::avx2: avx2_kernel(in, out, masks, size); return;
+  }
+}
+
+}  // namespace filter

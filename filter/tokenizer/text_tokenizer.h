@@ -1,0 +1,95 @@
+#pragma once
+// Splits a stream of text into tokens and normalizes them. Text arrives in
+// pieces of any size (decoded body chunks, HTML text runs, header values);
+// a word split across pieces is joined. The byte work — ASCII case folding
+// and the word-byte mask — is the SIMD kernel (simd_scan.h) over a fixed
+// window; the per-token rules are scalar and shared by every kernel level.
+//
+// Token rules, in order, on a lowercased word with its edge punctuation
+// trimmed (a leading '$' stays):
+//   - contains "://" or starts with "www.": a URL: "url" tokens for the
+//     host and each parent domain of two labels or more ("url:ip" for a
+//     numeric host);
+//   - contains '@' with a dot after it: an address: the word itself and
+//     "email" tokens for its domain and parent domains;
+//   - starts with a digit or '$' + digit: a number, bucketed by its shape
+//     (each digit run replaced by its length: "$1,000" -> "$1,3"), prefix
+//     "num";
+//   - shorter than 3 bytes: dropped; longer than word_size_max: one
+//     "skip" token of its first byte and length in tens (SpamBayes);
+//   - else the word, with Latin-1, Greek and Cyrillic capitals of its
+//     UTF-8 lowercased.
+// Optionally each body word also yields a bigram with the previous one.
+//
+// Memory: the window (4 KiB), its masks and one partial word (at most
+// word_size_max + 1 bytes; longer words are tracked by length only).
+// Lifecycle: single owner, reusable across messages via reset().
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "filter/tokenizer/simd_scan.h"
+#include "filter/tokenizer/token_sink.h"
+
+namespace filter {
+
+class text_tokenizer {
+ public:
+  static constexpr std::size_t window_size = 4096;
+  static constexpr std::size_t word_size_max = 40;
+
+  text_tokenizer(token_sink& sink, simd_level level) : _sink(sink), _level(level) {}
+
+  // Starts a new stream of text whose tokens carry `prefix` ("" for the
+  // body). Ends the previous stream (its last word is emitted).
+  void begin(std::string_view prefix, bool bigrams);
+  void feed(std::string_view text);
+  // A word break that is not in the text (an HTML block tag, an entity).
+  void word_break();
+  void end();
+
+  // Emits URL tokens for an address found outside the text (an href).
+  void url(std::string_view address);
+
+  // Emits one token with an explicit prefix (structure tokens).
+  void emit(std::string_view prefix, std::string_view text);
+
+  std::size_t token_count() const { return _token_count; }
+  void reset_count() { _token_count = 0; }
+
+ private:
+  void scan_window(const char* data, std::size_t size);
+  void word(std::string_view lowered, std::size_t true_size);
+  enum class kind : std::uint8_t { url, email, num, skip, bigram, count };
+  void emit_sub(kind k, std::string_view text);
+  void prepare_sub(kind k);
+  void emit_url_host(std::string_view host);
+  void emit_domains(kind k, std::string_view host);
+  void emit_word(std::string_view text);
+
+  token_sink& _sink;
+  simd_level _level;
+  std::string _prefix;
+  std::uint64_t _seed = 0;
+  bool _named = false;
+  // "url", "email"... under the stream's prefix ("subject:url"), and seeds.
+  std::string _sub_prefix[static_cast<int>(kind::count)];
+  std::uint64_t _sub_seed[static_cast<int>(kind::count)] = {};
+  unsigned _sub_ready = 0;  // bit per kind: prefix and seed computed
+  bool _bigrams = false;
+  bool _open = false;
+  std::uint64_t _previous_word = 0;
+  bool _have_previous = false;
+
+  // The partial word at the end of the last window.
+  std::string _carry;
+  std::size_t _carry_size = 0;  // true size, may exceed word_size_max + 1
+
+  std::size_t _token_count = 0;
+  alignas(64) char _window[window_size];
+  std::uint64_t _masks[window_size / 64];
+};
+
+}  // namespace filter

@@ -1,0 +1,140 @@
+"""`ringmail spam train` and `ringmail spam score` through the real binary.
+
+Messages are generated here from two small vocabularies (no corpus, no
+network): ham about meetings and code review, spam about pills and prizes.
+They are written as a Maildir (ham), an mbox with "From " lines (spam), and
+a directory of symlinks (more spam), the three layouts the CLI accepts.
+Held-out messages of each kind must then score on their side of 0.5, and the
+CLI must fail clearly on a missing or corrupt store."""
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import RINGMAIL  # noqa: E402
+
+HAM_WORDS = ("meeting agenda review patch kernel build release notes tuesday schedule "
+             "project design document branch merge commit thanks regards team lunch").split()
+SPAM_WORDS = ("viagra pills cheap prize winner lottery claim free money offer casino "
+              "discount pharmacy million dollars urgent guaranteed unsubscribe").split()
+
+
+def message(rng, words, sender, subject_words, html=False):
+    body = " ".join(rng.choice(words) for _ in range(60))
+    subject = " ".join(rng.choice(subject_words) for _ in range(4))
+    if html:
+        body = ('<html><body><p>%s</p><a href="http://www.%s.example.biz/x">click</a></body></html>'
+                % (body, rng.choice(["deals", "pills", "prize"])))
+        ctype = "text/html"
+    else:
+        ctype = "text/plain"
+    return ("From: %s\nTo: user@example.com\nSubject: %s\nContent-Type: %s\n\n%s\n"
+            % (sender, subject, ctype, body))
+
+
+def run(*args, check=True):
+    p = subprocess.run([RINGMAIL, "spam", *args], capture_output=True, text=True, timeout=120)
+    if check and p.returncode != 0:
+        raise AssertionError("ringmail spam %s failed (%d): %s" % (args, p.returncode, p.stderr))
+    return p
+
+
+class SpamCli(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ringmail-spam-cli-")
+        rng = random.Random(42)
+        # Ham as a Maildir.
+        self.maildir = os.path.join(self.dir, "ham-maildir")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(self.maildir, sub))
+        for i in range(40):
+            sub = "cur" if i % 2 else "new"
+            with open(os.path.join(self.maildir, sub, "%d.host:2,S" % i), "w") as f:
+                f.write(message(rng, HAM_WORDS, "colleague%d@work.example.org" % i, HAM_WORDS))
+        # A half-delivered message in tmp/ must not count.
+        with open(os.path.join(self.maildir, "tmp", "partial"), "w") as f:
+            f.write(message(rng, SPAM_WORDS, "x@y.example", SPAM_WORDS))
+        # Spam as an mbox.
+        self.mbox = os.path.join(self.dir, "spam.mbox")
+        with open(self.mbox, "w") as f:
+            for i in range(20):
+                f.write("From spammer%d@bulk.example.net Thu Aug 22 13:17:22 2002\n" % i)
+                f.write(message(rng, SPAM_WORDS, "spammer%d@bulk.example.net" % i, SPAM_WORDS, html=i % 2 == 0))
+                f.write("\n")
+        # More spam as a directory of symlinks to files with an mbox first line.
+        self.files = os.path.join(self.dir, "files")
+        self.links = os.path.join(self.dir, "links")
+        os.makedirs(self.files)
+        os.makedirs(self.links)
+        for i in range(20):
+            path = os.path.join(self.files, "s%d.txt" % i)
+            with open(path, "w") as f:
+                f.write("From bulk@mailer.example.net  Thu Aug 22 13:17:22 2002\n")
+                f.write(message(rng, SPAM_WORDS, "bulk@mailer.example.net", SPAM_WORDS, html=True))
+            os.symlink(path, os.path.join(self.links, "s%d.txt" % i))
+        # Held-out probes.
+        self.probes = os.path.join(self.dir, "probes")
+        os.makedirs(self.probes)
+        self.ham_probes, self.spam_probes = [], []
+        for i in range(10):
+            h = os.path.join(self.probes, "ham%d.eml" % i)
+            with open(h, "w") as f:
+                f.write(message(rng, HAM_WORDS, "someone@work.example.org", HAM_WORDS))
+            s = os.path.join(self.probes, "spam%d.eml" % i)
+            with open(s, "w") as f:
+                f.write(message(rng, SPAM_WORDS, "new@other.example.net", SPAM_WORDS, html=True))
+            self.ham_probes.append(h)
+            self.spam_probes.append(s)
+        self.store = os.path.join(self.dir, "tokens.db")
+
+    def test_train_then_score(self):
+        p = run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox, "--spam", self.links)
+        self.assertIn("trained 40 ham and 40 spam messages from 61 files", p.stdout)
+        files = self.ham_probes + self.spam_probes
+        p = run("score", "--token-store", self.store, *files)
+        lines = p.stdout.splitlines()
+        self.assertEqual(len(lines), len(files))
+        for path, line in zip(files, lines):
+            name, probability, level = line.split("\t")
+            self.assertEqual(name, path)  # in the order given, as given
+            probability, level = float(probability), float(level)
+            self.assertAlmostEqual(level, 10 * probability, delta=0.051)
+            if path in self.spam_probes:
+                self.assertGreater(probability, 0.9, line)
+            else:
+                self.assertLess(probability, 0.1, line)
+
+    def test_training_adds_up_and_bigrams_stick(self):
+        run("train", "--token-store", self.store, "--bigrams", "--ham", self.maildir)
+        p = run("train", "--token-store", self.store, "--spam", self.mbox)
+        self.assertIn("store: 40 ham, 20 spam", p.stdout)
+        self.assertIn("(with bigrams)", p.stdout)
+
+    def test_missing_and_corrupt_store(self):
+        p = run("score", "--token-store", self.store, self.ham_probes[0], check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("does not exist", p.stderr)
+        run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox)
+        with open(self.store, "r+b") as f:
+            f.seek(60)
+            b = f.read(1)
+            f.seek(60)
+            f.write(bytes([b[0] ^ 0xFF]))
+        p = run("score", "--token-store", self.store, self.ham_probes[0], check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("checksum mismatch", p.stderr)
+
+    def test_unreadable_file_is_reported_and_others_scored(self):
+        run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox)
+        missing = os.path.join(self.dir, "nope.eml")
+        p = run("score", "--token-store", self.store, self.ham_probes[0], missing, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("nope.eml", p.stderr)
+        self.assertEqual(len(p.stdout.splitlines()), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,190 @@
+// Classifier math on hand-made examples whose answers are worked out in the
+// comments, the token store's training and its serialized form.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "filter/classifier/classifier.h"
+#include "filter/classifier/features.h"
+#include "filter/classifier/token_store.h"
+
+using namespace filter;
+
+namespace {
+constexpr std::uint64_t A = 101, B = 102, C = 103, D = 104, E = 105, X = 999;
+
+// Spam: {A,B}, {A,C}; ham: {D,E}, {D,B}.
+token_store small_store() {
+  token_store s;
+  std::vector<std::uint64_t> m1 = {A, B}, m2 = {A, C}, m3 = {D, E}, m4 = {B, D};
+  s.train(m1, true);
+  s.train(m2, true);
+  s.train(m3, false);
+  s.train(m4, false);
+  return s;
+}
+}  // namespace
+
+TEST(classifier, robinson_token_probability) {
+  classifier_options o;
+  // s=3 of S=3, h=0: p = 1, n = 3: f = (0.45*0.5 + 3) / 3.45.
+  EXPECT_NEAR(token_probability({3, 0}, 3, 3, o), 3.225 / 3.45, 1e-12);
+  // s=1 of 2, h=1 of 1: p = 0.5 / 1.5 = 1/3, n = 2: f = (0.225 + 2/3) / 2.45.
+  EXPECT_NEAR(token_probability({1, 1}, 2, 1, o), (0.225 + 2.0 / 3.0) / 2.45, 1e-12);
+  // Never seen: the prior x.
+  EXPECT_NEAR(token_probability({0, 0}, 10, 10, o), 0.5, 1e-12);
+}
+
+TEST(classifier, chi2_survival_known_values) {
+  EXPECT_NEAR(chi2_survival(2.0, 2), std::exp(-1.0), 1e-12);
+  EXPECT_NEAR(chi2_survival(4.0, 4), std::exp(-2.0) * 3.0, 1e-12);
+  EXPECT_NEAR(chi2_survival(0.0, 10), 1.0, 1e-12);
+  EXPECT_LT(chi2_survival(2000.0, 4), 1e-300);
+}
+
+TEST(classifier, fisher_combining_known_values) {
+  // One clue: S' = 1 - (1 - f) = f, H' = 1 - f, so the result is f.
+  std::vector<double> one = {0.9};
+  EXPECT_NEAR(fisher_combine(one), 0.9, 1e-12);
+  // Two clues of 0.9: S' = 1 - 0.01 * (1 + ln 100), H' = 1 - 0.81 * (1 - ln 0.81).
+  std::vector<double> two = {0.9, 0.9};
+  double s = 1 - 0.01 * (1 + std::log(100.0));
+  double h = 1 - 0.81 * (1 - std::log(0.81));
+  EXPECT_NEAR(fisher_combine(two), (1 + s - h) / 2, 1e-12);
+  EXPECT_NEAR(fisher_combine(two), 0.962316, 1e-6);
+  // Opposite evidence cancels; no evidence is unsure.
+  std::vector<double> opposite = {0.2, 0.8};
+  EXPECT_NEAR(fisher_combine(opposite), 0.5, 1e-12);
+  EXPECT_EQ(fisher_combine({}), 0.5);
+}
+
+TEST(classifier, classify_small_store) {
+  token_store s = small_store();
+  classifier_options o;
+  std::vector<double> scratch;
+  // A: 2 of 2 spam, no ham: f = (0.225 + 2) / 2.45; the one clue.
+  std::vector<std::uint64_t> a = {A};
+  auto r = classify(a, s, nullptr, o, scratch);
+  EXPECT_NEAR(r.probability, 2.225 / 2.45, 1e-12);
+  EXPECT_NEAR(r.level, 10 * 2.225 / 2.45, 1e-9);
+  EXPECT_EQ(r.clues, 1u);
+  // D (2 of 2 ham) and an unknown token: f = 0.225 / 2.45.
+  std::vector<std::uint64_t> dx = {D, X};
+  r = classify(dx, s, nullptr, o, scratch);
+  EXPECT_NEAR(r.probability, 0.225 / 2.45, 1e-12);
+  // B: once in each class of equal size: f = 0.5, no clue, unsure.
+  std::vector<std::uint64_t> b = {B};
+  r = classify(b, s, nullptr, o, scratch);
+  EXPECT_EQ(r.clues, 0u);
+  EXPECT_EQ(r.probability, 0.5);
+  // A and C both spam-only: two clues push above either one alone.
+  std::vector<std::uint64_t> ac = {A, C};
+  r = classify(ac, s, nullptr, o, scratch);
+  EXPECT_GT(r.probability, 2.225 / 2.45);
+}
+
+TEST(classifier, account_store_adds_to_global) {
+  token_store global = small_store();
+  token_store account;
+  // The account calls B ham four more times: B is then s=1, h=5 of S=2,
+  // H=6: p = 0.5 / (0.5 + 5/6) = 0.375, n = 6: f = (0.225 + 2.25) / 6.45,
+  // 0.116 from 0.5: a clue.
+  std::vector<std::uint64_t> b = {B};
+  for (int i = 0; i < 4; ++i) account.train(b, false);
+  std::vector<double> scratch;
+  auto r = classify(b, global, &account, classifier_options{}, scratch);
+  EXPECT_NEAR(r.probability, 2.475 / 6.45, 1e-12);
+  EXPECT_EQ(r.clues, 1u);
+  // Twice only: f = (0.225 + 4 * 0.4) / 4.45 = 0.410, too close to 0.5.
+  token_store twice;
+  twice.train(b, false);
+  twice.train(b, false);
+  r = classify(b, global, &twice, classifier_options{}, scratch);
+  EXPECT_EQ(r.clues, 0u);
+  EXPECT_EQ(r.probability, 0.5);
+  // Without the account store B is unsure for everyone else.
+  EXPECT_EQ(classify(b, global, nullptr, classifier_options{}, scratch).clues, 0u);
+}
+
+TEST(classifier, clues_are_capped_strongest_first) {
+  token_store s;
+  std::vector<std::uint64_t> spam_tokens, ham_tokens;
+  for (std::uint64_t i = 1; i <= 200; ++i) spam_tokens.push_back(i);
+  for (std::uint64_t i = 1001; i <= 1010; ++i) ham_tokens.push_back(i);
+  for (int k = 0; k < 5; ++k) s.train(spam_tokens, true);
+  s.train(ham_tokens, false);
+  classifier_options o;
+  o.clues_max = 20;
+  std::vector<double> scratch;
+  std::vector<std::uint64_t> all = spam_tokens;
+  all.insert(all.end(), ham_tokens.begin(), ham_tokens.end());
+  auto r = classify(all, s, nullptr, o, scratch);
+  EXPECT_EQ(r.clues, 20u);
+  // The 200 spam tokens (n = 5) are stronger than the ham ones (n = 1).
+  EXPECT_GT(r.probability, 0.99);
+}
+
+TEST(token_store, untraining_clamps_at_zero) {
+  token_store s = small_store();
+  std::vector<std::uint64_t> ae = {A, E};
+  s.train(ae, true, -1);
+  EXPECT_EQ(s.get(A).spam, 1u);
+  EXPECT_EQ(s.get(E).spam, 0u);  // was never spam: stays 0
+  EXPECT_EQ(s.get(E).ham, 1u);
+  EXPECT_EQ(s.spam_messages(), 1u);
+  s.train(ae, true, -5);
+  EXPECT_EQ(s.spam_messages(), 0u);
+  EXPECT_EQ(s.get(A).spam, 0u);
+}
+
+TEST(token_store, serialization_round_trip_and_corruption) {
+  token_store s = small_store();
+  for (std::uint64_t i = 0; i < 5000; ++i) {
+    std::vector<std::uint64_t> one = {i * 0x9e3779b97f4a7c15ull};
+    s.train(one, i % 3 == 0);
+  }
+  std::string bytes;
+  s.serialize(bytes);
+  auto back = token_store::parse(bytes);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->spam_messages(), s.spam_messages());
+  EXPECT_EQ(back->ham_messages(), s.ham_messages());
+  EXPECT_EQ(back->token_count(), s.token_count());
+  EXPECT_EQ(back->get(A).spam, 2u);
+  EXPECT_EQ(back->get(D).ham, 2u);
+  EXPECT_EQ(back->get(0).spam + back->get(0).ham, 1u);  // hash 0 is a real key
+  std::string again;
+  back->serialize(again);
+  EXPECT_EQ(again, bytes);
+
+  std::string flipped = bytes;
+  flipped[100] ^= 1;
+  ASSERT_FALSE(token_store::parse(flipped).has_value());
+  EXPECT_EQ(token_store::parse(flipped).error(), store_errc::bad_checksum);
+  EXPECT_EQ(token_store::parse(bytes.substr(0, bytes.size() - 3)).error(), store_errc::truncated);
+  EXPECT_EQ(token_store::parse("RMTOKENX" + bytes.substr(8)).error(), store_errc::bad_magic);
+  token_store empty;
+  std::string e;
+  empty.serialize(e);
+  ASSERT_TRUE(token_store::parse(e).has_value());
+  EXPECT_EQ(token_store::parse(e)->token_count(), 0u);
+}
+
+TEST(features, a_message_trains_and_scores) {
+  std::string spam = "Subject: cheap pills\n\nbuy cheap pills now at http://pills.example.ru/ today\n";
+  std::string ham = "Subject: meeting notes\n\nthe meeting notes from tuesday are attached, see you soon\n";
+  token_store s;
+  auto fs = message_features(spam);
+  auto fh = message_features(ham);
+  for (int i = 0; i < 3; ++i) {
+    s.train(fs, true);
+    s.train(fh, false);
+  }
+  std::vector<double> scratch;
+  auto probe_spam = message_features("Subject: pills\n\ncheap pills at http://www.example.ru/x\n");
+  auto probe_ham = message_features("Subject: notes\n\nmeeting on tuesday\n");
+  EXPECT_GT(classify(probe_spam, s, nullptr, {}, scratch).probability, 0.9);
+  EXPECT_LT(classify(probe_ham, s, nullptr, {}, scratch).probability, 0.1);
+}
