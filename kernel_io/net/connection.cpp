@@ -145,6 +145,12 @@ void connection::release() {
   _reactor.buffers_returned();
 }
 
+bool connection::interrupt_read() {
+  if (!_reader || !_queue.empty() || _eof || _recv_error) return false;
+  wake_reader(EINTR);
+  return true;
+}
+
 void connection::set_between_commands(bool yes) { _between_commands = yes; }
 
 void connection::on_reactor_stop() {

@@ -19,7 +19,14 @@
 // are single-shot awaiters in the session's frame.
 //
 // Errors: end of stream is sys_error{0}; idle timeout ETIMEDOUT; shutdown of
-// the server while the session waits between commands ESHUTDOWN.
+// the server while the session waits between commands ESHUTDOWN; a wake-up by
+// interrupt_read() EINTR.
+//
+// interrupt_read() lets something else on this core (a notification that a
+// mailbox changed, for IMAP IDLE) wake a session that waits for bytes, so it
+// can await "data or an event" with one read. The read returns EINTR and the
+// connection is unchanged: nothing was consumed, the receive stays armed, the
+// next read_some() waits again.
 
 #include <coroutine>
 #include <cstdint>
@@ -74,6 +81,13 @@ class connection {
 
   // Cancels the receive, waits for it to end, closes the socket.
   task<void> close();
+
+  // Wakes a reader waiting in read_some() with EINTR, if one waits and no
+  // bytes are queued (queued bytes wake it anyway). Returns whether a reader
+  // was woken. Not sticky: with no reader waiting nothing happens, so the
+  // caller keeps its own "something happened" flag and checks it before it
+  // reads (all on this core: no race between the check and the wait).
+  bool interrupt_read();
 
   // The session says it is between commands: a server shutdown may then
   // interrupt its wait for the next command with ESHUTDOWN.

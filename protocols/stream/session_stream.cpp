@@ -14,6 +14,7 @@ std::string stream_error::describe() const {
     case kind::closed: return "connection closed by peer";
     case kind::timeout: return "idle timeout";
     case kind::shutdown: return "server shutting down";
+    case kind::interrupted: return "read interrupted";
     case kind::io: return std::string("socket error: ") + std::strerror(code);
     case kind::tls: return "TLS: " + detail;
     case kind::compression: return "COMPRESS: " + detail;
@@ -28,6 +29,7 @@ stream_error session_stream::from_sys(const kio::sys_error& e) {
   if (e.code == 0) return {stream_error::kind::closed};
   if (e.code == ETIMEDOUT) return {stream_error::kind::timeout, e.code};
   if (e.code == ESHUTDOWN) return {stream_error::kind::shutdown, e.code};
+  if (e.code == EINTR) return {stream_error::kind::interrupted, e.code};
   return {stream_error::kind::io, e.code};
 }
 

@@ -42,6 +42,7 @@ struct stream_error {
     closed,    // the peer ended the stream (FIN or TLS close_notify)
     timeout,   // idle timeout
     shutdown,  // the server is stopping; say goodbye
+    interrupted,  // interrupt_read() woke the read; nothing was lost, read again
     io,        // a socket error (code is the errno)
     tls,       // TLS failed (detail says why)
     compression,  // COMPRESS=DEFLATE input did not inflate (detail says why)
@@ -112,6 +113,10 @@ class session_stream {
   kio::connection& connection() { return _conn; }
   kio::line_reader& lines() { return _lines; }
   void set_between_commands(bool yes) { _conn.set_between_commands(yes); }
+  // Wakes a read waiting for bytes with stream_error::kind::interrupted (see
+  // kio::connection::interrupt_read). Inside TLS a partial record stays in
+  // the engine, so the next read goes on where this one stopped.
+  bool interrupt_read() { return _conn.interrupt_read(); }
 
  private:
   kio::task<stream_result<void>> fill();

@@ -419,3 +419,74 @@ TEST(net, a_stalled_reader_loses_nothing_when_the_client_floods) {
   EXPECT_EQ(checksum, expected);
   EXPECT_EQ(r->buffers().free_count(), r->buffers().count());
 }
+
+namespace {
+
+// A session that waits for bytes while an "event" (a task on the same core)
+// interrupts its read: the read returns EINTR, nothing is lost, and the
+// bytes the client sends afterwards are read normally.
+struct interrupt_log {
+  std::vector<int> errors;    // errno of each failed read, in order
+  std::string received;
+  bool interrupted_idle = false;  // interrupt_read() with no reader waiting
+};
+
+task<void> interrupt_later(connection& c, int& reads_started) {
+  while (reads_started == 0) co_await sleep_for(5);
+  co_await sleep_for(30);  // the session is inside read_some() now
+  EXPECT_TRUE(c.interrupt_read());
+}
+
+task<void> interruptible_session(std::unique_ptr<connection> c, interrupt_log& log) {
+  reactor& r = *reactor::current();
+  // Nobody reads yet: the interrupt is not remembered.
+  log.interrupted_idle = c->interrupt_read();
+  int reads_started = 0;
+  r.spawn(interrupt_later(*c, reads_started));
+  while (log.received.size() < 5) {
+    ++reads_started;
+    auto chunk = co_await c->read_some(5'000);
+    if (!chunk) {
+      log.errors.push_back(chunk.error().code);
+      if (chunk.error().code != EINTR) break;
+      auto w = co_await c->write_all(std::as_bytes(std::span("WOKEN\n", 6)));
+      EXPECT_TRUE(w);
+      continue;
+    }
+    log.received.append(reinterpret_cast<const char*>(chunk->data()), chunk->size());
+  }
+  co_await c->close();
+}
+
+task<void> serve_one_interruptible(listener& l, interrupt_log& log) {
+  auto a = co_await l.accept();
+  EXPECT_TRUE(a);
+  if (!a) co_return;
+  reactor& r = *reactor::current();
+  co_await interruptible_session(std::make_unique<connection>(r, a->fd, a->peer), log);
+  l.close();
+  for (;;) {
+    auto late = co_await l.accept();
+    if (!late) break;
+    ::close(late->fd);
+  }
+}
+
+}  // namespace
+
+TEST(net, interrupt_read_wakes_a_waiting_reader_without_losing_data) {
+  fixture f;
+  interrupt_log log;
+  std::thread client([&] {
+    int fd = client_connect(f.port);
+    EXPECT_EQ(read_line(fd), "WOKEN");  // woken by the event, not by bytes
+    send_text(fd, "hello");
+    close(fd);
+  });
+  test_support::run(*f.r, serve_one_interruptible(*f.l, log));
+  client.join();
+  EXPECT_FALSE(log.interrupted_idle);
+  ASSERT_EQ(log.errors.size(), 1u);
+  EXPECT_EQ(log.errors[0], EINTR);
+  EXPECT_EQ(log.received, "hello");
+}
