@@ -104,6 +104,9 @@ class command_reader {
   void reset();
 
   const parser_limits& limits() const { return _limits; }
+  // The command framed so far (after need_literal: everything before the
+  // literal), so a session can tell an APPEND's literal from others.
+  std::string_view partial_command() const { return _buffer; }
   // Bytes of the command currently buffered (for memory accounting).
   std::size_t buffered_bytes() const { return _buffer.size(); }
 

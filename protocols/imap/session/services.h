@@ -199,6 +199,14 @@ class mailbox_service {
   // VANISHED): the UIDs expunged from `mailbox` at a modseq greater than
   // `modseq`.
   virtual kio::task<service_result<expunged_uids>> expunged_since(std::string_view mailbox, std::uint64_t modseq) = 0;
+  // Before an APPEND's literal of `size_bytes` is read: would the account
+  // take it? A refusal (over_quota) is answered at the literal's {n} line,
+  // so the client never sends the bytes; append() checks again. The default
+  // has no quota to check.
+  virtual kio::task<service_result<void>> check_append(std::uint64_t size_bytes) {
+    (void)size_bytes;
+    co_return service_result<void>{};
+  }
 
   // IDLE: watch `mailbox` (nullptr stops watching). At most one listener per
   // service; the listener outlives the registration.

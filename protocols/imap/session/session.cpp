@@ -113,6 +113,15 @@ void append_flags(std::string& out, const message_info& m) {
   append_flag_list(out, names);
 }
 
+// Is `partial` ("tag NAME ...", a command framed up to a literal) the
+// command `name` (any case)?
+bool command_is(std::string_view partial, std::string_view name) {
+  auto space = partial.find(' ');
+  if (space == std::string_view::npos) return false;
+  std::string_view word = partial.substr(space + 1, name.size() + 1);
+  return word.size() == name.size() + 1 && iequals(word.substr(0, name.size()), name) && word.back() == ' ';
+}
+
 std::string_view special_use_attribute(special_use use) {
   switch (use) {
     case special_use::sent: return "\\Sent";
@@ -596,7 +605,11 @@ class session final : public change_listener {
         _id(std::move(id)) {}
 
   kio::task<void> run();
-  void mailbox_changed() override { _changed = true; }
+  // Called on this core by the service; wakes IDLE's read at once.
+  void mailbox_changed() override {
+    _changed = true;
+    _stream.interrupt_read();
+  }
 
  private:
   enum class state : std::uint8_t { not_authenticated, authenticated, selected };
@@ -830,6 +843,9 @@ kio::task<void> session::run() {
   while (alive && !_logout) {
     _conn.options().idle_timeout_ms =
         _state == state::not_authenticated ? _config.limits.login_timeout_ms : _config.limits.idle_timeout_ms;
+    // Replies queued while pipelined input was pending (a refused literal
+    // being skipped, an over-long line) go out before we wait for more.
+    if (!_stream.has_buffered_input() && !(co_await _stream.flush()).has_value()) break;
     _stream.set_between_commands(!_stream.has_buffered_input() && _reader.buffered_bytes() == 0);
     auto chunk = co_await _stream.read_some();
     _stream.set_between_commands(false);
@@ -867,6 +883,26 @@ kio::task<bool> session::on_literal(const literal_request& literal) {
     _reader.reject_literal();
     bool ok = co_await tagged(tag, "NO", "[TOOBIG] Literal exceeds " + std::to_string(limit) + " bytes", true);
     co_return ok;
+  }
+  if (_state == state::not_authenticated && !command_is(_reader.partial_command(), "LOGIN")) {
+    // Before login only LOGIN takes a literal: anything else is refused
+    // unread, without a continuation.
+    std::string tag(literal.tag);
+    _reader.reject_literal();
+    bool ok = co_await bad(tag, "Log in first");
+    co_return ok;
+  }
+  if (_account && command_is(_reader.partial_command(), "APPEND")) {
+    // APPEND over the quota: refused before the literal, like a too-big one.
+    std::string tag(literal.tag);
+    auto allowed = co_await _account->check_append(literal.size_bytes);
+    if (!allowed) {
+      _reader.reject_literal();
+      std::string text(response_code(allowed.error().code));
+      text += allowed.error().text.empty() ? default_text(allowed.error().code) : std::string_view(allowed.error().text);
+      bool ok = co_await tagged(tag, "NO", text, true);
+      co_return ok;
+    }
   }
   _reader.accept_literal(literal_mode::buffer);
   if (literal.non_synchronizing) co_return true;
@@ -1540,33 +1576,39 @@ kio::task<bool> session::on_compress(const std::string& tag, const compress_comm
 kio::task<bool> session::on_idle(const std::string& tag) {
   if (!co_await send("+ idling\r\n", true)) co_return false;
   bool watching = _state == state::selected;
-  if (watching) _account->watch(_selected, this);
+  // Cleared before watch(): the service may report a change it saw since our
+  // last snapshot from inside watch() itself.
   _changed = false;
-  std::uint64_t idle_ms = 0;
+  if (watching) _account->watch(_selected, this);
+  // Push, not polling: mailbox_changed() interrupts the read below, so one
+  // wait covers both "the client said DONE" and "the mailbox changed".
+  const std::uint64_t deadline_ns = kio::monotonic_ns() + _config.limits.idle_timeout_ms * 1'000'000u;
   std::optional<bool> result;
   while (!result) {
-    _conn.options().idle_timeout_ms = _config.limits.idle_poll_ms;
+    if (_changed && watching) {
+      _changed = false;
+      if (!co_await refresh(true) || !(co_await _stream.flush()).has_value()) {
+        result = false;
+        continue;
+      }
+    }
+    std::uint64_t now_ns = kio::monotonic_ns();
+    if (now_ns >= deadline_ns) {
+      co_await send("* BYE Autologout; idle for too long\r\n", true);
+      result = false;
+      continue;
+    }
+    _conn.options().idle_timeout_ms = std::max<std::uint64_t>(1, (deadline_ns - now_ns) / 1'000'000u);
     _stream.set_between_commands(true);
     auto chunk = co_await _stream.read_some();
     _stream.set_between_commands(false);
     if (!chunk) {
       auto what = chunk.error().what;
-      if (what == proto::stream_error::kind::timeout) {
-        idle_ms += _config.limits.idle_poll_ms;
-        if (idle_ms >= _config.limits.idle_timeout_ms) {
-          co_await send("* BYE Autologout; idle for too long\r\n", true);
-          result = false;
-        } else if (_changed && watching) {
-          _changed = false;
-          if (!co_await refresh(true) || !(co_await _stream.flush()).has_value()) result = false;
-        }
-        continue;
-      }
+      if (what == proto::stream_error::kind::interrupted || what == proto::stream_error::kind::timeout) continue;
       if (what == proto::stream_error::kind::shutdown) co_await send("* BYE Server shutting down\r\n", true);
       result = false;
       continue;
     }
-    idle_ms = 0;
     std::string_view input(reinterpret_cast<const char*>(chunk->data()), chunk->size());
     read_event ev = _reader.read_continuation(input);
     _stream.consume(ev.consumed_bytes);

@@ -35,10 +35,6 @@ struct session_limits {
   std::size_t errors_max = 20;                      // BAD responses before BYE
   std::uint64_t login_timeout_ms = 60'000;          // idle before authentication
   std::uint64_t idle_timeout_ms = 30 * 60'000;      // after login (RFC 3501 5.4: at least 30 minutes)
-  // IDLE: how often the session looks at its change flag. The listener hook
-  // sets the flag; the connection's read wakes only on bytes or its timer,
-  // so this bounds the delay of an unsolicited EXISTS.
-  std::uint64_t idle_poll_ms = 2'000;
 };
 
 struct session_config {

@@ -318,7 +318,6 @@ transcript_options options_from(const std::string& input) {
   transcript_options o;
   o.config.hostname = "imap.example.test";
   o.config.login_over_plaintext = true;
-  o.config.limits.idle_poll_ms = 20;
   std::istringstream lines(input);
   std::string line;
   while (std::getline(lines, line) && line.rfind("#! ", 0) == 0) {
