@@ -350,7 +350,10 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   }
   c.imap.line_length_max = r.u32("imap.line_length_max", 1000, 1 << 24);
   c.imap.literal_size_max_bytes = r.integer("imap.literal_size_max_bytes", 1024, 1ull << 34);
-  c.imap.idle_timeout_ms = r.integer("imap.idle_timeout_ms", 1'000, 86'400'000);
+  // RFC 9051 5.4: an autologout timer of at least 30 minutes after login.
+  c.imap.idle_timeout_ms = r.integer("imap.idle_timeout_ms", 1'800'000, 86'400'000);
+  c.imap.nesting_depth_max = r.u32("imap.nesting_depth_max", 1, 1000);
+  c.imap.errors_max = r.u32("imap.errors_max", 1, 1000);
   c.pop3.line_length_max = r.u32("pop3.line_length_max", 255, 1 << 20);
 
   c.auth.require_tls = r.boolean("auth.require_tls");

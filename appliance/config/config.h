@@ -115,7 +115,9 @@ struct spam_section {
 struct imap_section {
   uint32_t line_length_max = 65'536;
   uint64_t literal_size_max_bytes = 50ull * 1024 * 1024;
-  uint64_t idle_timeout_ms = 1'800'000;  // RFC 9051: at least 30 minutes
+  uint64_t idle_timeout_ms = 1'800'000;  // after login; RFC 9051: at least 30 minutes
+  uint32_t nesting_depth_max = 32;
+  uint32_t errors_max = 20;
 };
 
 struct pop3_section {

@@ -56,7 +56,7 @@ address = "127.0.0.1:1143"
 tls = "starttls"
 connections_per_core_max = 10000
 connections_per_ip_max = 50
-idle_timeout_ms = 1800000
+idle_timeout_ms = 60000            # before login; after login: [imap] idle_timeout_ms
 
 [listeners.imaps]                 # production: 993
 enabled = true
@@ -64,7 +64,7 @@ address = "127.0.0.1:9930"
 tls = "implicit"
 connections_per_core_max = 10000
 connections_per_ip_max = 50
-idle_timeout_ms = 1800000
+idle_timeout_ms = 60000            # before login; after login: [imap] idle_timeout_ms
 
 [listeners.pop3]                  # production: 110
 enabled = true
@@ -127,9 +127,11 @@ text_bytes_max = 262144          # body text tokenized per message
 per_account = []                 # "ADDRESS tag=0.8 junk=0.95 reject=0.999": all recipients alike
 
 [imap]
-line_length_max = 65536
-literal_size_max_bytes = 52428800
-idle_timeout_ms = 1800000
+line_length_max = 65536           # one command line (RFC 7162 asks for at least 8192)
+literal_size_max_bytes = 52428800 # APPEND size limit (APPENDLIMIT); bigger is refused before it is sent
+idle_timeout_ms = 1800000         # after login; at least 30 minutes (RFC 9051 5.4)
+nesting_depth_max = 32            # parentheses / NOT / OR in SEARCH
+errors_max = 20                   # BAD responses before the session is dropped
 
 [pop3]
 line_length_max = 512

@@ -31,6 +31,8 @@
 #include "appliance/config/config.h"
 #include "appliance/daemon/per_core.h"
 #include "appliance/demo/line_server.h"
+#include "appliance/imap/imap_listeners.h"
+#include "appliance/imap/junk_training.h"
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
 #include "appliance/smtp/smtp_listeners.h"
@@ -38,6 +40,7 @@
 #include "appliance/storage/compaction_loop.h"
 #include "appliance/storage/store_metrics.h"
 #include "appliance/spam/inline_filter.h"
+#include "appliance/storage/mailbox_events.h"
 #include "appliance/storage/store_setup.h"
 #include "kernel_io/net/connection.h"
 #include "kernel_io/ring/ops.h"
@@ -175,6 +178,10 @@ struct daemon_state {
   std::unique_ptr<msgauth_shared> msgauth;                            // resolver + PSL for SPF/DKIM/DMARC
   std::unique_ptr<smtp_shared> smtp;                                  // per-core parts, see smtp_services.h
   std::unique_ptr<smtp_listeners_shared> smtp_listeners;
+  std::unique_ptr<mailbox_events> events;                             // per-core parts, see mailbox_events.h
+  std::unique_ptr<training_sink> training;                            // called on owner cores; stateless
+  std::unique_ptr<imap_shared> imap;
+  std::unique_ptr<imap_listeners_shared> imap_listeners;
   // Core 0 only (the admin owner):
   directory_data owner_data;
   std::shared_ptr<const config> owner_config;
@@ -391,7 +398,7 @@ kio::task<void> core_main(kio::reactor& r, daemon_state& s, appliance::demo::lin
     r.on_stop([] { sd_notify(0, "STOPPING=1"); });
   }
   co_await appliance::demo::run_line_server(r, demo);
-  if (!start_smtp(r, *s.smtp_listeners)) {
+  if (!start_smtp(r, *s.smtp_listeners) || !start_imap(r, *s.imap_listeners)) {
     s.failed = true;
     s.runtime->request_stop();
     co_return;
@@ -683,6 +690,15 @@ int serve(const serve_options& options) {
   s.smtp_listeners->tls = s.tls_contexts.get();
   for (unsigned i = 0; i < rt.cores(); ++i)
     s.smtp_listeners->cores.push_back(std::make_unique<smtp_listeners_shared::core_slot>());
+  s.events = std::make_unique<mailbox_events>(rt, *s.store);
+  s.smtp->events = s.events.get();
+  s.training = std::make_unique<logging_training_sink>(s.log);
+  s.imap = std::make_unique<imap_shared>(*s.smtp, *s.events);
+  s.imap->training = s.training.get();
+  s.imap_listeners = std::make_unique<imap_listeners_shared>(*s.imap, *s.smtp_listeners);
+  s.imap_listeners->tls = s.tls_contexts.get();
+  for (unsigned i = 0; i < rt.cores(); ++i)
+    s.imap_listeners->cores.push_back(std::make_unique<imap_listeners_shared::core_slot>());
 
   std::printf("ringmail: data in %s, config %s, %u cores\n", s.data_dir.c_str(), cfg->source.c_str(), rt.cores());
   if (!cfg->store.backup_directory.empty())
@@ -690,7 +706,7 @@ int serve(const serve_options& options) {
   std::printf("ringmail: demo line server on %s (STARTTLS) and %s (TLS)\n", options.demo_plain.c_str(),
               options.demo_tls.c_str());
   std::printf("ringmail: admin socket %s/%s\n", s.data_dir.c_str(), admin_socket_name);
-  for (const char* name : {"smtp", "submission", "submissions"})
+  for (const char* name : {"smtp", "submission", "submissions", "imap", "imaps"})
     if (const listener_config* lc = cfg->listener(name); lc && lc->enabled)
       std::printf("ringmail: %s on %s (%s)\n", name, lc->address.to_string().c_str(), std::string(to_string(lc->tls)).c_str());
   print_client_settings(*cfg, s.data_dir);
@@ -698,8 +714,11 @@ int serve(const serve_options& options) {
   int code = rt.run([&s, &demo](kio::reactor& r) { return core_main(r, s, demo); }, [&s] { reload(s); });
   // Every session and commit driver has ended: drop the drivers before the
   // store, then leave a checkpoint so the next start replays little.
+  s.imap_listeners.reset();
+  s.imap.reset();
   s.smtp_listeners.reset();
   s.smtp.reset();
+  s.events.reset();
   if (code == 0 && !s.failed) {
     if (auto cp = s.store->checkpoint(); !cp) s.log.error("store_checkpoint").kv("error", store::to_string(cp.error()));
   }

@@ -49,8 +49,8 @@ struct smtp_listeners_shared {
 // logging) when a listener cannot be bound.
 bool start_smtp(kio::reactor& r, smtp_listeners_shared& shared);
 
-// Other work that needs the commit drivers (compaction) holds them like a
-// session: the drivers stop only after every holder has released them.
+// Other work that needs the commit drivers (compaction, IMAP sessions)
+// holds them like a session: the drivers stop only after every holder has released them.
 // hold_commit_drivers() is false once they are stopping (do not start).
 bool hold_commit_drivers(smtp_listeners_shared& shared);
 void release_commit_drivers(smtp_listeners_shared& shared);

@@ -96,6 +96,26 @@ bool sender_belongs_to(const directory& dir, const account& acc, std::string_vie
   return false;
 }
 
+kio::task<kio::result<void, store::errc>> ensure_store_account(smtp_shared& shared, unsigned core, const account& acc) {
+  store::account_id sid = store_account(acc.id);
+  if (shared.store.account(sid)) co_return kio::result<void, store::errc>{};
+  smtp_core_state& state = *shared.cores[core];
+  store::store_ticket ticket;
+  if (auto it = state.creating.find(acc.id.get()); it != state.creating.end()) {
+    ticket = it->second;
+  } else {
+    auto created = shared.store.create_account(sid, acc.address, 0, 0);
+    if (!created) co_return kio::fail(created.error());
+    ticket = *created;
+    state.creating.emplace(acc.id.get(), ticket);
+  }
+  auto flushed = co_await state.driver->flush(ticket);
+  state.creating.erase(acc.id.get());
+  if (!flushed) co_return kio::fail(flushed.error());
+  if (!shared.store.account(sid)) co_return kio::fail(store::errc::unknown_account);
+  co_return kio::result<void, store::errc>{};
+}
+
 std::string make_session_id(smtp_shared& shared, unsigned core) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%llx.%u.%llu", static_cast<unsigned long long>(shared.started_ms), core,
@@ -283,29 +303,8 @@ struct delivery_item {
 struct owner_outcome {
   smtp::verdict decision;  // refused: the reply, nothing appended on this core
   std::vector<store::store_ticket> tickets;
+  std::vector<std::pair<uint64_t, uint32_t>> changed;  // (account, mailbox) that got a message
 };
-
-// On the owner core: make sure the account exists in the store (created on
-// its first mail) and is durable.
-kio::task<kio::result<void, store::errc>> ensure_account(smtp_shared& shared, unsigned core, const account& acc) {
-  store::account_id sid = store_account(acc.id);
-  if (shared.store.account(sid)) co_return kio::result<void, store::errc>{};
-  smtp_core_state& state = *shared.cores[core];
-  store::store_ticket ticket;
-  if (auto it = state.creating.find(acc.id.get()); it != state.creating.end()) {
-    ticket = it->second;
-  } else {
-    auto created = shared.store.create_account(sid, acc.address, 0, 0);
-    if (!created) co_return kio::fail(created.error());
-    ticket = *created;
-    state.creating.emplace(acc.id.get(), ticket);
-  }
-  auto flushed = co_await state.driver->flush(ticket);
-  state.creating.erase(acc.id.get());
-  if (!flushed) co_return kio::fail(flushed.error());
-  if (!shared.store.account(sid)) co_return kio::fail(store::errc::unknown_account);
-  co_return kio::result<void, store::errc>{};
-}
 
 // Phase 1 on an owner core: accounts exist, quotas allow the real size.
 kio::task<smtp::verdict> prepare_on_owner(smtp_shared& shared, const std::vector<delivery_item>* items,
@@ -316,7 +315,7 @@ kio::task<smtp::verdict> prepare_on_owner(smtp_shared& shared, const std::vector
   for (const auto& item : *items) {
     const account* acc = dir->find_account(item.account);
     if (!acc) co_return smtp::verdict::refuse(450, "4.1.1", "Recipient account was removed; try again later");
-    auto ok = co_await ensure_account(shared, core, *acc);
+    auto ok = co_await ensure_store_account(shared, core, *acc);
     if (!ok)
       co_return smtp::verdict::refuse(451, "4.3.0",
                                       std::string("Mailbox not available (store: ") + store::to_string(ok.error()) + ")");
@@ -398,6 +397,7 @@ kio::task<void> quota_warning_after_delivery(smtp_shared& shared, unsigned core,
     failed(store::to_string(durable.error()));
     co_return;
   }
+  if (shared.events) shared.events->changed(sid.get(), d.mailbox.get());
   if (shared.set_quota_warning_flag) shared.set_quota_warning_flag(acc.address, true);
   shared.stats.add(core, counter::quota_warnings);
   shared.log.warning("quota_warning")
@@ -448,6 +448,7 @@ kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector
     }
     out.tickets.push_back(r->ticket);
     delivered.push_back({&item, box->name, r->uid});
+    out.changed.emplace_back(item.account.get(), box->id.get());
   }
   // Even after a failure, what was appended is flushed: a record is never
   // left pending for someone else's batch to decide.
@@ -457,6 +458,9 @@ kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector
       out.decision = smtp::verdict::refuse(451, "4.3.0", std::string("Delivery not durable (store: ") +
                                                              store::to_string(flushed.error()) + ")");
   }
+  // Durable now: wake the account's IMAP sessions (IDLE) wherever they are.
+  if (out.decision.ok && shared.events)
+    for (const auto& [account, mailbox] : out.changed) shared.events->changed(account, mailbox);
   if (out.decision.ok) {
     std::shared_ptr<const directory> dir = shared.directories.get(core);
     std::shared_ptr<const config> cfg = shared.configs.get(core);

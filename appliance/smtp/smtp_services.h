@@ -40,6 +40,7 @@
 #include "appliance/msgauth/auth_filter.h"
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
+#include "appliance/storage/mailbox_events.h"
 #include "filter/classifier/token_store.h"
 #include "kernel_io/shard/runtime.h"
 #include "protocols/smtp/session/services.h"
@@ -86,7 +87,15 @@ struct smtp_shared {
   // the update to the directory's owner (core 0); callable on any core.
   std::function<void(const std::string& address, bool sent)> set_quota_warning_flag;
   msgauth_shared* msgauth = nullptr;  // SPF/DKIM/DMARC on the MX listener; null = off
+  // Set by the daemon: durable deliveries are announced here (IMAP IDLE).
+  mailbox_events* events = nullptr;
 };
+
+// On the owner core of `acc`: make sure the account exists in the store
+// (created on its first mail or first login, with INBOX and the special-use
+// folders) and is durable. Concurrent callers on that core share one
+// creation (smtp_core_state::creating): SMTP and IMAP both call this.
+kio::task<kio::result<void, store::errc>> ensure_store_account(smtp_shared& shared, unsigned core, const account& acc);
 
 // "<started_ms hex>.<core>.<n>": unique for the daemon's life and, with the
 // start time, across restarts.

@@ -1,0 +1,68 @@
+#pragma once
+// Junk training: a user who moves a message into Junk (or a folder below
+// it) says "this is spam"; moving it out of Junk says "this is not spam".
+// The IMAP service reports each such move, after it is durable, as one
+// training_event to a training_sink; the spam filter (issue: filter) is the
+// real consumer and trains its per-user and global token stores from it.
+//
+// The hook is no-op safe: with no sink nothing happens and moves work as
+// always. The daemon installs logging_training_sink until the filter
+// provides its own (one log line `junk_training` per event, so operators see
+// training happen). A sink runs on the account's owner core, between
+// completions: it must not block (queue the work, read the blobs through the
+// store, classify on the worker pool).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "appliance/observe/log.h"
+#include "store/format/format.h"
+
+namespace appliance {
+
+enum class training_verdict : uint8_t { spam, ham };
+std::string_view to_string(training_verdict v);
+
+struct training_event {
+  training_verdict verdict = training_verdict::spam;
+  uint64_t account = 0;             // directory / store account id
+  std::string source_mailbox;       // names as the user sees them
+  std::string target_mailbox;
+  bool copy = false;                // COPY into Junk (the source keeps its copy)
+  // The messages' contents: store blob keys (read_blob) and their
+  // per-delivery header prefixes (Received, Delivered-To...).
+  std::vector<store::blob_key> blobs;
+  std::vector<std::string> header_prefixes;
+};
+
+class training_sink {
+ public:
+  virtual ~training_sink() = default;
+  virtual void train(const training_event& event) = 0;
+};
+
+// Is `name` (with special-use `use`) Junk or a folder below a Junk folder?
+// `junk_names` are the names of the account's Junk mailboxes (special-use
+// \Junk); the name "Junk" itself counts even without the attribute.
+bool is_junk_folder(std::string_view name, store::special_use use, const std::vector<std::string>& junk_names);
+
+// What a move or copy from `source` to `target` teaches, if anything: into
+// Junk (from outside it) is spam; out of Junk (to a folder outside it, not
+// Trash: deleting spam is not "this is good mail") is ham. A copy only
+// teaches spam.
+enum class training_direction : uint8_t { none, spam, ham };
+training_direction classify_transfer(bool source_junk, bool target_junk, store::special_use target_use, bool copy);
+
+// The default sink: a `junk_training` log line per event.
+class logging_training_sink final : public training_sink {
+ public:
+  explicit logging_training_sink(const logger& log) : _log(log) {}
+  void train(const training_event& event) override;
+
+ private:
+  const logger& _log;
+};
+
+}  // namespace appliance
