@@ -476,6 +476,21 @@ kio::task<service_result<imap::mailbox_status>> status_on_owner(const owner_call
   co_return s;
 }
 
+// QRESYNC: the store keeps every expunge with its modseq, ascending.
+kio::task<service_result<imap::expunged_uids>> expunged_on_owner(const owner_call* c, std::string_view name,
+                                                                uint64_t modseq) {
+  const auto* box = c->find(name);
+  if (!box) co_return kio::fail(service_error{service_errc::no_such_mailbox, {}});
+  imap::expunged_uids out;
+  auto first = std::upper_bound(box->expunged.begin(), box->expunged.end(), modseq,
+                                [](uint64_t m, const std::pair<uint32_t, uint64_t>& e) { return m < e.second; });
+  for (auto it = first; it != box->expunged.end(); ++it) out.uids.push_back(it->first);
+  std::sort(out.uids.begin(), out.uids.end());
+  out.uids.erase(std::unique(out.uids.begin(), out.uids.end()), out.uids.end());
+  out.complete = true;  // the store never trims the history
+  co_return out;
+}
+
 kio::task<service_result<imap::quota_info>> quota_on_owner(const owner_call* c) {
   auto usage = c->store().quota(c->account);
   imap::quota_info q;
@@ -746,6 +761,16 @@ kio::task<service_result<imap::quota_info>> account_mailboxes::quota() {
   const owner_call* cp = &c;
   auto v = co_await on_core<service_result<imap::quota_info>>(_shared, _owner, [cp] { return quota_on_owner(cp); });
   if (v) v->quota_bytes = quota_bytes();
+  co_return v;
+}
+
+kio::task<service_result<imap::expunged_uids>> account_mailboxes::expunged_since(std::string_view mailbox,
+                                                                                 std::uint64_t modseq) {
+  owner_call c{&_shared, store::account_id{_account.get()}};
+  const owner_call* cp = &c;
+  auto v = co_await on_core<service_result<imap::expunged_uids>>(_shared, _owner, [cp, mailbox, modseq] {
+    return expunged_on_owner(cp, mailbox, modseq);
+  });
   co_return v;
 }
 

@@ -79,6 +79,8 @@ class account_mailboxes final : public imap::mailbox_service, public mailbox_wat
   kio::task<imap::service_result<void>> subscribe(std::string_view mailbox, bool subscribed) override;
   kio::task<imap::service_result<imap::mailbox_status>> status(std::string_view mailbox) override;
   kio::task<imap::service_result<imap::quota_info>> quota() override;
+  kio::task<imap::service_result<imap::expunged_uids>> expunged_since(std::string_view mailbox,
+                                                                      std::uint64_t modseq) override;
   kio::task<imap::service_result<void>> check_append(std::uint64_t size_bytes) override;
   void watch(std::string_view mailbox, imap::change_listener* listener) override;
 

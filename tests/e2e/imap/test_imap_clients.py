@@ -193,6 +193,26 @@ class ImapClients(unittest.TestCase):
         a.noop()
         self.assertEqual(a.untagged_responses.get("EXPUNGE"), [b"1"], a.untagged_responses)
 
+    def test_qresync_reports_vanished_messages_from_the_store(self):
+        c = self.imaps()
+        self.fresh_mailbox(c, "Resync")
+        for i in range(3):
+            c.append("Resync", None, None, message(f"resync {i}", "x"))
+        typ, data = c.status("Resync", "(UIDVALIDITY HIGHESTMODSEQ)")
+        validity = re.search(rb"UIDVALIDITY (\d+)", data[0]).group(1).decode()
+        modseq = re.search(rb"HIGHESTMODSEQ (\d+)", data[0]).group(1).decode()
+        c.select("Resync")
+        c.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
+        c.expunge()
+        c.close()
+        typ, _ = c._simple_command("ENABLE", "QRESYNC")
+        self.assertEqual(typ, "OK")
+        c.untagged_responses.clear()
+        typ, data = c._simple_command("SELECT", "Resync", f"(QRESYNC ({validity} {modseq}))")
+        self.assertEqual(typ, "OK")
+        vanished = c.untagged_responses.get("VANISHED", [])
+        self.assertTrue(any(re.search(rb"\(EARLIER\) 2\b", v) for v in vanished), c.untagged_responses)
+
     def idle_until(self, c, pattern, trigger):
         """IDLE on `c`, run `trigger`, return the first untagged line that
         matches `pattern` (the server must push it: no client command)."""
