@@ -343,10 +343,13 @@ int main(int argc, char** argv) {
 
   spam_train_request train;
   spam_score_request score;
-  auto* spam_cmd = app.add_subcommand("spam", "The spam filter without a daemon: train and score over a token store file");
+  spam_stats_request stats;
+  auto* spam_cmd = app.add_subcommand("spam", "The spam filter: train, score, stats (a token store file, or the daemon's store while it is stopped)");
   spam_cmd->require_subcommand(1);
-  auto* spam_train_cmd = spam_cmd->add_subcommand("train", "Train a token store on ham and spam (Maildir, mbox or directory)");
-  spam_train_cmd->add_option("--token-store", train.token_store, "Token store file (created when missing)")->required();
+  auto* spam_train_cmd = spam_cmd->add_subcommand(
+      "train", "Train a token store on ham and spam (Maildir, mbox or directory); without --token-store the daemon's store");
+  spam_train_cmd->add_option("--token-store", train.token_store, "Token store file (created when missing)");
+  spam_train_cmd->add_option("--account", train.account, "Train this account's store in the daemon's store (default: global)");
   spam_train_cmd->add_option("--ham", train.ham, "Ham: Maildir, mbox or directory of message files (repeatable)");
   spam_train_cmd->add_option("--spam", train.spam, "Spam: Maildir, mbox or directory of message files (repeatable)");
   spam_train_cmd->add_flag("--bigrams", train.bigrams, "Also learn body word pairs (set when the store is created)");
@@ -355,10 +358,24 @@ int main(int argc, char** argv) {
   spam_score_cmd->add_option("--token-store", score.token_store, "Token store file")->required();
   spam_score_cmd->add_option("files", score.files, "Message files")->required();
   spam_score_cmd->add_option("--threads", score.threads, "Threads (default: one per core)");
+  auto* spam_stats_cmd = spam_cmd->add_subcommand("stats", "Token counts of the daemon's global store or an account's (daemon stopped)");
+  spam_stats_cmd->add_option("--account", stats.account, "This account's store (default: global)");
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*spam_train_cmd) return spam_train(train);
+  if (*spam_train_cmd) {
+    if (!train.token_store.empty()) return spam_train(train, nullptr);
+    auto cfg = load_cli_config(g);
+    if (!cfg) return 1;
+    train.data_dir = g.data_dir;
+    return spam_train(train, &*cfg);
+  }
+  if (*spam_stats_cmd) {
+    auto cfg = load_cli_config(g);
+    if (!cfg) return 1;
+    stats.data_dir = g.data_dir;
+    return spam_stats(stats, *cfg);
+  }
   if (*spam_score_cmd) return spam_score(score);
 
   if (*serve_cmd) {

@@ -340,6 +340,9 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   if (c.spam.subject_prefix.size() > 64 || c.spam.subject_prefix.find_first_of("\r\n") != std::string::npos)
     r.error("spam.subject_prefix", "at most 64 characters on one line");
   c.spam.text_bytes_max = r.integer("spam.text_bytes_max", 1024, 64ull << 20);
+  c.spam.training_batch_messages = static_cast<uint32_t>(r.integer("spam.training_batch_messages", 1, 10'000));
+  c.spam.training_queue_max = r.integer("spam.training_queue_max", 1, 100'000'000);
+  c.spam.snapshot_every_bytes = r.integer("spam.snapshot_every_bytes", 1, 1ull << 40);
   for (const std::string& entry : r.strings("spam.per_account")) {
     auto parsed = parse_spam_account(entry, c.spam);
     if (!parsed) {

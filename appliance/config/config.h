@@ -101,12 +101,16 @@ struct spam_account_thresholds {
 };
 struct spam_section {
   bool enabled = true;               // score mail arriving on the smtp (MX) listener
-  std::string token_store;           // empty: DATA/filter/global.tokens
+  std::string token_store;           // empty: the global store in the message store (ringmail spam train --data)
   double tag_threshold = 0.995;      // X-Spam-Status: Yes
   double junk_threshold = 0.999;     // file into Junk
   double reject_threshold = 1.1;     // 550 5.7.1 at DATA (off by default)
   std::string subject_prefix;        // e.g. "[SPAM] ": tagged mail gets a new first Subject line
   uint64_t text_bytes_max = 262'144; // body text tokenized per message
+  // IMAP Junk training (appliance/spam/spam_training.h).
+  uint32_t training_batch_messages = 64;       // messages per delta record (and per group commit)
+  uint64_t training_queue_max = 100'000;       // queued messages per core; more are dropped and logged
+  uint64_t snapshot_every_bytes = 8ull << 20;  // deltas since the last snapshot before a new one
   // "ADDRESS tag=0.8 junk=0.95 reject=0.999" (keys optional): when every
   // recipient of a message has the same entry, its thresholds apply.
   std::vector<spam_account_thresholds> per_account;

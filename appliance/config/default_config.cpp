@@ -118,12 +118,15 @@ compaction_grace_ms = 60000       # a blob committed this recently counts as liv
 
 [spam]                           # the inline spam filter (bench/spam tunes the defaults)
 enabled = true                   # score mail on the smtp (MX) listener
-token_store = ""                 # empty: DATA/filter/global.tokens (ringmail spam train --token-store ...)
+token_store = ""                 # a token store file; empty: the store's (ringmail spam train --data DIR, daemon stopped)
 tag_threshold = 0.995            # spam probability for X-Spam-Status: Yes (FP 0.07% on bench/spam)
 junk_threshold = 0.999           # file into Junk from here (FP 0.05% on bench/spam)
 reject_threshold = 1.1           # 550 5.7.1 at DATA from here; above 1 = never
 subject_prefix = ""              # e.g. "[SPAM] ": tagged mail gets it on a new first Subject line
 text_bytes_max = 262144          # body text tokenized per message
+training_batch_messages = 64     # IMAP Junk training: messages per delta record and group commit
+training_queue_max = 100000      # Junk training queued per core; more are dropped (and logged)
+snapshot_every_bytes = 8388608   # training deltas kept before they are folded into a snapshot
 per_account = []                 # "ADDRESS tag=0.8 junk=0.95 reject=0.999": all recipients alike
 
 [imap]

@@ -39,8 +39,8 @@
 #include "appliance/smtp/smtp_services.h"
 #include "appliance/storage/compaction_loop.h"
 #include "appliance/storage/store_metrics.h"
-#include "appliance/spam/inline_filter.h"
 #include "appliance/storage/mailbox_events.h"
+#include "appliance/spam/spam_training.h"
 #include "appliance/storage/store_setup.h"
 #include "kernel_io/net/connection.h"
 #include "kernel_io/ring/ops.h"
@@ -182,6 +182,7 @@ struct daemon_state {
   std::unique_ptr<training_sink> training;                            // called on owner cores; stateless
   std::unique_ptr<imap_shared> imap;
   std::unique_ptr<imap_listeners_shared> imap_listeners;
+  std::unique_ptr<spam_shared> spam;                                  // token stores; per-core parts on their cores
   // Core 0 only (the admin owner):
   directory_data owner_data;
   std::shared_ptr<const config> owner_config;
@@ -671,7 +672,9 @@ int serve(const serve_options& options) {
       kio::reactor::current()->spawn(run_internal_command(*state, request));
     });
   };
-  s.smtp->spam_store = load_spam_store(*cfg, s.data_dir, s.log);
+  s.spam = std::make_unique<spam_shared>(rt, *s.store, *s.configs, s.log);
+  s.spam->load(*cfg, s.data_dir);
+  s.smtp->spam = s.spam.get();
   s.smtp->started_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count());
@@ -699,6 +702,7 @@ int serve(const serve_options& options) {
   s.imap_listeners->tls = s.tls_contexts.get();
   for (unsigned i = 0; i < rt.cores(); ++i)
     s.imap_listeners->cores.push_back(std::make_unique<imap_listeners_shared::core_slot>());
+  s.spam->attach(*s.smtp, *s.smtp_listeners);
 
   std::printf("ringmail: data in %s, config %s, %u cores\n", s.data_dir.c_str(), cfg->source.c_str(), rt.cores());
   if (!cfg->store.backup_directory.empty())
@@ -719,6 +723,7 @@ int serve(const serve_options& options) {
   s.smtp_listeners.reset();
   s.smtp.reset();
   s.events.reset();
+  s.spam.reset();
   if (code == 0 && !s.failed) {
     if (auto cp = s.store->checkpoint(); !cp) s.log.error("store_checkpoint").kv("error", store::to_string(cp.error()));
   }

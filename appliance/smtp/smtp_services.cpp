@@ -1,6 +1,7 @@
 #include "appliance/smtp/smtp_services.h"
 
 #include "appliance/spam/inline_filter.h"
+#include "appliance/spam/spam_training.h"
 
 #include <algorithm>
 #include <charconv>
@@ -638,14 +639,13 @@ std::unique_ptr<smtp::inbound_filter> smtp_services::open_filter(const smtp::ses
   // The spam filter runs inside the message-authentication filter when
   // that is on (it is handed the Authentication-Results), alone otherwise.
   std::unique_ptr<smtp::inbound_filter> spam;
-  const auto& store = _shared.spam_store;
-  if (cfg->spam.enabled && store && store->spam_messages() != 0 && store->ham_messages() != 0) {
+  if (cfg->spam.enabled && _shared.spam && _shared.spam->active()) {
     // The reference a sender quotes from a 550: the id open_message() just
     // gave this message (it is called first).
     char ref[96];
     std::snprintf(ref, sizeof ref, "%s.m%llu", info.session_id.c_str(),
                   static_cast<unsigned long long>(_shared.cores[_core]->messages_started));
-    spam = std::make_unique<spam_inline_filter>(store, cfg->spam, env, _shared.log, ref);
+    spam = std::make_unique<spam_inline_filter>(*_shared.spam, cfg->spam, env, _shared.log, ref);
   }
   if (!_shared.msgauth || !cfg->msgauth.verify_inbound) return spam;
   return std::make_unique<auth_filter>(*_shared.msgauth, std::move(cfg), _shared.log, info, env, std::move(spam));

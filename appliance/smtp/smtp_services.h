@@ -41,13 +41,14 @@
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
 #include "appliance/storage/mailbox_events.h"
-#include "filter/classifier/token_store.h"
 #include "kernel_io/shard/runtime.h"
 #include "protocols/smtp/session/services.h"
 #include "store/commit_driver.h"
 #include "store/message_store.h"
 
 namespace appliance {
+
+class spam_shared;
 
 // What one core owns for SMTP. Touched only on that core.
 struct smtp_core_state {
@@ -77,10 +78,9 @@ struct smtp_shared {
   const logger& log;
   metrics& stats;
   std::vector<std::unique_ptr<smtp_core_state>> cores;  // index = core
-  // The spam filter's token store, loaded before the cores start and
-  // immutable while they run (every core reads it; nobody writes it). Null
+  // The spam filter's token stores (appliance/spam/spam_training.h). Null
   // or untrained: no filter.
-  std::shared_ptr<const filter::token_store> spam_store;
+  spam_shared* spam = nullptr;
   uint64_t started_ms = 0;  // part of every id, so ids differ across restarts
   // Records in the directory that an account got its quota warning (true)
   // or fell below the threshold again (false). Set by the daemon: it posts

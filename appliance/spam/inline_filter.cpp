@@ -1,19 +1,19 @@
 #include "appliance/spam/inline_filter.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <vector>
 
-#include "appliance/spam/token_store_file.h"
+#include "appliance/spam/spam_training.h"
 
 namespace appliance {
 
 namespace {
 
-filter::tokenizer_options options_for(const filter::token_store& store, const spam_section& cfg) {
+filter::tokenizer_options options_for(const spam_shared& shared, const spam_section& cfg) {
   filter::tokenizer_options o;
-  o.bigrams = (store.feature_flags() & filter::token_store::feature_bigrams) != 0;
+  o.bigrams = shared.bigrams();
   o.text_bytes_max = cfg.text_bytes_max;
   o.capture_subject = !cfg.subject_prefix.empty();
   return o;
@@ -28,37 +28,22 @@ std::string lowercase(std::string_view s) {
 
 }  // namespace
 
-std::string spam_store_path(const config& cfg, const std::string& data_dir) {
-  if (!cfg.spam.token_store.empty()) return cfg.spam.token_store;
-  return (std::filesystem::path(data_dir) / "filter" / "global.tokens").string();
-}
-
-std::shared_ptr<const filter::token_store> load_spam_store(const config& cfg, const std::string& data_dir,
-                                                           const logger& log) {
-  if (!cfg.spam.enabled) return nullptr;
-  std::string path = spam_store_path(cfg, data_dir);
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    log.info("spam_store").kv("path", path).kv("state", "absent");
-    std::printf("ringmail: spam filter: no token store at %s (train one with ringmail spam train)\n", path.c_str());
-    return nullptr;
+std::optional<std::uint64_t> single_account(const smtp::envelope& env) {
+  std::optional<std::uint64_t> one;
+  for (const auto& rcpt : env.recipients) {
+    std::string_view text = rcpt.destination;
+    while (!text.empty()) {
+      std::size_t comma = text.find(',');
+      std::string_view part = text.substr(0, comma);
+      std::uint64_t v = 0;
+      if (std::from_chars(part.data(), part.data() + part.size(), v).ec != std::errc()) return std::nullopt;
+      if (one && *one != v) return std::nullopt;
+      one = v;
+      if (comma == std::string_view::npos) break;
+      text.remove_prefix(comma + 1);
+    }
   }
-  auto loaded = load_token_store_file(path, true);
-  if (!loaded) {
-    log.error("spam_store").kv("path", path).kv("error", loaded.error());
-    std::printf("ringmail: spam filter OFF: %s\n", loaded.error().c_str());
-    return nullptr;
-  }
-  auto store = std::make_shared<const filter::token_store>(std::move(*loaded));
-  log.info("spam_store")
-      .kv("path", path)
-      .kv("ham", store->ham_messages())
-      .kv("spam", store->spam_messages())
-      .kv("tokens", uint64_t(store->token_count()));
-  std::printf("ringmail: spam filter: %s (%llu ham, %llu spam, %zu tokens)\n", path.c_str(),
-              static_cast<unsigned long long>(store->ham_messages()),
-              static_cast<unsigned long long>(store->spam_messages()), store->token_count());
-  return store;
+  return one;
 }
 
 spam_thresholds thresholds_for(const spam_section& cfg, const smtp::envelope& env) {
@@ -88,14 +73,14 @@ std::string spam_headers(const filter::spam_score& score, const spam_thresholds&
   return h;
 }
 
-spam_inline_filter::spam_inline_filter(std::shared_ptr<const filter::token_store> store, const spam_section& cfg,
-                                       const smtp::envelope& env, const logger& log, std::string reference)
-    : _store(std::move(store)),
+spam_inline_filter::spam_inline_filter(spam_shared& shared, const spam_section& cfg, const smtp::envelope& env,
+                                       const logger& log, std::string reference)
+    : _shared(shared),
       _thresholds(thresholds_for(cfg, env)),
       _subject_prefix(cfg.subject_prefix),
       _log(log),
       _reference(std::move(reference)),
-      _tokenizer(_features, options_for(*_store, cfg)) {}
+      _tokenizer(_features, options_for(shared, cfg)) {}
 
 void spam_inline_filter::feed(std::span<const std::byte> content) {
   _tokenizer.feed(std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
@@ -104,9 +89,8 @@ void spam_inline_filter::feed(std::span<const std::byte> content) {
 kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::envelope& env,
                                                                     const smtp::session_info& info) {
   _tokenizer.finish();
-  std::vector<double> scratch;
-  filter::classifier_options options;
-  filter::spam_score score = filter::classify(_features.unique(), *_store, nullptr, options, scratch);
+  std::optional<std::uint64_t> account = single_account(env);
+  filter::spam_score score = co_await _shared.classify_for(account, _features.unique());
   outcome out{smtp::verdict{true, 250, "2.0.0", ""}, spam_headers(score, _thresholds), ""};
   const char* action = "none";
   if (score.probability >= _thresholds.reject) {

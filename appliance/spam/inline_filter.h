@@ -10,10 +10,14 @@
 //   always               X-Spam-Status / X-Spam-Level in the delivery record
 //
 // Thresholds: the global ones, or a per_account entry when every recipient
-// has the same one. Lifecycle: one per message, on the session's core; the
-// token store is an immutable snapshot shared by every core.
+// has the same one. Counts: the global store's, plus the recipient
+// account's own store when every recipient is that one account (scored on
+// its owner core, spam_training.h). Lifecycle: one per message, on the
+// session's core.
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "appliance/config/config.h"
@@ -30,14 +34,11 @@ struct spam_thresholds {
   double tag = 0.995, junk = 0.999, reject = 1.1;
 };
 
-// The daemon's token store file: [spam] token_store, or
-// DATA/filter/global.tokens (train it with `ringmail spam train
-// --token-store` while the daemon is stopped; it is read at start).
-std::string spam_store_path(const config& cfg, const std::string& data_dir);
-// Null when the filter is off, the file is absent or unreadable (logged and
-// printed: the daemon serves mail without a filter rather than not at all).
-std::shared_ptr<const filter::token_store> load_spam_store(const config& cfg, const std::string& data_dir,
-                                                           const logger& log);
+class spam_shared;
+
+// The one account every recipient delivers to (the SMTP services' resolved
+// destination), or nullopt.
+std::optional<std::uint64_t> single_account(const smtp::envelope& env);
 
 // The thresholds for a message to these recipients.
 spam_thresholds thresholds_for(const spam_section& cfg, const smtp::envelope& env);
@@ -48,14 +49,14 @@ std::string spam_headers(const filter::spam_score& score, const spam_thresholds&
 
 class spam_inline_filter final : public smtp::inbound_filter {
  public:
-  spam_inline_filter(std::shared_ptr<const filter::token_store> store, const spam_section& cfg,
-                     const smtp::envelope& env, const logger& log, std::string reference);
+  spam_inline_filter(spam_shared& shared, const spam_section& cfg, const smtp::envelope& env, const logger& log,
+                     std::string reference);
 
   void feed(std::span<const std::byte> content) override;
   kio::task<outcome> finish(const smtp::envelope& env, const smtp::session_info& info) override;
 
  private:
-  std::shared_ptr<const filter::token_store> _store;
+  spam_shared& _shared;
   spam_thresholds _thresholds;
   std::string _subject_prefix;
   const logger& _log;

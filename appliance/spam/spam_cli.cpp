@@ -9,9 +9,12 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "appliance/spam/filter_state_store.h"
 #include "appliance/spam/message_files.h"
+#include "appliance/storage/store_setup.h"
 #include "appliance/spam/token_store_file.h"
 #include "filter/classifier/classifier.h"
 #include "filter/classifier/features.h"
@@ -37,35 +40,30 @@ filter::tokenizer_options options_for(const filter::token_store& store) {
   return o;
 }
 
-}  // namespace
+// The training set: every message file of the sources, ham first.
+struct training_item {
+  std::string path;
+  bool spam;
+};
 
-int spam_train(const spam_train_request& request) {
-  auto loaded = load_token_store_file(request.token_store, false);
-  if (!loaded) {
-    std::fprintf(stderr, "ringmail: spam train: %s\n", loaded.error().c_str());
-    return 1;
-  }
-  filter::token_store store = std::move(*loaded);
-  if (store.spam_messages() + store.ham_messages() == 0 && store.token_count() == 0 && request.bigrams)
-    store.set_feature_flags(filter::token_store::feature_bigrams);
-
-  struct item {
-    std::string path;
-    bool spam;
-  };
-  std::vector<item> items;
+kio::result<std::vector<training_item>, std::string> list_training(const spam_train_request& request) {
+  std::vector<training_item> items;
   for (int pass = 0; pass < 2; ++pass) {
     for (const auto& source : pass == 0 ? request.ham : request.spam) {
       auto files = list_message_files(source);
-      if (!files) {
-        std::fprintf(stderr, "ringmail: spam train: %s\n", files.error().c_str());
-        return 1;
-      }
+      if (!files) return kio::fail(files.error());
       for (auto& f : *files) items.push_back({std::move(f), pass == 1});
     }
   }
-  filter::tokenizer_options options = options_for(store);
-  unsigned threads = thread_count(request.threads, items.size());
+  return items;
+}
+
+// Tokenizes the items on `threads` threads into one store of counts to add
+// (per-thread stores, merged: counts add). Unreadable files are reported
+// and counted in `failures`.
+filter::token_store train_items(const std::vector<training_item>& items, const filter::tokenizer_options& options,
+                                unsigned requested_threads, std::size_t& failures_out) {
+  unsigned threads = thread_count(requested_threads, items.size());
   std::vector<filter::token_store> partial(threads);
   std::atomic<std::size_t> next{0}, failures{0};
   std::mutex error_lock;
@@ -94,19 +92,146 @@ int spam_train(const spam_train_request& request) {
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
   work(0);
   for (auto& th : pool) th.join();
+  filter::token_store out;
+  for (auto& p : partial) out.merge(p);
+  failures_out = failures.load();
+  return out;
+}
+
+void print_trained(const filter::token_store& store, std::uint64_t ham_before, std::uint64_t spam_before,
+                   std::size_t files, bool bigrams, const std::string& where) {
+  std::printf("trained %llu ham and %llu spam messages from %zu files; %s: %llu ham, %llu spam, %zu tokens%s\n",
+              static_cast<unsigned long long>(store.ham_messages() - ham_before),
+              static_cast<unsigned long long>(store.spam_messages() - spam_before), files, where.c_str(),
+              static_cast<unsigned long long>(store.ham_messages()),
+              static_cast<unsigned long long>(store.spam_messages()), store.token_count(),
+              bigrams ? " (with bigrams)" : "");
+}
+
+// The offline store and the account id --account names (nullopt: global).
+struct opened_filter_store {
+  offline_store offline;
+  std::optional<std::uint64_t> account;
+};
+
+kio::result<opened_filter_store, std::string> open_filter_store(const std::string& data_dir, const config& cfg,
+                                                                const std::string& account, std::string_view command) {
+  auto opened = open_offline_store(data_dir, cfg, command);
+  if (!opened) return kio::fail(opened.error());
+  opened_filter_store out{std::move(*opened), std::nullopt};
+  if (!out.offline.store)
+    return kio::fail("the store in " + store_directory(data_dir) +
+                     " was never created: start `ringmail serve` once (it records the shard count), then train");
+  if (!account.empty()) {
+    const auto* acc = out.offline.dir->find_account(account);
+    if (!acc) return kio::fail("no account " + account);
+    out.account = acc->id.get();
+  }
+  return out;
+}
+
+int spam_train_in_store(const spam_train_request& request, const config& cfg) {
+  auto opened = open_filter_store(request.data_dir, cfg, request.account, "spam train");
+  if (!opened) {
+    std::fprintf(stderr, "ringmail: spam train: %s\n", opened.error().c_str());
+    return 1;
+  }
+  store::message_store& st = *opened->offline.store;
+  auto loaded = load_filter_state(st, opened->account);
+  if (!loaded) {
+    std::fprintf(stderr, "ringmail: spam train: %s\n", loaded.error().c_str());
+    return 1;
+  }
+  for (const auto& p : loaded->problems) std::fprintf(stderr, "ringmail: spam train: skipped %s\n", p.c_str());
+  filter::training_state& state = loaded->state;
+  // An account's store is scored together with the global one, so it is
+  // tokenized the global store's way.
+  std::uint32_t flags = request.bigrams ? filter::token_store::feature_bigrams : 0;
+  if (opened->account) {
+    auto global = load_filter_state(st, std::nullopt);
+    if (global) flags = global->state.tokens.feature_flags();
+  }
+  filter::token_store& store = state.tokens;
+  if (store.spam_messages() + store.ham_messages() == 0 && store.token_count() == 0) store.set_feature_flags(flags);
+  auto items = list_training(request);
+  if (!items) {
+    std::fprintf(stderr, "ringmail: spam train: %s\n", items.error().c_str());
+    return 1;
+  }
+  filter::tokenizer_options options = options_for(store);
+  std::size_t failures = 0;
+  filter::token_store added = train_items(*items, options, request.threads, failures);
   std::uint64_t spam_before = store.spam_messages(), ham_before = store.ham_messages();
-  for (auto& p : partial) store.merge(p);
+  store.merge(added);
+  if (auto saved = save_filter_snapshot_blocking(st, opened->account, state, loaded->applied_through, loaded->folded);
+      !saved) {
+    std::fprintf(stderr, "ringmail: spam train: %s\n", saved.error().c_str());
+    return 1;
+  }
+  std::string where = opened->account ? "store of " + request.account : std::string("global store");
+  print_trained(store, ham_before, spam_before, items->size(), options.bigrams, where);
+  return failures == 0 ? 0 : 2;
+}
+
+}  // namespace
+
+int spam_train(const spam_train_request& request, const config* cfg) {
+  if (request.token_store.empty()) {
+    if (!cfg) {
+      std::fprintf(stderr, "ringmail: spam train: give --token-store FILE, or train the daemon's store (--data)\n");
+      return 1;
+    }
+    return spam_train_in_store(request, *cfg);
+  }
+  if (!request.account.empty()) {
+    std::fprintf(stderr, "ringmail: spam train: --account trains the daemon's store (leave out --token-store)\n");
+    return 1;
+  }
+  auto loaded = load_token_store_file(request.token_store, false);
+  if (!loaded) {
+    std::fprintf(stderr, "ringmail: spam train: %s\n", loaded.error().c_str());
+    return 1;
+  }
+  filter::token_store store = std::move(*loaded);
+  if (store.spam_messages() + store.ham_messages() == 0 && store.token_count() == 0 && request.bigrams)
+    store.set_feature_flags(filter::token_store::feature_bigrams);
+  auto items = list_training(request);
+  if (!items) {
+    std::fprintf(stderr, "ringmail: spam train: %s\n", items.error().c_str());
+    return 1;
+  }
+  filter::tokenizer_options options = options_for(store);
+  std::size_t failures = 0;
+  filter::token_store added = train_items(*items, options, request.threads, failures);
+  std::uint64_t spam_before = store.spam_messages(), ham_before = store.ham_messages();
+  store.merge(added);
   if (auto saved = save_token_store_file(store, request.token_store); !saved) {
     std::fprintf(stderr, "ringmail: spam train: %s\n", saved.error().c_str());
     return 1;
   }
-  std::printf("trained %llu ham and %llu spam messages from %zu files; store: %llu ham, %llu spam, %zu tokens%s\n",
-              static_cast<unsigned long long>(store.ham_messages() - ham_before),
-              static_cast<unsigned long long>(store.spam_messages() - spam_before), items.size(),
-              static_cast<unsigned long long>(store.ham_messages()),
-              static_cast<unsigned long long>(store.spam_messages()), store.token_count(),
-              options.bigrams ? " (with bigrams)" : "");
-  return failures.load() == 0 ? 0 : 2;
+  print_trained(store, ham_before, spam_before, items->size(), options.bigrams, "store");
+  return failures == 0 ? 0 : 2;
+}
+
+int spam_stats(const spam_stats_request& request, const config& cfg) {
+  auto opened = open_filter_store(request.data_dir, cfg, request.account, "spam stats");
+  if (!opened) {
+    std::fprintf(stderr, "ringmail: spam stats: %s\n", opened.error().c_str());
+    return 1;
+  }
+  auto loaded = load_filter_state(*opened->offline.store, opened->account);
+  if (!loaded) {
+    std::fprintf(stderr, "ringmail: spam stats: %s\n", loaded.error().c_str());
+    return 1;
+  }
+  for (const auto& p : loaded->problems) std::fprintf(stderr, "ringmail: spam stats: skipped %s\n", p.c_str());
+  const auto& t = loaded->state.tokens;
+  std::printf("store=%s ham=%llu spam=%llu tokens=%zu trained_messages=%zu deltas_bytes=%llu bigrams=%s\n",
+              opened->account ? request.account.c_str() : "global", static_cast<unsigned long long>(t.ham_messages()),
+              static_cast<unsigned long long>(t.spam_messages()), t.token_count(), loaded->state.ledger_size(),
+              static_cast<unsigned long long>(loaded->delta_bytes),
+              (t.feature_flags() & filter::token_store::feature_bigrams) ? "yes" : "no");
+  return 0;
 }
 
 int spam_score(const spam_score_request& request) {

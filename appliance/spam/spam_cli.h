@@ -9,10 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "appliance/config/config.h"
+
 namespace appliance {
 
+// Without --token-store, train and stats work on the daemon's store
+// (DATA/store, daemon stopped, like export): the global token store, or
+// with --account the store of that account (filter_state_store.h).
 struct spam_train_request {
-  std::string token_store;
+  std::string token_store;        // empty: the daemon's store in data_dir
+  std::string data_dir;
+  std::string account;            // address; empty: the global store
   std::vector<std::string> ham;   // Maildir, mbox or directory of files
   std::vector<std::string> spam;
   bool bigrams = false;           // only when the store is created
@@ -25,8 +32,17 @@ struct spam_score_request {
   unsigned threads = 0;
 };
 
+struct spam_stats_request {
+  std::string data_dir;
+  std::string account;            // empty: the global store
+};
+
 // Exit codes: 0 ok, 1 usage or store error, 2 some files could not be read.
-int spam_train(const spam_train_request& request);
+// `cfg` is needed (and loaded by the caller) only without --token-store.
+int spam_train(const spam_train_request& request, const config* cfg);
+// One line: store, ham and spam messages, tokens, messages in the
+// train-on-error ledger, bytes of deltas since the last snapshot.
+int spam_stats(const spam_stats_request& request, const config& cfg);
 // One line per file, in the order given: "PATH\tPROBABILITY\tLEVEL".
 int spam_score(const spam_score_request& request);
 

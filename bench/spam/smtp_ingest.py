@@ -42,8 +42,6 @@ def cpu_seconds(pid):
 def run(args, corpus, enabled, store):
     d = tempfile.mkdtemp(prefix="ringmail-ingest-")
     ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
-    os.makedirs(os.path.join(d, "filter"))
-    shutil.copy(store, os.path.join(d, "filter", "global.tokens"))
     off = "".join("[listeners.%s]\nenabled = false\n" % n for n in ("imap", "imaps", "pop3", "pop3s", "http"))
     with open(os.path.join(d, "ringmail.toml"), "w") as f:
         f.write("""[server]
@@ -53,6 +51,7 @@ message_size_max_bytes = 52428800
 recipients_max = 100
 [spam]
 enabled = %s
+token_store = "%s"
 [listeners.smtp]
 address = "127.0.0.1:%d"
 connections_per_ip_max = 1000
@@ -60,7 +59,7 @@ connections_per_ip_max = 1000
 address = "127.0.0.1:%d"
 [listeners.submissions]
 address = "127.0.0.1:%d"
-%s""" % ("true" if enabled else "false", ports["mx"], ports["submission"], ports["submissions"], off))
+%s""" % ("true" if enabled else "false", store, ports["mx"], ports["submission"], ports["submissions"], off))
     daemon = Daemon(["serve", "--listen-plain", "127.0.0.1:%d" % ports["plain"],
                      "--listen-tls", "127.0.0.1:%d" % ports["tls"]], [ports["mx"]], data_dir=d)
     daemon.args[0] = args.ringmail  # harness.RINGMAIL is read from the environment at import

@@ -1,5 +1,6 @@
-"""The spam filter inline in `ringmail serve`: a token store trained with
-the CLI in the daemon's data dir (DATA/filter/global.tokens), then real
+"""The spam filter inline in `ringmail serve`: token stores trained with
+the CLI into the daemon's store (`ringmail spam train --data-dir`, daemon
+stopped: the global store, and ben@'s own store with --account), then real
 SMTP clients send ham and spam to the MX listener, and `ringmail export`
 shows where each landed and with which headers:
 
@@ -10,9 +11,11 @@ shows where each landed and with which headers:
   ben@  (per_account reject=0.99): spam -> 550 5.7.1 with a reference id
       that the daemon's log line spam_scored carries; ham -> INBOX
   submission (authenticated) mail is not filtered.
+  "news" mail: ham in the global store, spam in ben@'s own store (trained
+      with --account): demo@ gets it in INBOX, ben@ refuses it.
 
-The store is read at start: after a restart (and after kill -9) the
-verdicts are the same."""
+The stores live in the message store and are read at start: after a
+restart (and after kill -9) the verdicts are the same."""
 import os
 import random
 import shutil
@@ -28,6 +31,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import RINGMAIL, Daemon, free_port, wait_for_port  # noqa: E402
 from test_spam_cli import HAM_WORDS, SPAM_WORDS, message  # noqa: E402
+
+NEWS_WORDS = ("newsletter digest weekly roundup subscribers edition headlines column editorial "
+              "readers issue archive unsubscribe preferences featured story").split()
 
 DEMO = "demo@example.test"
 BEN = "ben@example.test"
@@ -59,16 +65,13 @@ class SpamInline(unittest.TestCase):
         cls.ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
         rng = random.Random(7)
         train = os.path.join(cls.dir, "train")
-        for kind, words, n in (("ham", HAM_WORDS, 40), ("spam", SPAM_WORDS, 40)):
+        # News is ham globally (a few) and spam for ben@ (many, in his store).
+        for kind, words, n in (("ham", HAM_WORDS, 40), ("spam", SPAM_WORDS, 40), ("news-ham", NEWS_WORDS, 2),
+                               ("news-spam", NEWS_WORDS, 60)):
             os.makedirs(os.path.join(train, kind))
             for i in range(n):
                 with open(os.path.join(train, kind, "%d.eml" % i), "w") as f:
                     f.write(message(rng, words, "%s%d@%s.example.net" % (kind, i, kind), words, html=kind == "spam"))
-        os.makedirs(os.path.join(cls.dir, "filter"))
-        p = subprocess.run([RINGMAIL, "spam", "train", "--token-store", os.path.join(cls.dir, "filter", "global.tokens"),
-                            "--ham", os.path.join(train, "ham"), "--spam", os.path.join(train, "spam")],
-                           capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, p.stderr
         off = "".join(f"[listeners.{n}]\nenabled = false\n" for n in ("imap", "imaps", "pop3", "pop3s", "http"))
         with open(os.path.join(cls.dir, "ringmail.toml"), "w") as f:
             f.write(f"""
@@ -91,11 +94,20 @@ address = "127.0.0.1:{cls.ports['submission']}"
 address = "127.0.0.1:{cls.ports['submissions']}"
 {off}""")
         cls.rng = random.Random(99)
+        # The first start creates the store (and records its shard count).
         cls.start_daemon()
         pwfile = os.path.join(cls.dir, "pw")
         with open(pwfile, "w") as f:
             f.write(PASSWORD + "\n")
         cli(cls.dir, "account", "add", BEN, "--password-file", pwfile)
+        assert cls.daemon.stop() == 0, cls.daemon.output()
+        cls.daemon.log.close()
+        out = cli(cls.dir, "spam", "train", "--ham", os.path.join(train, "ham"), "--ham", os.path.join(train, "news-ham"),
+                  "--spam", os.path.join(train, "spam")).stdout
+        assert "global store: 42 ham, 40 spam" in out, out
+        out = cli(cls.dir, "spam", "train", "--account", BEN, "--spam", os.path.join(train, "news-spam")).stdout
+        assert "0 ham, 60 spam" in out, out
+        cls.start_daemon()
 
     @classmethod
     def start_daemon(cls):
@@ -112,7 +124,7 @@ address = "127.0.0.1:{cls.ports['submissions']}"
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def probe(self, kind, tag):
-        words = SPAM_WORDS if kind == "spam" else HAM_WORDS
+        words = {"spam": SPAM_WORDS, "ham": HAM_WORDS, "news": NEWS_WORDS}[kind]
         m = message(self.rng, words, "someone@remote.example.org", words, html=kind == "spam")
         return m.replace("Subject: ", f"Subject: {tag} ", 1).replace("\n", "\r\n")
 
@@ -184,6 +196,14 @@ address = "127.0.0.1:{cls.ports['submissions']}"
         self.assertEqual(len(mine), 1)
         self.assertNotIn("X-Spam-Status", mine[0])
 
+    def test_account_store_adds_to_the_global_one(self):
+        self.send(DEMO, self.probe("news", "news-t5"))
+        with self.assertRaises(smtplib.SMTPDataError) as caught:
+            self.send(BEN, self.probe("news", "news-t5b"))
+        self.assertEqual(caught.exception.smtp_code, 550)
+        inbox = self.export(DEMO, "INBOX")
+        self.assertEqual(len(self.find(inbox, "news-t5")), 1, inbox)
+
     def test_verdicts_survive_kill_9(self):
         ready_before = self.daemon.output().count("event=ready")
         self.daemon.kill9()
@@ -197,8 +217,13 @@ address = "127.0.0.1:{cls.ports['submissions']}"
             self.assertLess(time.monotonic(), deadline, self.daemon.output()[-2000:])
             time.sleep(0.1)
         self.send(DEMO, self.probe("spam", "spam-t4"))
+        self.send(DEMO, self.probe("news", "news-t4"))
+        with self.assertRaises(smtplib.SMTPDataError) as caught:
+            self.send(BEN, self.probe("news", "news-t4b"))
+        self.assertEqual(caught.exception.smtp_code, 550)
         junk = self.export(DEMO, "Junk")
         self.assertEqual(len(self.find(junk, "spam-t4")), 1)
+        self.assertEqual(self.find(junk, "news-t4"), [])
 
 
 if __name__ == "__main__":

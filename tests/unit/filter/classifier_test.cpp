@@ -9,6 +9,7 @@
 #include "filter/classifier/classifier.h"
 #include "filter/classifier/features.h"
 #include "filter/classifier/token_store.h"
+#include "filter/classifier/training_state.h"
 
 using namespace filter;
 
@@ -187,4 +188,75 @@ TEST(features, a_message_trains_and_scores) {
   auto probe_ham = message_features("Subject: notes\n\nmeeting on tuesday\n");
   EXPECT_GT(classify(probe_spam, s, nullptr, {}, scratch).probability, 0.9);
   EXPECT_LT(classify(probe_ham, s, nullptr, {}, scratch).probability, 0.1);
+}
+
+// Train-on-error bookkeeping: a message is trained once per class; moving it
+// back out of Junk untrains it as spam and trains it as ham.
+TEST(training_state, plan_trains_once_and_corrects_errors) {
+  training_state st;
+  auto first = st.plan(7, true);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->untrain, trained_as::none);
+  EXPECT_EQ(first->train, trained_as::spam);
+  first->tokens = {A, B};
+  st.apply(*first);
+  EXPECT_EQ(st.tokens.spam_messages(), 1u);
+  EXPECT_EQ(st.tokens.get(A).spam, 1u);
+  EXPECT_FALSE(st.plan(7, true).has_value());  // no double training
+  auto fix = st.plan(7, false);
+  ASSERT_TRUE(fix.has_value());
+  EXPECT_EQ(fix->untrain, trained_as::spam);
+  EXPECT_EQ(fix->train, trained_as::ham);
+  fix->tokens = {A, B};
+  st.apply(*fix);
+  EXPECT_EQ(st.tokens.spam_messages(), 0u);
+  EXPECT_EQ(st.tokens.ham_messages(), 1u);
+  EXPECT_EQ(st.tokens.get(A).spam, 0u);
+  EXPECT_EQ(st.tokens.get(A).ham, 1u);
+  EXPECT_EQ(st.ledger_of(7), trained_as::ham);
+  EXPECT_EQ(st.ledger_of(8), trained_as::none);
+}
+
+TEST(training_state, delta_round_trip_and_corruption) {
+  std::vector<training_op> ops(2);
+  ops[0] = {11, trained_as::none, trained_as::spam, {A, B, C}};
+  ops[1] = {12, trained_as::spam, trained_as::ham, {}};
+  std::string bytes;
+  encode_delta(ops, bytes);
+  EXPECT_EQ(training_blob_kind(bytes), training_blob::delta);
+  auto back = decode_delta(bytes);
+  ASSERT_TRUE(back.has_value());
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[0].message_id, 11u);
+  EXPECT_EQ((*back)[0].tokens, (std::vector<std::uint64_t>{A, B, C}));
+  EXPECT_EQ((*back)[1].untrain, trained_as::spam);
+  EXPECT_EQ((*back)[1].train, trained_as::ham);
+  std::string flipped = bytes;
+  flipped[30] ^= 1;
+  EXPECT_EQ(decode_delta(flipped).error(), store_errc::bad_checksum);
+  EXPECT_EQ(decode_delta(bytes.substr(0, 20)).error(), store_errc::truncated);
+  EXPECT_FALSE(training_blob_kind("hello world").has_value());
+}
+
+TEST(training_state, snapshot_round_trip_keeps_counts_and_ledger) {
+  training_state st;
+  training_op op{5, trained_as::none, trained_as::spam, {A, C}};
+  st.apply(op);
+  training_op ham{6, trained_as::none, trained_as::ham, {D}};
+  st.apply(ham);
+  std::string bytes;
+  st.encode_snapshot(42, bytes);
+  EXPECT_EQ(training_blob_kind(bytes), training_blob::snapshot);
+  auto back = training_state::decode_snapshot(bytes);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->applied_through, 42u);
+  EXPECT_EQ(back->state.tokens.spam_messages(), 1u);
+  EXPECT_EQ(back->state.tokens.ham_messages(), 1u);
+  EXPECT_EQ(back->state.tokens.get(C).spam, 1u);
+  EXPECT_EQ(back->state.tokens.get(D).ham, 1u);
+  EXPECT_EQ(back->state.ledger_of(5), trained_as::spam);
+  EXPECT_EQ(back->state.ledger_of(6), trained_as::ham);
+  EXPECT_FALSE(back->state.plan(5, true).has_value());
+  std::string cut = bytes.substr(0, bytes.size() - 1);
+  EXPECT_FALSE(training_state::decode_snapshot(cut).has_value());
 }

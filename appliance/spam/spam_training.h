@@ -1,0 +1,126 @@
+#pragma once
+// The daemon's token stores and their training.
+//
+// Stores. The global store is loaded from the message store at start
+// (filter_state_store.h; or read from the file [spam] token_store when that
+// is set) and is immutable while the cores run: every core reads it. A
+// per-account store lives on the account's owner core and is changed there
+// only, by training; the inline filter classifies a message for one account
+// on that core (classify_for), adding the account's counts to the global
+// ones.
+//
+// Training (IMAP moves into and out of Junk). enqueue() runs on the owner
+// core and only queues (account, blob, verdict): at most
+// [spam] training_queue_max items per core, the rest dropped and logged, so
+// a user moving 10,000 messages costs a bounded queue. One worker coroutine
+// per core drains it in batches of [spam] training_batch_messages: per
+// message it reads the blob, tokenizes it and applies the train-on-error
+// plan (filter::training_state), yielding to the reactor after each message;
+// per batch and account it appends one delta blob to the account's filter
+// mailbox and awaits its group commit. When the deltas since the last
+// snapshot pass [spam] snapshot_every_bytes, it writes a snapshot and
+// expunges what it folds. A kill -9 loses at most the queued items and the
+// batch in flight: what is on disk is a snapshot plus whole deltas.
+//
+// Cores: spam_shared is built before the cores start; per-core parts are
+// touched only by their core.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "appliance/config/config.h"
+#include "appliance/daemon/per_core.h"
+#include "appliance/observe/log.h"
+#include "filter/classifier/classifier.h"
+#include "filter/classifier/training_state.h"
+#include "kernel_io/ring/task.h"
+#include "kernel_io/shard/runtime.h"
+#include "store/message_store.h"
+
+namespace appliance {
+
+struct smtp_shared;
+struct smtp_listeners_shared;
+
+// One account's store on its owner core.
+struct account_filter_state {
+  filter::training_state state;
+  std::uint64_t applied_through = 0;       // UID of the last delta written
+  std::vector<std::uint32_t> stored_uids;  // its filter mailbox's UIDs (snapshot + deltas)
+  std::uint64_t delta_bytes = 0;           // since the last snapshot
+};
+
+struct spam_training_item {
+  std::uint64_t account = 0;
+  store::blob_key blob;
+  bool spam = false;
+};
+
+// Per core, touched only on that core.
+struct spam_core_state {
+  std::unordered_map<std::uint64_t, account_filter_state> accounts;  // owned by this core
+  std::deque<spam_training_item> queue;
+  bool worker_running = false;
+  std::uint64_t dropped = 0;   // items refused because the queue was full
+  std::uint64_t trained = 0;   // messages whose training changed a store
+};
+
+class spam_shared {
+ public:
+  spam_shared(kio::runtime& runtime, store::message_store& store, const per_core_snapshot<config>& configs,
+              const logger& log);
+
+  // Before the cores start: the global store and every account's store.
+  // Problems (unreadable blobs) are logged and printed; the daemon serves.
+  void load(const config& cfg, const std::string& data_dir);
+  // Wiring, before the cores start: the commit drivers and their holders.
+  void attach(smtp_shared& smtp, smtp_listeners_shared& listeners) {
+    _smtp = &smtp;
+    _listeners = &listeners;
+  }
+
+  // Immutable while the cores run; null or untrained: no global counts.
+  const std::shared_ptr<const filter::token_store>& global() const { return _global; }
+  // Whether any store (global or an account's) was trained on both classes
+  // when the daemon started, i.e. whether the filter has anything to say.
+  bool active() const { return _active.load(std::memory_order_relaxed); }
+  bool bigrams() const;
+
+  // On any core: the score of a message (its unique token hashes) for one
+  // account (nullopt: global counts only), computed on the account's owner
+  // core. `hashes` must stay alive until the task completes.
+  kio::task<filter::spam_score> classify_for(std::optional<std::uint64_t> account,
+                                             std::span<const std::uint64_t> hashes);
+
+  // On the account's owner core: queue training (non-blocking).
+  void enqueue(std::uint64_t account, const std::vector<store::blob_key>& blobs, bool spam);
+
+  // On the owner core (tests, stats): the account's store, or null.
+  const account_filter_state* account_state(std::uint64_t account) const;
+
+ private:
+  static kio::task<void> worker(spam_shared* self, unsigned core);
+  kio::task<std::optional<store::mailbox_id>> filter_mailbox(unsigned core, std::uint64_t account);
+  kio::task<bool> write_delta(unsigned core, std::uint64_t account, std::string bytes);
+  kio::task<bool> write_snapshot(unsigned core, std::uint64_t account);
+  filter::spam_score classify_here(std::optional<std::uint64_t> account, std::span<const std::uint64_t> hashes) const;
+
+  kio::runtime& _runtime;
+  store::message_store& _store;
+  const per_core_snapshot<config>& _configs;
+  const logger& _log;
+  smtp_shared* _smtp = nullptr;
+  smtp_listeners_shared* _listeners = nullptr;
+  std::shared_ptr<const filter::token_store> _global;
+  std::atomic<bool> _active{false};  // set at load, and by training on any core
+  std::vector<std::unique_ptr<spam_core_state>> _cores;
+};
+
+}  // namespace appliance
