@@ -695,7 +695,7 @@ int serve(const serve_options& options) {
     s.smtp_listeners->cores.push_back(std::make_unique<smtp_listeners_shared::core_slot>());
   s.events = std::make_unique<mailbox_events>(rt, *s.store);
   s.smtp->events = s.events.get();
-  s.training = std::make_unique<logging_training_sink>(s.log);
+  s.training = std::make_unique<spam_training_sink>(*s.spam, s.log);
   s.imap = std::make_unique<imap_shared>(*s.smtp, *s.events);
   s.imap->training = s.training.get();
   s.imap_listeners = std::make_unique<imap_listeners_shared>(*s.imap, *s.smtp_listeners);

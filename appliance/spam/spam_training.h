@@ -37,6 +37,7 @@
 
 #include "appliance/config/config.h"
 #include "appliance/daemon/per_core.h"
+#include "appliance/imap/junk_training.h"
 #include "appliance/observe/log.h"
 #include "filter/classifier/classifier.h"
 #include "filter/classifier/training_state.h"
@@ -121,6 +122,21 @@ class spam_shared {
   std::shared_ptr<const filter::token_store> _global;
   std::atomic<bool> _active{false};  // set at load, and by training on any core
   std::vector<std::unique_ptr<spam_core_state>> _cores;
+};
+
+// The IMAP service's training hook (appliance/imap/junk_training.h): logs
+// each event (`junk_training`) and queues it on the owner core.
+class spam_training_sink final : public training_sink {
+ public:
+  spam_training_sink(spam_shared& shared, const logger& log) : _shared(shared), _logging(log) {}
+  void train(const training_event& event) override {
+    _logging.train(event);
+    _shared.enqueue(event.account, event.blobs, event.verdict == training_verdict::spam);
+  }
+
+ private:
+  spam_shared& _shared;
+  logging_training_sink _logging;
 };
 
 }  // namespace appliance

@@ -1,0 +1,219 @@
+"""IMAP Junk moves train the spam filter: a real imaplib client moves
+messages into and out of Junk on the running `ringmail serve`, and the
+account's token counts change as `ringmail spam stats --account` (the real
+CLI over the store, daemon stopped) shows, after kill -9 and restarts.
+
+  train-on-error: INBOX -> Junk trains spam; Junk -> INBOX untrains spam
+      and trains ham (not both); moving it into Junk again retrains spam
+      once, a second copy into Junk adds nothing; Junk/Phish counts as Junk.
+  bulk: 1,200 messages moved into Junk at once with training_queue_max =
+      1,000: 1,000 trained in batches (snapshots folded in between), 200
+      dropped with a log line; the counts survive kill -9.
+  verdict: after ann@ moves "news" mail into Junk (ham in the global
+      store), new news mail to ann@ is filed in Junk, to bob@ it is not."""
+import imaplib
+import os
+import random
+import re
+import smtplib
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "imap"))
+from imap_daemon import PASSWORD, ImapDaemon, cli, tls_context  # noqa: E402
+from test_spam_cli import HAM_WORDS, SPAM_WORDS, message  # noqa: E402
+
+ANN = "ann@example.test"
+BOB = "bob@example.test"
+BULK = "bulk@example.test"
+NEWS = "news@example.test"
+NEWS_WORDS = ("newsletter digest weekly roundup subscribers edition headlines column editorial "
+              "readers issue archive unsubscribe preferences featured story").split()
+BULK_MESSAGES = 1200
+QUEUE_MAX = 1000
+
+
+def stats(data_dir, account):
+    out = cli(data_dir, "spam", "stats", "--account", account).stdout
+    fields = dict(kv.split("=", 1) for kv in out.split())
+    return {k: (int(v) if v.isdigit() else v) for k, v in fields.items()}
+
+
+class SpamTraining(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = ImapDaemon(extra=f"""
+[spam]
+tag_threshold = 0.9
+junk_threshold = 0.99
+training_batch_messages = 100
+training_queue_max = {QUEUE_MAX}
+snapshot_every_bytes = 150000
+""")
+        cls.d.start()
+        for a in (ANN, BOB, BULK, NEWS):
+            cls.d.add_account(a)
+        assert cls.d.stop() == 0
+        rng = random.Random(5)
+        train = os.path.join(cls.d.dir, "train")
+        for kind, words, n in (("ham", HAM_WORDS, 40), ("spam", SPAM_WORDS, 40), ("news", NEWS_WORDS, 3)):
+            os.makedirs(os.path.join(train, kind))
+            for i in range(n):
+                with open(os.path.join(train, kind, "%d.eml" % i), "w") as f:
+                    f.write(message(rng, words, "%s%d@%s.example.net" % (kind, i, kind), words))
+        cli(cls.d.dir, "spam", "train", "--ham", os.path.join(train, "ham"), "--ham", os.path.join(train, "news"),
+            "--spam", os.path.join(train, "spam"))
+        # bulk@'s INBOX: an mbox imported offline (fast), moved over IMAP.
+        mbox = os.path.join(cls.d.dir, "bulk.mbox")
+        with open(mbox, "w") as f:
+            for i in range(BULK_MESSAGES):
+                f.write("From sender@example.net Mon Nov 23 10:00:00 2026\n")
+                f.write(message(rng, SPAM_WORDS, "bulk%d@spam.example.net" % i, SPAM_WORDS).replace(
+                    "Subject: ", "Subject: bulk-%d " % i, 1) + "\n")
+        cli(cls.d.dir, "import", "--account", BULK, "--format", "mbox", "--from", mbox)
+        cls.rng = random.Random(11)
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.d.cleanup()
+
+    def imaps(self, user):
+        c = imaplib.IMAP4_SSL("127.0.0.1", self.d.ports["imaps"], ssl_context=tls_context(), timeout=60)
+        c.login(user, PASSWORD)
+        self.addCleanup(self.logout, c)
+        return c
+
+    @staticmethod
+    def logout(c):
+        try:
+            c.logout()
+        except (imaplib.IMAP4.abort, OSError):
+            pass  # the daemon was restarted under this connection
+
+    def restart(self, kill=False):
+        ready_before = self.d.output().count("event=ready")
+        if kill:
+            self.d.daemon.kill9()
+            self.d.daemon.log.close()
+        else:
+            self.assertEqual(self.d.stop(), 0)
+        counts = {}
+        for a in (ANN, BULK):
+            counts[a] = stats(self.d.dir, a)
+        self.d.start()
+        deadline = time.monotonic() + 60
+        while self.d.output().count("event=ready") <= ready_before:
+            self.assertLess(time.monotonic(), deadline, self.d.output()[-2000:])
+            time.sleep(0.05)
+        return counts
+
+    def wait_log(self, pattern, count=1, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.findall(pattern, self.d.output())
+            if len(found) >= count:
+                return found
+            self.assertLess(time.monotonic(), deadline, f"{pattern!r} x{count}:\n" + self.d.output()[-3000:])
+            time.sleep(0.05)
+
+    def move(self, c, uid, target):
+        typ, data = c.uid("MOVE", uid, target)
+        self.assertEqual(typ, "OK", data)
+
+    def uid_of(self, c, subject):
+        typ, data = c.uid("SEARCH", "SUBJECT", f'"{subject}"')
+        self.assertEqual(typ, "OK")
+        uids = data[0].split()
+        self.assertEqual(len(uids), 1, data)
+        return uids[0].decode()
+
+    def test_moves_train_on_error_and_survive_kill_9(self):
+        c = self.imaps(ANN)
+        text = message(self.rng, SPAM_WORDS, "x@offer.example.biz", SPAM_WORDS).replace("Subject: ", "Subject: tt1 ", 1)
+        typ, _ = c.append("INBOX", None, None, text.replace("\n", "\r\n").encode())
+        self.assertEqual(typ, "OK")
+        c.select("INBOX")
+        self.move(c, self.uid_of(c, "tt1"), "Junk")
+        self.wait_log(r"event=spam_trained account=\d+ messages=1 durable=yes ham=0 spam=1 ")
+        c.select("Junk")
+        self.move(c, self.uid_of(c, "tt1"), "INBOX")
+        self.wait_log(r"event=spam_trained account=\d+ messages=1 durable=yes ham=1 spam=0 ")
+        after_kill = self.restart(kill=True)[ANN]
+        self.assertEqual((after_kill["ham"], after_kill["spam"], after_kill["trained_messages"]), (1, 0, 1), after_kill)
+        self.assertGreater(after_kill["tokens"], 10)
+        # After the restart the ledger is back: into Junk/Phish (a Junk
+        # subfolder) retrains spam once; a COPY into Junk adds nothing.
+        c = self.imaps(ANN)
+        c.create("Junk/Phish")
+        c.select("INBOX")
+        uid = self.uid_of(c, "tt1")
+        typ, _ = c.uid("COPY", uid, "Junk")
+        self.assertEqual(typ, "OK")
+        # The log is appended across restarts: the second such line.
+        self.wait_log(r"event=spam_trained account=\d+ messages=1 durable=yes ham=0 spam=1 ", count=2)
+        typ, _ = c.uid("COPY", uid, "Junk")
+        self.assertEqual(typ, "OK")
+        self.move(c, uid, "Junk/Phish")
+        self.wait_log(r"event=junk_training verdict=spam account=\d+ from=INBOX to=Junk/Phish")
+        # Nothing new to write: the ledger already says spam.
+        time.sleep(0.5)
+        counts = self.restart()[ANN]
+        self.assertEqual((counts["ham"], counts["spam"], counts["trained_messages"]), (0, 1, 1), counts)
+        self.assertEqual(counts["tokens"], after_kill["tokens"])
+
+    def test_bulk_move_is_bounded_batched_and_durable(self):
+        c = self.imaps(BULK)
+        c.select("INBOX")
+        typ, data = c.uid("MOVE", "1:*", "Junk")
+        self.assertEqual(typ, "OK")
+        dropped = self.wait_log(r"event=spam_training_dropped account=\d+ messages=(\d+)")
+        self.assertEqual(int(dropped[0]), BULK_MESSAGES - QUEUE_MAX)
+        # Batches of at most 100 until the queue is empty.
+        self.wait_log(r"event=spam_trained account=\d+ messages=\d+ durable=yes ham=0 spam=%d .*queued=0" % QUEUE_MAX)
+        batches = re.findall(r"event=spam_trained account=\d+ messages=(\d+) durable=yes ham=0 spam=\d+",
+                             self.d.output())
+        self.assertGreaterEqual(len(batches), QUEUE_MAX // 100)
+        self.assertTrue(all(int(b) <= 100 for b in batches), batches)
+        self.assertIn("event=spam_snapshot", self.d.output())
+        # The session stayed usable meanwhile, and the counts survive kill -9.
+        typ, _ = c.noop()
+        self.assertEqual(typ, "OK")
+        counts = self.restart(kill=True)[BULK]
+        self.assertEqual((counts["ham"], counts["spam"], counts["trained_messages"]), (0, QUEUE_MAX, QUEUE_MAX), counts)
+
+    def test_junk_training_changes_the_verdict_for_that_account_only(self):
+        smtp = smtplib.SMTP("127.0.0.1", self.d.ports["mx"], timeout=30)
+        self.addCleanup(smtp.quit)
+
+        def send(to, tag):
+            m = message(self.rng, NEWS_WORDS, "editor@news.example.org", NEWS_WORDS).replace(
+                "Subject: ", f"Subject: {tag} ", 1)
+            smtp.sendmail("editor@news.example.org", [to], m.replace("\n", "\r\n").encode())
+
+        c = self.imaps(NEWS)
+        for i in range(30):
+            send(NEWS, f"news-train-{i}")
+        c.select("INBOX")
+        typ, data = c.uid("SEARCH", "SUBJECT", "news-train")
+        self.assertEqual(len(data[0].split()), 30, data)
+        typ, _ = c.uid("MOVE", "1:*", "Junk")
+        self.assertEqual(typ, "OK")
+        self.wait_log(r"event=spam_trained account=\d+ messages=\d+ durable=yes ham=0 spam=30 ")
+        send(NEWS, "news-probe")
+        send(BOB, "news-probe")
+        c.select("Junk")
+        typ, data = c.uid("SEARCH", "SUBJECT", "news-probe")
+        self.assertEqual(len(data[0].split()), 1, "news-probe not in news@'s Junk")
+        b = self.imaps(BOB)
+        b.select("INBOX")
+        typ, data = b.uid("SEARCH", "SUBJECT", "news-probe")
+        self.assertEqual(len(data[0].split()), 1, "news-probe not in bob@'s INBOX")
+
+
+if __name__ == "__main__":
+    unittest.main()
