@@ -673,7 +673,7 @@ int serve(const serve_options& options) {
     });
   };
   s.spam = std::make_unique<spam_shared>(rt, *s.store, *s.configs, s.log);
-  s.spam->load(*cfg, s.data_dir);
+  s.spam->load(*cfg);
   s.smtp->spam = s.spam.get();
   s.smtp->started_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())

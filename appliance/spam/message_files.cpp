@@ -71,6 +71,35 @@ kio::result<std::string, std::string> read_message_file(const std::string& path,
   return data;
 }
 
+kio::result<std::string_view, std::string> message_file_reader::read(const std::string& path, std::size_t size_max) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return kio::fail(path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    return kio::fail(path + ": " + std::strerror(e));
+  }
+  std::size_t size = static_cast<std::size_t>(st.st_size);
+  if (size > size_max) {
+    ::close(fd);
+    return kio::fail(path + ": larger than " + std::to_string(size_max) + " bytes");
+  }
+  if (size > _capacity) {
+    _capacity = std::max(size, 2 * _capacity);
+    _buffer.reset(new char[_capacity]);  // not zero-filled: read() fills what is used
+  }
+  std::size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::read(fd, _buffer.get() + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return std::string_view(_buffer.get(), got);
+}
+
 namespace {
 
 // "From sender@example.com Thu Aug 22 13:17:22 2002": a sender, then a

@@ -248,11 +248,12 @@ int spam_score(const spam_score_request& request) {
   auto work = [&] {
     filter::feature_collector features;
     std::vector<double> scratch;
+    message_file_reader reader;
     char line[64];
     while (true) {
       std::size_t i = next.fetch_add(1);
       if (i >= request.files.size()) return;
-      auto data = read_message_file(request.files[i], message_file_size_max);
+      auto data = reader.read(request.files[i], message_file_size_max);
       if (!data) {
         ++failures;
         lines[i] = "error: " + data.error();

@@ -36,9 +36,10 @@ bool spam_shared::bigrams() const {
   return _global && (_global->feature_flags() & filter::token_store::feature_bigrams) != 0;
 }
 
-void spam_shared::load(const config& cfg, const std::string& data_dir) {
-  (void)data_dir;
-  if (!cfg.spam.enabled) return;
+void spam_shared::load(const config& cfg) {
+  // Loaded even with the filter off: Junk training goes on, and a delta
+  // or snapshot written over a state that was never loaded would hide the
+  // stored one.
   auto report = [&](const std::string& what) {
     _log.warning("spam_store").kv("problem", what);
     std::printf("ringmail: spam filter: %s\n", what.c_str());
@@ -79,6 +80,7 @@ void spam_shared::load(const config& cfg, const std::string& data_dir) {
           a.state.tokens.ham_messages() + _global->ham_messages() != 0)
         _active = true;
       _cores[core]->accounts.emplace(account, std::move(a));
+      mark_store(account);
       ++accounts;
     }
   }
@@ -110,6 +112,7 @@ filter::spam_score spam_shared::classify_here(std::optional<std::uint64_t> accou
 kio::task<filter::spam_score> spam_shared::classify_for(std::optional<std::uint64_t> account,
                                                         std::span<const std::uint64_t> hashes) {
   unsigned here = kio::reactor::current()->id();
+  if (account && !may_have_store(*account)) account.reset();
   unsigned owner = account ? _store.owner_of(store::account_id{*account}).get() : here;
   if (owner == here) co_return classify_here(account, hashes);
   // The account's counts change on its owner core only: classify there.
@@ -269,6 +272,7 @@ kio::task<void> spam_shared::worker(spam_shared* self, unsigned core) {
       tokenizer.finish();
       op->tokens.assign(features.unique().begin(), features.unique().end());
       account.state.apply(*op);
+      self->mark_store(item.account);
       ++cs.trained;
       if (account.state.tokens.spam_messages() + self->_global->spam_messages() != 0 &&
           account.state.tokens.ham_messages() + self->_global->ham_messages() != 0)

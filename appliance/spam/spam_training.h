@@ -80,7 +80,7 @@ class spam_shared {
 
   // Before the cores start: the global store and every account's store.
   // Problems (unreadable blobs) are logged and printed; the daemon serves.
-  void load(const config& cfg, const std::string& data_dir);
+  void load(const config& cfg);
   // Wiring, before the cores start: the commit drivers and their holders.
   void attach(smtp_shared& smtp, smtp_listeners_shared& listeners) {
     _smtp = &smtp;
@@ -121,6 +121,22 @@ class spam_shared {
   smtp_listeners_shared* _listeners = nullptr;
   std::shared_ptr<const filter::token_store> _global;
   std::atomic<bool> _active{false};  // set at load, and by training on any core
+  // Which accounts may have a store of their own: a bit per hash of the
+  // account id, set (never cleared) on the owner core when a store appears.
+  // A message for an account whose bit is clear is scored on the session's
+  // core with the global counts, without a hop to the owner core; a false
+  // positive only costs that hop.
+  static constexpr std::size_t store_bits = 1u << 16;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> _has_store{new std::atomic<std::uint64_t>[store_bits / 64]{}};
+  static std::size_t store_bit(std::uint64_t account) {
+    return static_cast<std::size_t>((account * 0x9e3779b97f4a7c15ull) >> 48);
+  }
+  void mark_store(std::uint64_t account) {
+    _has_store[store_bit(account) / 64].fetch_or(1ull << (store_bit(account) % 64), std::memory_order_relaxed);
+  }
+  bool may_have_store(std::uint64_t account) const {
+    return (_has_store[store_bit(account) / 64].load(std::memory_order_relaxed) >> (store_bit(account) % 64)) & 1;
+  }
   std::vector<std::unique_ptr<spam_core_state>> _cores;
 };
 

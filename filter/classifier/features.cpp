@@ -42,8 +42,21 @@ void feature_collector::grow() {
 void feature_collector::clear() {
   if (_slots.size() > slots_min && _hashes.size() * 16 < _slots.size()) {
     _slots.assign(slots_min, 0);
-  } else if (!_hashes.empty()) {
+  } else if (_hashes.size() * 8 >= _slots.size()) {
     std::fill(_slots.begin(), _slots.end(), 0);
+  } else {
+    // Zero only the slots in use (a message has a few hundred tokens, the
+    // table may have grown to thousands of slots for an earlier one). In
+    // reverse insertion order, every slot on a key's probe path was taken
+    // before it and is still in place when the key is looked up, so linear
+    // probing finds each one.
+    std::size_t mask = _slots.size() - 1;
+    for (auto it = _hashes.rbegin(); it != _hashes.rend(); ++it) {
+      std::uint64_t key = *it == 0 ? 1 : *it;
+      std::size_t i = key & mask;
+      while (_slots[i] != key) i = (i + 1) & mask;
+      _slots[i] = 0;
+    }
   }
   _hashes.clear();
   _dropped = 0;

@@ -260,3 +260,25 @@ TEST(training_state, snapshot_round_trip_keeps_counts_and_ledger) {
   std::string cut = bytes.substr(0, bytes.size() - 1);
   EXPECT_FALSE(training_state::decode_snapshot(cut).has_value());
 }
+
+// clear() zeroes only the slots in use when the table is mostly empty: a
+// collector reused after a big message must still see every token of the
+// next one exactly once (a slot left behind would hide a token).
+TEST(feature_collector, reuse_after_a_big_message_matches_a_fresh_collector) {
+  feature_collector reused;
+  for (std::uint64_t i = 1; i <= 5000; ++i) reused.on_token(i * 0x9e3779b97f4a7c15ull, "", "");
+  ASSERT_EQ(reused.unique().size(), 5000u);
+  for (int round = 0; round < 3; ++round) {
+    reused.clear();
+    feature_collector fresh;
+    for (std::uint64_t i = 0; i < 300; ++i) {
+      // Colliding low bits and repeats, including the hash 0.
+      std::uint64_t h = (i % 250) * 4096 + static_cast<std::uint64_t>(round);
+      reused.on_token(h, "", "");
+      fresh.on_token(h, "", "");
+    }
+    ASSERT_EQ(std::vector<std::uint64_t>(reused.unique().begin(), reused.unique().end()),
+              std::vector<std::uint64_t>(fresh.unique().begin(), fresh.unique().end()));
+    EXPECT_EQ(reused.unique().size(), 250u);
+  }
+}
