@@ -343,6 +343,7 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   c.spam.training_batch_messages = static_cast<uint32_t>(r.integer("spam.training_batch_messages", 1, 10'000));
   c.spam.training_queue_max = r.integer("spam.training_queue_max", 1, 100'000'000);
   c.spam.snapshot_every_bytes = r.integer("spam.snapshot_every_bytes", 1, 1ull << 40);
+  c.spam.training_message_bytes_max = r.integer("spam.training_message_bytes_max", 1024, 1ull << 40);
   for (const std::string& entry : r.strings("spam.per_account")) {
     auto parsed = parse_spam_account(entry, c.spam);
     if (!parsed) {

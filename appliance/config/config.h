@@ -111,6 +111,7 @@ struct spam_section {
   uint32_t training_batch_messages = 64;       // messages per delta record (and per group commit)
   uint64_t training_queue_max = 100'000;       // queued messages per core; more are dropped and logged
   uint64_t snapshot_every_bytes = 8ull << 20;  // deltas since the last snapshot before a new one
+  uint64_t training_message_bytes_max = 4ull << 20;  // bigger messages are not read for training (logged)
   // "ADDRESS tag=0.8 junk=0.95 reject=0.999" (keys optional): when every
   // recipient of a message has the same entry, its thresholds apply.
   std::vector<spam_account_thresholds> per_account;

@@ -127,6 +127,7 @@ text_bytes_max = 262144          # body text tokenized per message
 training_batch_messages = 64     # IMAP Junk training: messages per delta record and group commit
 training_queue_max = 100000      # Junk training queued per core; more are dropped (and logged)
 snapshot_every_bytes = 8388608   # training deltas kept before they are folded into a snapshot
+training_message_bytes_max = 4194304  # a bigger message moved to/from Junk is not read (a stall) nor trained
 per_account = []                 # "ADDRESS tag=0.8 junk=0.95 reject=0.999": all recipients alike
 
 [imap]

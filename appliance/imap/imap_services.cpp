@@ -268,6 +268,7 @@ void report_training(const owner_call* c, const store::index::mailbox_state& sou
     if (it == target.messages.end()) continue;
     e.blobs.push_back(it->second.key);
     e.header_prefixes.push_back(it->second.header_prefix);
+    e.blob_sizes.push_back(it->second.blob_size);
   }
   if (!e.blobs.empty()) sink->train(e);
 }

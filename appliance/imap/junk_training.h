@@ -35,6 +35,7 @@ struct training_event {
   // per-delivery header prefixes (Received, Delivered-To...).
   std::vector<store::blob_key> blobs;
   std::vector<std::string> header_prefixes;
+  std::vector<uint64_t> blob_sizes;  // bytes of each blob (a consumer may skip huge ones unread)
 };
 
 class training_sink {

@@ -121,18 +121,30 @@ kio::task<filter::spam_score> spam_shared::classify_for(std::optional<std::uint6
   co_return score;
 }
 
-void spam_shared::enqueue(std::uint64_t account, const std::vector<store::blob_key>& blobs, bool spam) {
+void spam_shared::enqueue(std::uint64_t account, const std::vector<store::blob_key>& blobs,
+                          const std::vector<std::uint64_t>& sizes, bool spam) {
   unsigned core = kio::reactor::current()->id();
   spam_core_state& cs = *_cores[core];
   std::shared_ptr<const config> cfg = _configs.get(core);
-  std::uint64_t dropped = 0;
-  for (const auto& key : blobs) {
+  std::uint64_t dropped = 0, too_big = 0;
+  for (std::size_t i = 0; i < blobs.size(); ++i) {
+    // Reading a huge blob is a blocking read of all of it on this core, and
+    // only its first text_bytes_max of text would be tokenized anyway.
+    if (i < sizes.size() && sizes[i] > cfg->spam.training_message_bytes_max) {
+      ++too_big;
+      continue;
+    }
     if (cs.queue.size() >= cfg->spam.training_queue_max) {
       ++dropped;
       continue;
     }
-    cs.queue.push_back({account, key, spam});
+    cs.queue.push_back({account, blobs[i], spam});
   }
+  if (too_big != 0)
+    _log.info("spam_training_skipped")
+        .kv("account", account)
+        .kv("messages", too_big)
+        .kv("bytes_max", cfg->spam.training_message_bytes_max);
   if (dropped != 0) {
     cs.dropped += dropped;
     _log.warning("spam_training_dropped")

@@ -101,7 +101,10 @@ class spam_shared {
                                              std::span<const std::uint64_t> hashes);
 
   // On the account's owner core: queue training (non-blocking).
-  void enqueue(std::uint64_t account, const std::vector<store::blob_key>& blobs, bool spam);
+  // `sizes` (same order, may be empty): blobs above [spam]
+  // training_message_bytes_max are skipped unread (logged).
+  void enqueue(std::uint64_t account, const std::vector<store::blob_key>& blobs, const std::vector<std::uint64_t>& sizes,
+               bool spam);
 
   // On the owner core (tests, stats): the account's store, or null.
   const account_filter_state* account_state(std::uint64_t account) const;
@@ -147,7 +150,7 @@ class spam_training_sink final : public training_sink {
   spam_training_sink(spam_shared& shared, const logger& log) : _shared(shared), _logging(log) {}
   void train(const training_event& event) override {
     _logging.train(event);
-    _shared.enqueue(event.account, event.blobs, event.verdict == training_verdict::spam);
+    _shared.enqueue(event.account, event.blobs, event.blob_sizes, event.verdict == training_verdict::spam);
   }
 
  private:

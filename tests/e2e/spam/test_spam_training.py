@@ -9,6 +9,8 @@ CLI over the store, daemon stopped) shows, after kill -9 and restarts.
   bulk: 1,200 messages moved into Junk at once with training_queue_max =
       1,000: 1,000 trained in batches (snapshots folded in between), 200
       dropped with a log line; the counts survive kill -9.
+  too big: a 300 KB message moved into Junk (training_message_bytes_max =
+      200,000) is skipped unread, with a log line.
   verdict: after ann@ moves "news" mail into Junk (ham in the global
       store), new news mail to ann@ is filed in Junk, to bob@ it is not."""
 import imaplib
@@ -30,6 +32,7 @@ ANN = "ann@example.test"
 BOB = "bob@example.test"
 BULK = "bulk@example.test"
 NEWS = "news@example.test"
+BIG = "big@example.test"
 NEWS_WORDS = ("newsletter digest weekly roundup subscribers edition headlines column editorial "
               "readers issue archive unsubscribe preferences featured story").split()
 BULK_MESSAGES = 1200
@@ -52,9 +55,10 @@ junk_threshold = 0.99
 training_batch_messages = 100
 training_queue_max = {QUEUE_MAX}
 snapshot_every_bytes = 150000
+training_message_bytes_max = 200000
 """)
         cls.d.start()
-        for a in (ANN, BOB, BULK, NEWS):
+        for a in (ANN, BOB, BULK, NEWS, BIG):
             cls.d.add_account(a)
         assert cls.d.stop() == 0
         rng = random.Random(5)
@@ -185,6 +189,16 @@ snapshot_every_bytes = 150000
         self.assertEqual(typ, "OK")
         counts = self.restart(kill=True)[BULK]
         self.assertEqual((counts["ham"], counts["spam"], counts["trained_messages"]), (0, QUEUE_MAX, QUEUE_MAX), counts)
+
+    def test_a_message_above_the_training_size_limit_is_skipped_unread(self):
+        c = self.imaps(BIG)
+        text = message(self.rng, SPAM_WORDS, "x@offer.example.biz", SPAM_WORDS).replace("Subject: ", "Subject: big1 ", 1)
+        text += ("filler " * 15 + "\n") * 3000
+        typ, _ = c.append("INBOX", None, None, text.replace("\n", "\r\n").encode())
+        self.assertEqual(typ, "OK")
+        c.select("INBOX")
+        self.move(c, self.uid_of(c, "big1"), "Junk")
+        self.wait_log(r"event=spam_training_skipped account=\d+ messages=1 bytes_max=200000")
 
     def test_junk_training_changes_the_verdict_for_that_account_only(self):
         smtp = smtplib.SMTP("127.0.0.1", self.d.ports["mx"], timeout=30)
