@@ -22,7 +22,8 @@ kio::result<filter::token_store, std::string> load_token_store_file(const std::s
     if (must_exist) return kio::fail("token store " + path + " does not exist (train first)");
     return filter::token_store{};
   }
-  auto bytes = read_message_file(path, token_store_size_max);
+  message_file_reader reader;  // no zero fill of a buffer the read overwrites
+  auto bytes = reader.read(path, token_store_size_max);
   if (!bytes) return kio::fail("cannot read token store: " + bytes.error());
   auto store = filter::token_store::parse(*bytes);
   if (!store) return kio::fail("token store " + path + ": " + std::string(filter::store_errc_name(store.error())));

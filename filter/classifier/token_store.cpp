@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace filter {
@@ -50,7 +51,7 @@ token_counts token_store::get(std::uint64_t key) const {
   if (_slots.empty()) return {};
   key = stored_key(key);
   std::size_t mask = _slots.size() - 1;
-  for (std::size_t i = key & mask;; i = (i + 1) & mask) {
+  for (std::size_t i = home(key);; i = (i + 1) & mask) {
     const slot& s = _slots[i];
     if (s.key == key) return s.counts;
     if (s.key == 0) return {};
@@ -61,7 +62,7 @@ token_store::slot* token_store::find_or_insert(std::uint64_t key) {
   if ((_size + 1) * 10 > _slots.size() * 7) grow();
   key = stored_key(key);
   std::size_t mask = _slots.size() - 1;
-  for (std::size_t i = key & mask;; i = (i + 1) & mask) {
+  for (std::size_t i = home(key);; i = (i + 1) & mask) {
     slot& s = _slots[i];
     if (s.key == key) return &s;
     if (s.key == 0) {
@@ -72,13 +73,18 @@ token_store::slot* token_store::find_or_insert(std::uint64_t key) {
   }
 }
 
+void token_store::allocate(std::size_t capacity) {
+  _slots.assign(capacity, slot{});
+  _shift = 64 - static_cast<unsigned>(std::countr_zero(capacity));
+}
+
 void token_store::grow() {
   std::vector<slot> old = std::move(_slots);
-  _slots.assign(old.empty() ? 1024 : old.size() * 2, slot{});
+  allocate(old.empty() ? 1024 : old.size() * 2);
   std::size_t mask = _slots.size() - 1;
   for (const slot& s : old) {
     if (s.key == 0) continue;
-    std::size_t i = s.key & mask;
+    std::size_t i = home(s.key);
     while (_slots[i].key != 0) i = (i + 1) & mask;
     _slots[i] = s;
   }
@@ -151,12 +157,12 @@ kio::result<token_store, store_errc> token_store::parse(std::string_view in) {
   store._feature_flags = get_at<std::uint32_t>(in, 40);
   std::size_t capacity = 1024;
   while (capacity * 7 < (count + 1) * 10) capacity *= 2;
-  store._slots.assign(capacity, slot{});
+  store.allocate(capacity);
   std::size_t mask = capacity - 1;
   for (std::size_t r = 0; r < count; ++r) {
     std::size_t at = hsize + r * record_size;
     std::uint64_t key = stored_key(get_at<std::uint64_t>(in, at));
-    std::size_t i = key & mask;
+    std::size_t i = store.home(key);
     while (store._slots[i].key != 0 && store._slots[i].key != key) i = (i + 1) & mask;
     if (store._slots[i].key == 0) ++store._size;
     store._slots[i].key = key;

@@ -44,7 +44,7 @@ class token_store {
   // Starts loading the cache line get(key) will probe first: a message's
   // lookups are independent, so the classifier overlaps their misses.
   void prefetch(std::uint64_t key) const {
-    if (!_slots.empty()) __builtin_prefetch(&_slots[stored_key(key) & (_slots.size() - 1)]);
+    if (!_slots.empty()) __builtin_prefetch(&_slots[home(stored_key(key))]);
   }
   // Adds (or, with negative deltas, removes) one message's unique tokens.
   // Counts never go below zero, so untraining a message that was never
@@ -73,6 +73,12 @@ class token_store {
     token_counts counts;
   };
   static std::uint64_t stored_key(std::uint64_t key) { return key == 0 ? 1 : key; }
+  // A key's first slot: its high bits. Keys are uniform hashes, so these
+  // are as good as the low bits, and a sorted run of keys (the serialized
+  // form, a grow) fills the table front to back instead of at random:
+  // loading a store of 100k tokens no longer costs a cache miss per token.
+  std::size_t home(std::uint64_t stored) const { return static_cast<std::size_t>(stored >> _shift); }
+  void allocate(std::size_t capacity);  // a power of two
   slot* find_or_insert(std::uint64_t key);
   void grow();
 
@@ -81,6 +87,7 @@ class token_store {
   std::uint64_t _spam_messages = 0;
   std::uint64_t _ham_messages = 0;
   std::uint32_t _feature_flags = 0;
+  unsigned _shift = 63;  // 64 - log2(capacity); set by allocate() before any use
 };
 
 }  // namespace filter
