@@ -359,6 +359,8 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   c.imap.nesting_depth_max = r.u32("imap.nesting_depth_max", 1, 1000);
   c.imap.errors_max = r.u32("imap.errors_max", 1, 1000);
   c.pop3.line_length_max = r.u32("pop3.line_length_max", 255, 1 << 20);
+  c.pop3.errors_max = r.u32("pop3.errors_max", 1, 1000);
+  c.pop3.login_timeout_ms = r.integer("pop3.login_timeout_ms", 1'000, 3'600'000);
 
   c.auth.require_tls = r.boolean("auth.require_tls");
   c.auth.password.length_min = r.u32("auth.password.length_min", 8, 1024);

@@ -126,7 +126,9 @@ struct imap_section {
 };
 
 struct pop3_section {
-  uint32_t line_length_max = 512;
+  uint32_t line_length_max = 512;          // a command line, CRLF included (RFC 2449: at least 255)
+  uint32_t errors_max = 20;                // bad commands before the session is dropped
+  uint64_t login_timeout_ms = 60'000;      // idle before login; after login the listener's idle_timeout_ms
 };
 
 struct password_policy_config {

@@ -138,7 +138,9 @@ nesting_depth_max = 32            # parentheses / NOT / OR in SEARCH
 errors_max = 20                   # BAD responses before the session is dropped
 
 [pop3]
-line_length_max = 512
+line_length_max = 512             # command line incl. CRLF (RFC 2449: at least 255)
+errors_max = 20                   # bad commands before the connection is closed
+login_timeout_ms = 60000          # idle before login (after it: the listener's idle_timeout_ms)
 
 [auth]
 require_tls = true                # no login over plaintext unless an account says otherwise

@@ -35,6 +35,7 @@
 #include "appliance/imap/junk_training.h"
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
+#include "appliance/pop3/pop3_listeners.h"
 #include "appliance/smtp/smtp_listeners.h"
 #include "appliance/smtp/smtp_services.h"
 #include "appliance/storage/compaction_loop.h"
@@ -183,6 +184,8 @@ struct daemon_state {
   std::unique_ptr<imap_shared> imap;
   std::unique_ptr<imap_listeners_shared> imap_listeners;
   std::unique_ptr<spam_shared> spam;                                  // token stores; per-core parts on their cores
+  std::unique_ptr<pop3_shared> pop3;                                  // see pop3_services.h
+  std::unique_ptr<pop3_listeners_shared> pop3_listeners;
   // Core 0 only (the admin owner):
   directory_data owner_data;
   std::shared_ptr<const config> owner_config;
@@ -399,7 +402,8 @@ kio::task<void> core_main(kio::reactor& r, daemon_state& s, appliance::demo::lin
     r.on_stop([] { sd_notify(0, "STOPPING=1"); });
   }
   co_await appliance::demo::run_line_server(r, demo);
-  if (!start_smtp(r, *s.smtp_listeners) || !start_imap(r, *s.imap_listeners)) {
+  if (!start_smtp(r, *s.smtp_listeners) || !start_imap(r, *s.imap_listeners) ||
+      !start_pop3(r, *s.pop3_listeners)) {
     s.failed = true;
     s.runtime->request_stop();
     co_return;
@@ -703,6 +707,9 @@ int serve(const serve_options& options) {
   for (unsigned i = 0; i < rt.cores(); ++i)
     s.imap_listeners->cores.push_back(std::make_unique<imap_listeners_shared::core_slot>());
   s.spam->attach(*s.smtp, *s.smtp_listeners);
+  s.pop3 = std::make_unique<pop3_shared>(*s.smtp);
+  s.pop3_listeners = std::make_unique<pop3_listeners_shared>(*s.pop3, *s.smtp_listeners);
+  s.pop3_listeners->cores.resize(rt.cores());
 
   std::printf("ringmail: data in %s, config %s, %u cores\n", s.data_dir.c_str(), cfg->source.c_str(), rt.cores());
   if (!cfg->store.backup_directory.empty())
@@ -710,7 +717,7 @@ int serve(const serve_options& options) {
   std::printf("ringmail: demo line server on %s (STARTTLS) and %s (TLS)\n", options.demo_plain.c_str(),
               options.demo_tls.c_str());
   std::printf("ringmail: admin socket %s/%s\n", s.data_dir.c_str(), admin_socket_name);
-  for (const char* name : {"smtp", "submission", "submissions", "imap", "imaps"})
+  for (const char* name : {"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"})
     if (const listener_config* lc = cfg->listener(name); lc && lc->enabled)
       std::printf("ringmail: %s on %s (%s)\n", name, lc->address.to_string().c_str(), std::string(to_string(lc->tls)).c_str());
   print_client_settings(*cfg, s.data_dir);
@@ -718,6 +725,8 @@ int serve(const serve_options& options) {
   int code = rt.run([&s, &demo](kio::reactor& r) { return core_main(r, s, demo); }, [&s] { reload(s); });
   // Every session and commit driver has ended: drop the drivers before the
   // store, then leave a checkpoint so the next start replays little.
+  s.pop3_listeners.reset();
+  s.pop3.reset();
   s.imap_listeners.reset();
   s.imap.reset();
   s.smtp_listeners.reset();

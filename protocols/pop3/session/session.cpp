@@ -453,6 +453,9 @@ kio::task<session::next> session::on_quit() {
       co_return next::close;
     }
   }
+  // The lock goes before the +OK, so a client that logs in again right
+  // after QUIT finds the maildrop free.
+  _maildrop.reset();
   std::string text = "+OK " + _config.hostname + " ringmail POP3 signing off (" + std::to_string(live_count()) +
                      " messages left)\r\n";
   co_await send(text, true);
