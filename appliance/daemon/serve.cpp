@@ -521,8 +521,12 @@ void print_client_settings(const config& cfg, const std::string& data_dir) {
       std::printf("ringmail:   %-22s server %s port %u, %s, normal password\n", role, lc->address.ip_string().c_str(),
                   unsigned(lc->address.port()), security);
   };
-  show("submission", "outgoing (SMTP)", "STARTTLS");
+  show("imaps", "incoming (IMAP)", "SSL/TLS");
+  show("imap", "incoming (IMAP)", "STARTTLS");
+  show("pop3s", "incoming (POP3)", "SSL/TLS");
+  show("pop3", "incoming (POP3)", "STARTTLS");
   show("submissions", "outgoing (SMTP)", "SSL/TLS");
+  show("submission", "outgoing (SMTP)", "STARTTLS");
 }
 
 void chown_to(const std::string& path, uid_t uid, gid_t gid) {
