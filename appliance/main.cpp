@@ -165,6 +165,8 @@ int run_admin(const global_options& g, admin_request req) {
     case admin_connect::failed: return print(admin_failure(req, error));
     case admin_connect::no_daemon: break;
   }
+  if (req.verb.rfind("queue.", 0) == 0 || req.verb == "account.unsuspend")
+    return print(admin_failure(req, "the daemon is not running: the queue is managed by `ringmail serve`"));
   return run_offline(g, std::move(req));
 }
 
@@ -273,6 +275,9 @@ int main(int argc, char** argv) {
   auto* account_passwd = account_cmd->add_subcommand("passwd", "Set a new password (stdin or --password-file)");
   positional(account_passwd, "address", s1, "E-mail address");
   account_passwd->add_option("--password-file", password_file, "Read the password from this file");
+  auto* account_unsuspend =
+      account_cmd->add_subcommand("unsuspend", "Let an account send again after its sending was suspended");
+  positional(account_unsuspend, "address", s1, "Account address");
   auto* account_set = account_cmd->add_subcommand("set", "Change an account's settings");
   positional(account_set, "address", s1, "E-mail address");
   std::map<std::string, std::string> set_values;
@@ -320,6 +325,20 @@ int main(int argc, char** argv) {
   auth_test->add_option("--password-file", password_file, "Read the password from this file");
 
   export_request ex;
+  auto* queue_cmd = app.add_subcommand("queue", "The outbound queue (needs the running daemon)");
+  queue_cmd->require_subcommand(1);
+  auto* queue_list = queue_cmd->add_subcommand("list", "Queued messages: id, state, attempts, sender, pending recipients");
+  auto* queue_show = queue_cmd->add_subcommand("show", "One queued message: recipients and their last answers");
+  positional(queue_show, "id", s1, "Queue id");
+  auto* queue_retry = queue_cmd->add_subcommand("retry", "Try a message again now");
+  positional(queue_retry, "id", s1, "Queue id");
+  auto* queue_remove = queue_cmd->add_subcommand("remove", "Drop a message from the queue (no bounce)");
+  positional(queue_remove, "id", s1, "Queue id");
+  auto* queue_hold = queue_cmd->add_subcommand("hold", "Stop delivering a message until released");
+  positional(queue_hold, "id", s1, "Queue id");
+  auto* queue_release = queue_cmd->add_subcommand("release", "Deliver a held message again");
+  positional(queue_release, "id", s1, "Queue id");
+
   auto* export_cmd = app.add_subcommand("export", "Write one mailbox out as mbox or Maildir (daemon stopped)");
   export_cmd->add_option("--account", ex.account, "Account address")->required();
   export_cmd->add_option("--mailbox", ex.mailbox, "Mailbox")->capture_default_str();
@@ -446,6 +465,7 @@ int main(int argc, char** argv) {
   else if (*account_remove) req = {"account.remove", {{"address", s1}}};
   else if (*account_list) { req.verb = "account.list"; if (!s2.empty()) req.args["domain"] = s2; }
   else if (*account_show) req = {"account.show", {{"address", s1}}};
+  else if (*account_unsuspend) req = {"account.unsuspend", {{"address", s1}}};
   else if (*account_set) {
     if (set_values.empty()) {
       std::fprintf(stderr, "ringmail: account set: nothing to change (see --help)\n");
@@ -466,6 +486,12 @@ int main(int argc, char** argv) {
     if (!quota_messages.empty()) req.args["messages"] = quota_messages;
   }
   else if (*resolve_cmd) req = {"resolve", {{"address", s1}}};
+  else if (*queue_list) req.verb = "queue.list";
+  else if (*queue_show) req = {"queue.show", {{"id", s1}}};
+  else if (*queue_retry) req = {"queue.retry", {{"id", s1}}};
+  else if (*queue_remove) req = {"queue.remove", {{"id", s1}}};
+  else if (*queue_hold) req = {"queue.hold", {{"id", s1}}};
+  else if (*queue_release) req = {"queue.release", {{"id", s1}}};
   else if (*auth_test) {
     req = {"auth.test", {{"address", s1}, {"protocol", protocol_name}, {"remote_ip", remote_ip}, {"tls", tls_flag}}};
     needs_password = true;

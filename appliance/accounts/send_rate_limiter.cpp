@@ -72,6 +72,35 @@ send_rate_limiter::verdict send_rate_limiter::acquire(account_id account, const 
   return v;
 }
 
+bool send_rate_limiter::strike(account_id account, uint32_t strikes_max, uint64_t now_ms) {
+  stripe& s = _stripes[account.get() % stripe_count];
+  std::lock_guard lock(s.mutex);
+  if (s.strikes_by_account.size() >= tracked_accounts_max / stripe_count)
+    std::erase_if(s.strikes_by_account, [](const auto& kv) { return !kv.second.suspended; });
+  strikes& st = s.strikes_by_account[account.get()];
+  if (st.suspended) return false;
+  if (now_ms - st.window_start_ms > uint64_t(hour_ms)) {
+    st.count = 0;
+    st.window_start_ms = now_ms;
+  }
+  if (++st.count < strikes_max) return false;
+  st.suspended = true;
+  return true;
+}
+
+bool send_rate_limiter::suspended(account_id account) const {
+  const stripe& s = _stripes[account.get() % stripe_count];
+  std::lock_guard lock(s.mutex);
+  auto it = s.strikes_by_account.find(account.get());
+  return it != s.strikes_by_account.end() && it->second.suspended;
+}
+
+bool send_rate_limiter::lift(account_id account) {
+  stripe& s = _stripes[account.get() % stripe_count];
+  std::lock_guard lock(s.mutex);
+  return s.strikes_by_account.erase(account.get()) > 0;
+}
+
 size_t send_rate_limiter::tracked() const {
   size_t n = 0;
   for (const auto& s : _stripes) {

@@ -52,16 +52,30 @@ class send_rate_limiter {
 
   size_t tracked() const;
 
+  // Compromised accounts: every refusal is a strike; `strikes_max` strikes
+  // within an hour suspend the account's sending (until lift() or a
+  // restart: the suspension is a brake for the admin to look, not a ban).
+  // Returns true when this strike suspended the account.
+  bool strike(account_id account, uint32_t strikes_max, uint64_t now_ms);
+  bool suspended(account_id account) const;
+  bool lift(account_id account);
+
  private:
   verdict acquire(account_id account, const limits& l, uint32_t messages, uint32_t recipients, uint64_t now_ms);
   struct bucket_pair {
     double messages = 0, recipients = 0;  // tokens used, drained continuously
     uint64_t updated_ms = 0;
   };
+  struct strikes {
+    uint32_t count = 0;
+    uint64_t window_start_ms = 0;
+    bool suspended = false;
+  };
   static constexpr size_t stripe_count = 16;
   struct stripe {
     mutable std::mutex mutex;
     std::unordered_map<uint64_t, bucket_pair> buckets;
+    std::unordered_map<uint64_t, strikes> strikes_by_account;  // accounts that hit a limit
   };
   std::array<stripe, stripe_count> _stripes;
 };

@@ -352,6 +352,30 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
     }
     c.spam.per_account.push_back(*parsed);
   }
+  c.outbound.enabled = r.boolean("outbound.enabled");
+  c.outbound.helo_name = r.string("outbound.helo_name");
+  c.outbound.port = uint16_t(r.u32("outbound.port", 1, 65'535));
+  c.outbound.source_address = r.string("outbound.source_address");
+  if (!c.outbound.source_address.empty() && !kio::socket_address::parse(c.outbound.source_address + ":0") &&
+      !kio::socket_address::parse("[" + c.outbound.source_address + "]:0"))
+    r.error("outbound.source_address", "not an IP address: \"" + c.outbound.source_address + "\"");
+  c.outbound.smarthost = r.string("outbound.smarthost");
+  c.outbound.tls_required = r.boolean("outbound.tls_required");
+  c.outbound.tls_required_domains = r.strings("outbound.tls_required_domains");
+  c.outbound.queue_lifetime_ms = r.integer("outbound.queue_lifetime_ms", 1'000, 60ull * 86'400'000);
+  c.outbound.delay_warning_ms = r.integer("outbound.delay_warning_ms", 0, 60ull * 86'400'000);
+  c.outbound.retry_initial_ms = r.integer("outbound.retry_initial_ms", 100, 86'400'000);
+  c.outbound.retry_max_ms = r.integer("outbound.retry_max_ms", 100, 7ull * 86'400'000);
+  c.outbound.connections_per_destination_max = r.u32("outbound.connections_per_destination_max", 1, 1'000);
+  c.outbound.deliveries_max = r.u32("outbound.deliveries_max", 1, 100'000);
+  c.outbound.messages_per_connection_max = r.u32("outbound.messages_per_connection_max", 1, 10'000);
+  c.outbound.connect_timeout_ms = r.integer("outbound.connect_timeout_ms", 100, 3'600'000);
+  c.outbound.greeting_timeout_ms = r.integer("outbound.greeting_timeout_ms", 100, 3'600'000);
+  c.outbound.command_timeout_ms = r.integer("outbound.command_timeout_ms", 100, 3'600'000);
+  c.outbound.data_init_timeout_ms = r.integer("outbound.data_init_timeout_ms", 100, 3'600'000);
+  c.outbound.data_block_timeout_ms = r.integer("outbound.data_block_timeout_ms", 100, 3'600'000);
+  c.outbound.data_end_timeout_ms = r.integer("outbound.data_end_timeout_ms", 100, 3'600'000);
+  c.outbound.rate_limit_strikes_before_suspend = r.u32("outbound.rate_limit_strikes_before_suspend", 1, 1'000'000);
   c.imap.line_length_max = r.u32("imap.line_length_max", 1000, 1 << 24);
   c.imap.literal_size_max_bytes = r.integer("imap.literal_size_max_bytes", 1024, 1ull << 34);
   // RFC 9051 5.4: an autologout timer of at least 30 minutes after login.

@@ -167,11 +167,39 @@ struct limits_section {
   uint32_t quota_warning_percent = 70;
 };
 
-// DNS for message authentication and `domain check`.
+// DNS for outbound delivery, message authentication and `domain check`.
 struct dns_section {
   std::vector<std::string> servers;  // "IP:PORT"; empty = /etc/resolv.conf
   uint32_t timeout_ms = 2000;        // per try
   uint32_t tries = 2;
+};
+
+// Outbound delivery (the queue, the SMTP client). Times follow RFC 5321
+// §4.5.3.2 and §4.5.4.1 by default.
+struct outbound_section {
+  bool enabled = true;
+  std::string helo_name;             // empty: server.hostname
+  uint16_t port = 25;                // the port of remote MX hosts (tests use another)
+  std::string source_address;        // bind outbound connections here ("" = any)
+  std::string smarthost;             // "host:port": relay everything there instead of MX
+  bool tls_required = false;         // refuse to deliver without STARTTLS
+  std::vector<std::string> tls_required_domains;
+  uint64_t queue_lifetime_ms = 5ull * 86'400'000;  // then bounce
+  uint64_t delay_warning_ms = 4ull * 3'600'000;    // a "delayed" DSN once, after this
+  uint64_t retry_initial_ms = 300'000;             // first retry; doubled each time
+  uint64_t retry_max_ms = 4'000'000;               // cap of the backoff
+  uint32_t connections_per_destination_max = 4;
+  uint32_t deliveries_max = 64;                    // messages in delivery at once
+  uint32_t messages_per_connection_max = 50;       // reuse one connection for this many
+  uint64_t connect_timeout_ms = 30'000;
+  uint64_t greeting_timeout_ms = 300'000;
+  uint64_t command_timeout_ms = 300'000;
+  uint64_t data_init_timeout_ms = 120'000;
+  uint64_t data_block_timeout_ms = 180'000;
+  uint64_t data_end_timeout_ms = 600'000;
+  // Per-account send limits (limits.send_*): this many refusals within an
+  // hour suspend the account's sending until an admin lifts it.
+  uint32_t rate_limit_strikes_before_suspend = 10;
 };
 
 // What to do with a message whose DMARC check fails under a policy.
@@ -209,6 +237,7 @@ struct config {
   limits_section limits;
   dns_section dns;
   msgauth_section msgauth;
+  outbound_section outbound;
 
   const listener_config* listener(std::string_view name) const;
 };

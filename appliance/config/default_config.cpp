@@ -185,6 +185,29 @@ rsa_bits_min = 1024               # weaker RSA keys give dkim=policy (RFC 8301)
 spf_dns_lookups_max = 10          # RFC 7208 4.6.4
 spf_void_lookups_max = 2
 public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat"  # Debian package publicsuffix
+
+[outbound]                        # delivery of submitted mail to other domains' MX hosts
+enabled = true
+helo_name = ""                    # empty = server.hostname
+port = 25                         # port of the remote MX hosts
+source_address = ""               # bind outbound connections to this IP ("" = any)
+smarthost = ""                    # "host:port": relay all outbound mail there instead of MX lookups
+tls_required = false              # false: STARTTLS whenever offered (opportunistic)
+tls_required_domains = []         # domains that must be reached over TLS
+queue_lifetime_ms = 432000000     # 5 days, then a bounce (RFC 3464 DSN) to the sender
+delay_warning_ms = 14400000       # 4 hours: one "delayed" DSN
+retry_initial_ms = 300000         # first retry after 5 minutes, doubled each time
+retry_max_ms = 4000000            # backoff cap
+connections_per_destination_max = 4
+deliveries_max = 64               # messages being delivered at once
+messages_per_connection_max = 50  # one connection carries this many messages to one host
+connect_timeout_ms = 30000
+greeting_timeout_ms = 300000      # RFC 5321 4.5.3.2 timeouts
+command_timeout_ms = 300000
+data_init_timeout_ms = 120000
+data_block_timeout_ms = 180000
+data_end_timeout_ms = 600000
+rate_limit_strikes_before_suspend = 10  # send-limit refusals in an hour before sending is suspended
 )toml";
   return text;
 }

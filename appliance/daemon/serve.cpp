@@ -36,6 +36,8 @@
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
 #include "appliance/pop3/pop3_listeners.h"
+#include "appliance/outbound/outbound_queue.h"
+#include "appliance/smtp/cross_core.h"
 #include "appliance/smtp/smtp_listeners.h"
 #include "appliance/smtp/smtp_services.h"
 #include "appliance/storage/compaction_loop.h"
@@ -237,6 +239,25 @@ std::string status_text(daemon_state& s, bool json) {
          std::to_string(s.stats->sum(counter::logins_blocked)) + " blocked\n";
 }
 
+// On the queue's core.
+kio::task<admin_response> run_queue_command(outbound::outbound_queue& q, const admin_request& request) {
+  admin_response r;
+  std::string verb = request.verb.substr(6);
+  if (verb == "list") {
+    r.out = q.list(request.json);
+    co_return r;
+  }
+  if (verb == "show") {
+    r.out = q.show(request.arg("id"), request.json);
+    if (r.out.empty()) r = admin_failure(request, "no queued message with id " + request.arg("id"));
+    co_return r;
+  }
+  std::string error = co_await q.control(verb, request.arg("id"));
+  if (!error.empty()) co_return admin_failure(request, error);
+  r.out = request.json ? "{\"ok\":true}\n" : verb + ": " + request.arg("id") + "\n";
+  co_return r;
+}
+
 kio::task<admin_response> run_admin_command(daemon_state& s, admin_request request) {
   if (request.verb == "status") {
     admin_response r;
@@ -263,6 +284,30 @@ kio::task<admin_response> run_admin_command(daemon_state& s, admin_request reque
       }
     }
     r.out += render_store_metrics(cores);
+    co_return r;
+  }
+  if (request.verb.rfind("queue.", 0) == 0) {
+    outbound::outbound_queue* q = s.smtp->outbound;
+    if (!q) co_return admin_failure(request, "outbound delivery is disabled (outbound.enabled = false)");
+    admin_request* req = &request;
+    auto make = [q, req]() { return run_queue_command(*q, *req); };
+    admin_response r;
+    if (q->core() == kio::reactor::current()->id()) {
+      r = co_await run_queue_command(*q, request);
+    } else {
+      r = co_await remote_task<admin_response, decltype(make)>(s.runtime->core(q->core()), make);
+    }
+    co_return r;
+  }
+  if (request.verb == "account.unsuspend") {
+    std::shared_ptr<const directory> dir = s.directories->get(kio::reactor::current()->id());
+    const account* acc = dir->find_account(request.arg("address"));
+    if (!acc) co_return admin_failure(request, "no account " + request.arg("address"));
+    bool was = s.send_limits->lift(acc->id);
+    s.log.info("admin").kv("command", request.verb).kv("address", acc->address).kv("was_suspended", was);
+    admin_response r;
+    r.out = request.json ? std::string("{\"was_suspended\":") + (was ? "true" : "false") + "}\n"
+                         : acc->address + (was ? ": sending allowed again\n" : ": was not suspended\n");
     co_return r;
   }
   if (request.verb == "auth.test") {
@@ -714,6 +759,14 @@ int serve(const serve_options& options) {
   s.pop3 = std::make_unique<pop3_shared>(*s.smtp);
   s.pop3_listeners = std::make_unique<pop3_listeners_shared>(*s.pop3, *s.smtp_listeners);
   s.pop3_listeners->cores.resize(rt.cores());
+  if (cfg->outbound.enabled) {
+    // The queue lives on the owner core of its store account; it is created
+    // here, before any core runs, so every session sees it.
+    unsigned queue_core = s.store->owner_of(store::account_id{outbound::queue_account_id}).get();
+    s.smtp_listeners->outbound = std::make_unique<outbound::outbound_queue>(*s.smtp, queue_core);
+    s.smtp->outbound = s.smtp_listeners->outbound.get();
+    s.smtp->outbound_core = queue_core;
+  }
 
   std::printf("ringmail: data in %s, config %s, %u cores\n", s.data_dir.c_str(), cfg->source.c_str(), rt.cores());
   if (!cfg->store.backup_directory.empty())

@@ -110,6 +110,11 @@ kio::task<void> accept_loop(kio::reactor& r, smtp_listeners_shared& shared, unsi
   }
 }
 
+kio::task<void> run_outbound(smtp_listeners_shared& shared) {
+  co_await shared.outbound->run();
+  if (shared.sessions.fetch_sub(1) == 1) maybe_stop_drivers(shared);
+}
+
 }  // namespace
 
 bool hold_commit_drivers(smtp_listeners_shared& shared) {
@@ -135,6 +140,11 @@ bool start_smtp(kio::reactor& r, smtp_listeners_shared& shared) {
     ++shared.cores_stopping;
     maybe_stop_drivers(shared);
   });
+  if (shared.outbound && core == shared.services.outbound_core) {
+    ++shared.sessions;
+    r.on_stop([&shared] { shared.outbound->stop(); });
+    r.spawn(run_outbound(shared));
+  }
 
   std::shared_ptr<const config> cfg = shared.services.configs.get(core);
   for (unsigned i = 0; i < 3; ++i) {

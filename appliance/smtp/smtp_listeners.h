@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "appliance/outbound/outbound_queue.h"
 #include "appliance/smtp/smtp_services.h"
 #include "kernel_io/net/connection_limits.h"
 #include "kernel_io/ring/reactor.h"
@@ -42,6 +43,9 @@ struct smtp_listeners_shared {
     uint32_t connections[3] = {0, 0, 0};
   };
   std::vector<std::unique_ptr<core_slot>> cores;
+  // Runs on smtp.outbound_core; counted in `sessions` while it runs, since
+  // it appends to the store too.
+  std::unique_ptr<outbound::outbound_queue> outbound;
 };
 
 // On core r: creates and starts this core's commit driver, binds the enabled

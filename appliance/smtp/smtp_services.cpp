@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "appliance/accounts/quota.h"
+#include "appliance/outbound/outbound_queue.h"
 #include "appliance/smtp/cross_core.h"
 #include "kernel_io/shard/cross_core.h"
 #include "protocols/smtp/parser/address.h"
@@ -26,6 +27,9 @@ uint64_t wall_ms() {
 }
 
 store::account_id store_account(account_id id) { return store::account_id{id.get()}; }
+
+// The destination of a recipient that goes to the outbound queue.
+constexpr std::string_view remote_destination = "remote";
 
 // "12,7": the recipient's accounts, as check_recipient resolved them.
 std::string encode_destination(const std::vector<account_id>& ids) {
@@ -158,6 +162,15 @@ smtp::verdict smtp_services::rate_limited(const smtp::session_info& info, const 
       .kv("ip", info.peer.ip_string())
       .kv("exceeded", v.exceeded)
       .kv("retry_after_ms", v.retry_after_ms);
+  const config& cfg = *_shared.configs.get(_core);
+  if (_shared.send_limits.strike(acc.id, cfg.outbound.rate_limit_strikes_before_suspend, wall_ms())) {
+    // Repeatedly over the limit: likely a stolen password. Stop the account
+    // sending and tell the admin (`ringmail account unsuspend` lifts it).
+    _shared.log.error("sending_suspended")
+        .kv("account", acc.address)
+        .kv("ip", info.peer.ip_string())
+        .kv("strikes", uint64_t(cfg.outbound.rate_limit_strikes_before_suspend));
+  }
   std::string when = v.retry_after_ms ? "try again in " + std::to_string((v.retry_after_ms + 59'999) / 60'000) +
                                             " minute(s)"
                                       : "the limit is lower than this message needs";
@@ -200,6 +213,10 @@ kio::task<smtp::verdict> smtp_services::check_sender(const smtp::session_info& i
   const config& cfg = *_shared.configs.get(_core);
   const account* acc = dir.find_account(info.authenticated);
   if (!acc) co_return refuse(info, "mail", 451, "4.7.1", "The authenticated account no longer exists");
+  if (_shared.send_limits.suspended(acc->id))
+    co_return refuse(info, "mail", 550, "5.7.1",
+                     "Sending is suspended for " + acc->address +
+                         " after repeated sending-limit violations; ask the administrator to lift it");
   if (sender.null)
     co_return refuse(info, "mail", 553, "5.7.1", "A null sender is not allowed on submission: use your address");
   std::string address = smtp::format_mailbox(sender.address);
@@ -237,9 +254,13 @@ kio::task<smtp::verdict> smtp_services::check_recipient(const smtp::session_info
     if (!dir.is_local_domain(p.address.domain)) {
       if (info.listener == smtp::listener_kind::mx)
         co_return refuse(info, "rcpt", 554, "5.7.1", "Relay access denied");
-      // Authenticated submission to another domain: the outbound queue is
-      // not there yet, so say so with a 4xx (never accept and drop).
-      co_return refuse(info, "rcpt", 451, "4.7.1", "Outbound delivery is not available yet on this server");
+      // Authenticated submission to another domain: the outbound queue.
+      if (!_shared.outbound)
+        co_return refuse(info, "rcpt", 451, "4.7.1", "Outbound delivery is disabled on this server");
+      if (p.address.domain.empty())
+        co_return refuse(info, "rcpt", 501, "5.1.3", "Recipient address has no domain");
+      rcpt.destination = std::string(remote_destination);
+      co_return smtp::verdict::accept();
     }
     res = dir.resolve_recipient(address);
   }
@@ -480,6 +501,24 @@ kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector
   co_return out;
 }
 
+constexpr std::pair<smtp::dsn_notify, std::string_view> notify_names[] = {
+    {smtp::dsn_notify::success, "SUCCESS"}, {smtp::dsn_notify::failure, "FAILURE"}, {smtp::dsn_notify::delay, "DELAY"}};
+
+// On the queue's core: the queue record, its group commit, then a wake-up.
+kio::task<smtp::verdict> queue_on_core(smtp_shared& shared, const outbound::envelope* env, store::blob_key key) {
+  unsigned core = kio::reactor::current()->id();
+  auto t = shared.outbound->append(*env, key);
+  if (!t)
+    co_return smtp::verdict::refuse(451, "4.3.0", std::string("Message not queued (store: ") +
+                                                      store::to_string(t.error()) + ")");
+  auto flushed = co_await shared.cores[core]->driver->flush(*t);
+  if (!flushed)
+    co_return smtp::verdict::refuse(451, "4.3.0", std::string("Message not queued (store: ") +
+                                                      store::to_string(flushed.error()) + ")");
+  shared.outbound->wake();
+  co_return smtp::verdict::accept();
+}
+
 class store_sink final : public smtp::message_sink {
  public:
   store_sink(smtp_shared& shared, unsigned core, std::string id, bool reject_nul)
@@ -575,7 +614,23 @@ kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
       ++deliveries;
     }
   }
-  if (deliveries == 0) co_return smtp::verdict::refuse(554, "5.5.1", "No valid recipients");
+  outbound::envelope queued;
+  for (const auto& rcpt : request.env.recipients) {
+    if (rcpt.destination != remote_destination) continue;
+    outbound::queued_recipient q;
+    q.address = smtp::format_mailbox(rcpt.address.address);
+    using smtp::dsn_notify;
+    if (rcpt.dsn.notify == dsn_notify::never) {
+      q.notify = "NEVER";
+    } else if (rcpt.dsn.notify != dsn_notify::unspecified) {
+      for (const auto& [flag, name] : notify_names)
+        if (smtp::has_notify(rcpt.dsn.notify, flag)) q.notify += (q.notify.empty() ? "" : ",") + std::string(name);
+    }
+    if (rcpt.dsn.orcpt_address) q.orcpt = rcpt.dsn.orcpt_type.value_or("rfc822") + ";" + *rcpt.dsn.orcpt_address;
+    queued.recipients.push_back(std::move(q));
+  }
+  if (deliveries == 0 && queued.recipients.empty())
+    co_return smtp::verdict::refuse(554, "5.5.1", "No valid recipients");
 
   // Phase 1 everywhere before phase 2 anywhere, so a full mailbox or a
   // store error refuses the message before any copy becomes visible.
@@ -613,6 +668,42 @@ kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
           .kv("reason", o.decision.text);
       co_return o.decision;
     }
+  }
+  if (!queued.recipients.empty()) {
+    // Remote recipients: one queue record on the queue's core, durable
+    // before the 250 (the blob already is).
+    std::shared_ptr<const directory> dir = _shared.directories.get(_core);
+    const account* submitter = dir->find_account(request.info.authenticated);
+    queued.id = _id;
+    queued.sender = request.env.sender.null ? std::string() : smtp::format_mailbox(request.env.sender.address);
+    queued.account = submitter ? submitter->id.get() : 0;
+    queued.created_ms = wall_ms();
+    queued.ret = request.env.parameters.ret == smtp::dsn_return::full      ? "FULL"
+                 : request.env.parameters.ret == smtp::dsn_return::headers ? "HDRS"
+                                                                            : "";
+    queued.envid = request.env.parameters.envid.value_or("");
+    queued.eight_bit = request.env.parameters.body == smtp::body_type::eight_bit_mime;
+    queued.smtputf8 = request.env.parameters.smtputf8;
+    // Return-Path is added by the final delivery (RFC 5321 §4.4), never sent on.
+    std::string_view trace = request.trace_headers;
+    if (trace.starts_with("Return-Path:")) {
+      size_t end = trace.find("\r\n");
+      trace.remove_prefix(end == std::string_view::npos ? trace.size() : end + 2);
+    }
+    queued.trace_headers = std::string(trace) + extra;
+    smtp_shared* shared = &_shared;
+    const outbound::envelope* env = &queued;
+    store::blob_key key = blob.key;
+    smtp::verdict v = co_await on_core<smtp::verdict>(_shared, _shared.outbound_core,
+                                                      [shared, env, key] { return queue_on_core(*shared, env, key); });
+    if (!v.ok) {
+      _shared.log.error("queue_failed").kv("session", request.info.session_id).kv("id", _id).kv("reason", v.text);
+      co_return v;
+    }
+    _shared.log.info("message_queued")
+        .kv("id", _id)
+        .kv("from", queued.sender)
+        .kv("recipients", uint64_t(queued.recipients.size()));
   }
   _shared.stats.add(_core, counter::messages_accepted);
   _shared.stats.add(_core, counter::message_bytes_accepted, size);

@@ -49,6 +49,9 @@
 namespace appliance {
 
 class spam_shared;
+namespace outbound {
+class outbound_queue;
+}
 
 // What one core owns for SMTP. Touched only on that core.
 struct smtp_core_state {
@@ -89,6 +92,9 @@ struct smtp_shared {
   msgauth_shared* msgauth = nullptr;  // SPF/DKIM/DMARC on the MX listener; null = off
   // Set by the daemon: durable deliveries are announced here (IMAP IDLE).
   mailbox_events* events = nullptr;
+  // The outbound queue (null when outbound.enabled is false) and its core.
+  outbound::outbound_queue* outbound = nullptr;
+  unsigned outbound_core = 0;
 };
 
 // On the owner core of `acc`: make sure the account exists in the store

@@ -1,0 +1,71 @@
+"""Interop with a real peer: a private Postfix on 127.0.0.6 is the MX of
+postfix.test. ringmail (A, 127.0.0.2) delivers submitted mail to it over
+STARTTLS; Postfix relays mail for alpha.test to ringmail's MX, where it
+lands in the account's INBOX. DNS from a private dnsmasq."""
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import free_port  # noqa: E402
+from outbound_peers import Dnsmasq, Postfix  # noqa: E402
+from test_outbound import Instance, wait_until  # noqa: E402
+
+
+class PostfixInterop(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.mx_port = free_port()
+        cls.dns_port = free_port()
+        cls.dns = Dnsmasq(cls.dns_port,
+                          mx=[("alpha.test", "mx.alpha.test", 10), ("postfix.test", "mx.postfix.test", 10)],
+                          hosts=[("mx.alpha.test", "127.0.0.2"), ("mx.postfix.test", "127.0.0.6")])
+        cls.root = tempfile.mkdtemp(prefix="ringmail-postfix-")
+        cls.postfix = Postfix(cls.root, "127.0.0.6", cls.mx_port, "postfix.test",
+                              relay={"alpha.test": f"[127.0.0.2]:{cls.mx_port}"})
+        cls.a = Instance("127.0.0.2", "alpha.test", "ann@alpha.test", cls.mx_port, cls.dns_port).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.a.daemon and cls.a.daemon.proc.poll() is None:
+            cls.a.stop()
+        cls.postfix.stop()
+        cls.dns.stop()
+        shutil.rmtree(cls.a.dir, ignore_errors=True)
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+    def test_ringmail_delivers_to_postfix_over_starttls(self):
+        self.a.submit(["user@postfix.test"], "to-postfix")
+        got = wait_until(lambda: [m for m in self.postfix.messages() if b"Subject: to-postfix" in m], 30,
+                         "Postfix to deliver the message")
+        self.assertEqual(len(got), 1)
+        self.assertIn(b"\n.a line with a leading dot", got[0].replace(b"\r\n", b"\n"))
+        log = self.postfix.output()
+        self.assertIn("TLS connection established from", log)
+        self.assertIn("status=sent (delivered to maildir)", log)
+        out = self.a.daemon.output()
+        delivered = [l for l in out.splitlines() if "outbound_delivered" in l and "user@postfix.test" in l]
+        self.assertTrue(delivered, out[-2000:])
+        self.assertIn('tls="TLSv1.', delivered[0])
+
+    def test_postfix_delivers_to_ringmail(self):
+        import smtplib
+        with smtplib.SMTP("127.0.0.6", self.mx_port, timeout=20) as s:
+            s.ehlo("client.test")
+            s.sendmail("someone@postfix.test", ["ann@alpha.test"],
+                       b"From: <someone@postfix.test>\r\nTo: <ann@alpha.test>\r\nSubject: from-postfix\r\n\r\nhi\r\n")
+        wait_until(lambda: [l for l in self.postfix.output().splitlines()
+                            if "to=<ann@alpha.test>" in l and "status=sent" in l], 30, "Postfix to relay to ringmail")
+        self.assertEqual(self.a.stop(), 0)
+        inbox = self.a.inbox()
+        self.a.start()
+        got = [m for m in inbox if b"Subject: from-postfix" in m]
+        self.assertEqual(len(got), 1)
+        self.assertIn(b"by mx.postfix.test", got[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
