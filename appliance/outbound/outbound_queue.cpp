@@ -1,6 +1,7 @@
 #include "appliance/outbound/outbound_queue.h"
 
 #include <algorithm>
+#include <deque>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -324,24 +325,33 @@ kio::task<void> outbound_queue::deliver(std::shared_ptr<queue_item> item) {
   std::shared_ptr<const config> cfg = _shared.configs.get(_core);
   ++item->state.attempts;
   uint32_t attempt = item->state.attempts;
-  // The attempt is a record too: after a restart the backoff continues.
-  std::vector<std::string> previous;
-  if (attempt > 1) previous.push_back(attempts_keyword(attempt - 1));
-  // (Keyword lists are built into locals: GCC 12 rejects braced lists
-  // inside co_await arguments, see docs/ARCHITECTURE.md "Toolchain notes".)
-  std::vector<std::string> now_attempts{attempts_keyword(attempt)};
-  (void)co_await mark(*item, now_attempts, previous);
   std::map<std::string, std::vector<size_t>> by_domain;
   for (size_t i = 0; i < item->env.recipients.size(); ++i)
     if (!item->state.recipients[i].final()) by_domain[domain_of(item->env.recipients[i].address)].push_back(i);
   for (auto& [domain, recipients] : by_domain) {
     if (_stopping) break;
-    // Per-destination concurrency: wait for a slot.
-    while (_active_per_domain[domain] >= cfg->outbound.connections_per_destination_max && !_stopping)
-      co_await kio::sleep_for(20);
-    ++_active_per_domain[domain];
-    co_await deliver_domain(*item, domain, recipients);
-    --_active_per_domain[domain];
+    // Per-destination concurrency: take a slot or queue for one; a slot
+    // given back goes straight to the next waiter (no polling).
+    if (_active_per_domain[domain] >= cfg->outbound.connections_per_destination_max) {
+      struct slot_wait {
+        std::deque<std::coroutine_handle<>>& waiters;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<> h) { waiters.push_back(h); }
+        void await_resume() const noexcept {}
+      };
+      slot_wait w{_slot_waiters[domain]};
+      co_await w;  // resumed holding the slot its giver had
+    } else {
+      ++_active_per_domain[domain];
+    }
+    if (!_stopping) co_await deliver_domain(*item, domain, recipients);
+    auto& waiters = _slot_waiters[domain];
+    if (!waiters.empty()) {
+      kio::reactor::current()->schedule(waiters.front());
+      waiters.pop_front();
+    } else {
+      --_active_per_domain[domain];
+    }
   }
   // Permanent failures: one DSN naming only them, then they are final.
   std::vector<size_t> failed_now;
@@ -377,6 +387,15 @@ kio::task<void> outbound_queue::deliver(std::shared_ptr<queue_item> item) {
   if (all_final || item->removed) {
     co_await finish(item);
   } else {
+    // The attempt is a record too, so the backoff continues after a
+    // restart. Written only for a message that stays queued (one group
+    // commit less for the common case, delivered at the first try); a crash
+    // mid-attempt just leaves the count one lower. (Keyword lists are built
+    // into locals: GCC 12 rejects braced lists inside co_await arguments.)
+    std::vector<std::string> previous;
+    if (attempt > 1) previous.push_back(attempts_keyword(attempt - 1));
+    std::vector<std::string> now_attempts{attempts_keyword(attempt)};
+    (void)co_await mark(*item, now_attempts, previous);
     // Delay warning, once.
     if (!item->state.warned && cfg->outbound.delay_warning_ms > 0 &&
         now >= item->env.created_ms + cfg->outbound.delay_warning_ms) {

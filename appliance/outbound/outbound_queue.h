@@ -24,7 +24,9 @@
 // idle pool keyed by domain for a few seconds, and the next message to that
 // domain takes it (up to messages_per_connection_max).
 
+#include <coroutine>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -97,6 +99,7 @@ class outbound_queue {
   std::map<uint32_t, std::shared_ptr<queue_item>> _items;  // by UID in the queue mailbox
   uint32_t _loaded_through_uid = 0;
   std::map<std::string, uint32_t> _active_per_domain;
+  std::map<std::string, std::deque<std::coroutine_handle<>>> _slot_waiters;
   std::map<std::string, std::vector<idle_connection>> _idle;
   uint32_t _in_flight = 0;
   wake_timer _wake;

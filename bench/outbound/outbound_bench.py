@@ -155,6 +155,7 @@ def main():
     ap.add_argument("--messages", type=int, default=300)
     args = ap.parse_args()
     root = tempfile.mkdtemp(prefix="ringmail-outbound-bench-")
+    os.chmod(root, 0o755)  # Postfix's daemons (user postfix) live below
     dns_port, mx_port = free_port(), free_port()
     dns = Dnsmasq(dns_port, mx=[("alpha.test", "mx.alpha.test", 10), ("sink.test", "mx.sink.test", 10)],
                   hosts=[("mx.alpha.test", "127.0.0.2"), ("mx.sink.test", SINK_IP)])
@@ -163,8 +164,10 @@ def main():
         for tls in (False, True):
             wall, cpu = run_ringmail(args.messages, tls, root, dns_port, mx_port)
             rows.append(("ringmail", tls, wall, cpu))
+            print("measured", rows[-1], flush=True)
             wall, cpu = run_postfix(args.messages, tls, root, mx_port)
             rows.append(("postfix", tls, wall, cpu))
+            print("measured", rows[-1], flush=True)
     finally:
         dns.stop()
         shutil.rmtree(root, ignore_errors=True)
