@@ -51,6 +51,10 @@ struct imap_shared {
   // left, and every idle connection times the untagged EXISTS that covers it.
   std::unique_ptr<std::atomic<uint64_t>[]> sent_ns;
   std::atomic<uint64_t> storm_sent{0};
+  // The sender runs detached; the IDLE sessions wait for it before they end
+  // (the server pushes EXISTS before its 250 reaches the sender, and the
+  // generator's reactors stop when the last session ends).
+  std::atomic<bool> storm_running{false};
   std::atomic<uint64_t> wakeups{0};
 };
 
@@ -209,7 +213,10 @@ kio::task<void> storm_sender(imap_shared& shared, session_context ctx) {
   smtp.tls = tls_mode::none;
   session_context sctx{ctx.index, ctx.thread, ctx.stats, smtp, nullptr, ctx.deadline_ns};
   auto c = co_await open_connection(sctx, 64 * 1024);
-  if (!c) co_return;
+  if (!c) {
+    shared.storm_running = false;
+    co_return;
+  }
   auto& s = *c->stream;
   bool ok = co_await smtp_step(sctx, s, "", 220);
   if (ok) ok = co_await smtp_step(sctx, s, "EHLO storm.client\r\n", 250);
@@ -231,6 +238,7 @@ kio::task<void> storm_sender(imap_shared& shared, session_context ctx) {
   }
   (void)co_await smtp_step(sctx, s, "QUIT\r\n", 221);
   co_await s.close();
+  shared.storm_running = false;
 }
 
 kio::task<void> hold_idle(imap_shared& shared, session_context& ctx, imap_client& client, uint32_t exists_at_select) {
@@ -250,7 +258,10 @@ kio::task<void> hold_idle(imap_shared& shared, session_context& ctx, imap_client
   unsigned now_idling = ++shared.idling;
   if (now_idling == ctx.options.connections && !shared.ready_written.exchange(true)) {
     if (!shared.options.ready_file.empty()) std::ofstream(shared.options.ready_file) << now_idling << "\n";
-    if (shared.options.storm_messages > 0) kio::reactor::current()->spawn(storm_sender(shared, ctx));
+    if (shared.options.storm_messages > 0) {
+      shared.storm_running = true;
+      kio::reactor::current()->spawn(storm_sender(shared, ctx));
+    }
   }
   uint32_t seen = exists_at_select;  // EXISTS count already timed
   const uint32_t storm_end = exists_at_select + shared.options.storm_messages;
@@ -278,6 +289,7 @@ kio::task<void> hold_idle(imap_shared& shared, session_context& ctx, imap_client
   if (shared.options.storm_messages > 0 && seen < storm_end)
     ctx.stats.error("IDLE saw " + std::to_string(seen - exists_at_select) + " of " +
                     std::to_string(shared.options.storm_messages) + " storm messages");
+  while (shared.storm_running && !ctx.past_deadline()) co_await kio::sleep_for(5);
   s.connection().options().idle_timeout_ms = ctx.options.timeout_ms;
   auto d = co_await s.write_direct(bytes_of("DONE\r\n"));
   if (!d) co_return;

@@ -434,13 +434,17 @@ kio::task<session::next> session::on_auth(command& cmd) {
         auto awaited = co_await protocol_error(535, "5.7.8", "Authentication credentials invalid");
         co_return awaited;
       }
-    case auth_outcome::temporary_failure:
-      co_return (co_await respond(454, "4.7.0", result.text.empty() ? "Temporary authentication failure" : result.text))
-                    ? next::go_on
-                    : next::close;
-    case auth_outcome::blocked:
-      co_await respond(421, "4.7.0", result.text.empty() ? "Too many failed logins; try again later" : result.text, true);
+    case auth_outcome::temporary_failure: {
+      // The text is a local first: a `?:` temporary inside co_await's
+      // arguments is destroyed twice by GCC 12 (docs/ARCHITECTURE.md).
+      std::string text = result.text.empty() ? "Temporary authentication failure" : result.text;
+      co_return (co_await respond(454, "4.7.0", text)) ? next::go_on : next::close;
+    }
+    case auth_outcome::blocked: {
+      std::string text = result.text.empty() ? "Too many failed logins; try again later" : result.text;
+      co_await respond(421, "4.7.0", text, true);
       co_return next::close;
+    }
     case auth_outcome::tls_required:
       {
         auto awaited = co_await protocol_error(538, "5.7.11", "This account may only log in over TLS");
@@ -577,7 +581,8 @@ kio::task<session::next> session::finish_message() {
     }
   }
   std::string trace = trace_headers();
-  auto v = co_await _sink->commit({*_env, _info, trace, filtered ? &*filtered : nullptr});
+  const inbound_filter::outcome* filter_outcome = filtered ? &*filtered : nullptr;
+  auto v = co_await _sink->commit({*_env, _info, trace, filter_outcome});
   _sink.reset();  // committed (or failed inside commit): nothing to abort
   reset_transaction();
   co_return (co_await respond(v.code, v.enhanced, v.text, true)) ? next::go_on : next::close;

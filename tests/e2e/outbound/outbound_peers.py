@@ -30,12 +30,13 @@ class Dnsmasq:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("dnsmasq exited: " + self.proc.stderr.read().decode(errors="replace"))
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    return  # dnsmasq holds the port
-            time.sleep(0.02)
+            # Ready when it accepts on its TCP port (probing by binding the UDP
+            # port would hold it for a moment and make dnsmasq's bind fail).
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.02)
         raise RuntimeError("dnsmasq did not start")
 
     def stop(self):

@@ -55,16 +55,17 @@ class AresResolver : public ::testing::Test {
       _exit(127);
     }
     ASSERT_GT(pid, 0);
-    // Ready when the port is taken (bind fails).
+    // Ready when dnsmasq accepts on its TCP port. (Probing by binding the
+    // UDP port would hold it for a moment and make dnsmasq's own bind fail.)
     for (int i = 0; i < 200; ++i) {
-      int fd = socket(AF_INET, SOCK_DGRAM, 0);
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
       sockaddr_in a{};
       a.sin_family = AF_INET;
       a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
       a.sin_port = htons(port);
-      bool taken = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
+      bool listening = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
       close(fd);
-      if (taken) return;
+      if (listening) return;
       int status = 0;
       ASSERT_EQ(waitpid(pid, &status, WNOHANG), 0) << "dnsmasq exited (is it installed? .ci/install-deps)";
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
