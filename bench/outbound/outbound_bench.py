@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "e2e"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "e2e", "outbound"))
-from harness import free_port  # noqa: E402
+from harness import free_dns_port, free_port  # noqa: E402
 from outbound_peers import Dnsmasq, Postfix, Sink  # noqa: E402
 from test_outbound import Instance, wait_until  # noqa: E402
 
@@ -156,7 +156,7 @@ def main():
     args = ap.parse_args()
     root = tempfile.mkdtemp(prefix="ringmail-outbound-bench-")
     os.chmod(root, 0o755)  # Postfix's daemons (user postfix) live below
-    dns_port, mx_port = free_port(), free_port()
+    dns_port, mx_port = free_dns_port(), free_port()
     dns = Dnsmasq(dns_port, mx=[("alpha.test", "mx.alpha.test", 10), ("sink.test", "mx.sink.test", 10)],
                   hosts=[("mx.alpha.test", "127.0.0.2"), ("mx.sink.test", SINK_IP)])
     rows = []

@@ -19,6 +19,25 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_dns_port():
+    """A port free for both UDP and TCP, for a private dnsmasq (it binds
+    both). Taken below the kernel's ephemeral range (32768+): a port from
+    bind(0) can be the local port of some client's TCP connection a moment
+    later, and dnsmasq's TCP bind then fails on a loaded machine."""
+    import random
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            try:
+                t.bind(("127.0.0.1", port))
+                u.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port for dnsmasq")
+
+
 def wait_for_port(port, timeout=60.0, proc=None):
     """Waits until something accepts on `port`. The generous timeout is for
     sanitizer builds on a loaded machine (first start generates a certificate

@@ -20,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import RINGMAIL, Daemon, free_port  # noqa: E402
+from harness import RINGMAIL, Daemon, free_dns_port, free_port  # noqa: E402
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 DEBIAN_PYTHON = "/usr/bin/python3"
@@ -33,18 +33,6 @@ def cli(data_dir, *args, stdin=None, config=None):
     if config:
         cmd += ["--config", config]
     return subprocess.run(cmd, input=stdin, capture_output=True, timeout=120)
-
-
-def free_udp_tcp_port():
-    for _ in range(50):
-        port = free_port()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            try:
-                u.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port")
 
 
 def generate_key(data_dir, domain, algorithm):
@@ -114,7 +102,7 @@ address = "127.0.0.1:{cls.ports['submissions']}"
 
     @classmethod
     def start_dns(cls):
-        cls.dns_port = free_udp_tcp_port()
+        cls.dns_port = free_dns_port()
         records = [
             "--mx-host=sender.test,mail.sender.test,10",
             "--host-record=mail.sender.test,127.0.0.1",

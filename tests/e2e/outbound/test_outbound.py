@@ -22,7 +22,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import RINGMAIL, Daemon, free_port  # noqa: E402
+from harness import RINGMAIL, Daemon, free_dns_port, free_port  # noqa: E402
 from outbound_peers import Dnsmasq, Sink  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
@@ -170,7 +170,7 @@ class Outbound(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.mx_port = free_port()
-        cls.dns_port = free_port()
+        cls.dns_port = free_dns_port()
         cls.dns = Dnsmasq(cls.dns_port,
                           mx=[("alpha.test", "mx.alpha.test", 10), ("beta.test", "mx.beta.test", 10),
                               ("sink.test", "mx.sink.test", 10), ("silent.test", "mx.silent.test", 10)],

@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import free_port  # noqa: E402
+from harness import free_dns_port, free_port  # noqa: E402
 from outbound_peers import Dnsmasq, Postfix  # noqa: E402
 from test_outbound import Instance, wait_until  # noqa: E402
 
@@ -19,7 +19,7 @@ class PostfixInterop(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.mx_port = free_port()
-        cls.dns_port = free_port()
+        cls.dns_port = free_dns_port()
         cls.dns = Dnsmasq(cls.dns_port,
                           mx=[("alpha.test", "mx.alpha.test", 10), ("postfix.test", "mx.postfix.test", 10)],
                           hosts=[("mx.alpha.test", "127.0.0.2"), ("mx.postfix.test", "127.0.0.6")])

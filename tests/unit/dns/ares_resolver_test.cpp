@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,16 +21,26 @@
 
 namespace {
 
+// A port free for UDP and TCP (dnsmasq binds both), below the kernel's
+// ephemeral range: a port from bind(0) can become some client's local TCP
+// port a moment later, and dnsmasq's bind then fails on a loaded machine.
 uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  static std::mt19937 random(std::random_device{}());
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    uint16_t port = uint16_t(20000 + random() % 12000);
+    bool free = true;
+    for (int type : {SOCK_STREAM, SOCK_DGRAM}) {
+      int fd = socket(AF_INET, type, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(port);
+      free = free && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      close(fd);
+    }
+    if (free) return port;
+  }
+  return 0;
 }
 
 class AresResolver : public ::testing::Test {
