@@ -4,6 +4,7 @@ Every test gets its own data directory and free loopback ports; the daemon
 is stopped by its PID (SIGTERM, then SIGKILL if it overstays), never by name.
 """
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,9 +15,19 @@ RINGMAIL = os.environ.get("RINGMAIL_BIN", "ringmail")
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback TCP port for a daemon under test. Chosen at random
+    below the kernel's ephemeral range (32768+), so it is never the local
+    port of some client connection, and two tests starting at once rarely
+    pick the same one (bind(0) tends to hand a just-released port out again)."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
 
 
 def free_dns_port():
@@ -24,7 +35,6 @@ def free_dns_port():
     both). Taken below the kernel's ephemeral range (32768+): a port from
     bind(0) can be the local port of some client's TCP connection a moment
     later, and dnsmasq's TCP bind then fails on a loaded machine."""
-    import random
     for _ in range(200):
         port = random.randrange(20000, 32000)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
