@@ -110,9 +110,8 @@ reject_nul = true                 # refuse messages containing NUL bytes (554 5.
 backup_directory = ""             # every durable record is copied here as soon as it is durable
                                   # (put it on another disk); empty = no backup. `ringmail restore` reads it.
 segment_size_max_bytes = 67108864 # a core's segment file rolls over at this size
-compaction_interval_ms = 0        # each core looks for segments to compact this often; 0 = never.
-                                  # Off by default: a pass racing appends on a busy core tripped the
-                                  # store's framing assertion once (notes/closer.md); e.g. 600000
+compaction_interval_ms = 600000   # each core looks for segments to compact this often; 0 = never.
+                                  # A pass is stepped on the reactor (store/README.md "Compaction")
 compaction_live_percent_max = 50  # a sealed segment is rewritten when at most this much of it is live
 compaction_grace_ms = 60000       # a blob committed this recently counts as live
 

@@ -80,7 +80,14 @@ void write_header_fields(char* p, const record_header& h) {
 }
 
 std::uint64_t record_checksum(const char* header24, std::string_view payload, std::uint64_t seed) {
+  // A state on the stack must be initialised before reset_withSeed: that
+  // call skips deriving the secret from the seed when the state's `seed`
+  // field already equals it, so leftover stack bytes from an earlier call
+  // with the same seed, whose secret area something else has overwritten
+  // since, gave a wrong checksum now and then (xxhash.h: XXH3_INITSTATE).
+  // That was the daemon's "seal_record self-check" abort under compaction.
   XXH3_state_t state;
+  XXH3_INITSTATE(&state);
   XXH3_64bits_reset_withSeed(&state, seed);
   XXH3_64bits_update(&state, header24, 24);
   XXH3_64bits_update(&state, payload.data(), payload.size());

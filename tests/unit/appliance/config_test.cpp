@@ -123,7 +123,7 @@ TEST(config, smtp_size_is_100_mb_with_per_domain_overrides) {
 TEST(config, store_section) {
   config d = default_config();
   EXPECT_EQ(d.store.backup_directory, "");
-  EXPECT_EQ(d.store.compaction_interval_ms, 0u);  // off until the open compaction bug is fixed
+  EXPECT_EQ(d.store.compaction_interval_ms, 600'000u);  // on: every 10 minutes per core
   auto bad = errors_of("[store]\nsegment_size_max_bytes = 10\ncompaction_live_percent_max = 100\n");
   ASSERT_EQ(bad.size(), 2u);
   EXPECT_EQ(bad[0].key, "store.segment_size_max_bytes");

@@ -3,7 +3,12 @@
 // the middle, torn transactions.
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <cstring>
 #include <random>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 #include "store/format/format.h"
 #include "store/log/segment_scan.h"
@@ -76,6 +81,60 @@ TEST(store_format, record_frame_checks_every_byte) {
   EXPECT_EQ(format::check_record(std::string_view(seg).substr(0, seg.size() - 1), seed).status,
             format::frame_status::need_more);
   EXPECT_EQ(format::check_record(std::string(64, '\0'), seed).status, format::frame_status::zeroes);
+}
+
+// Leaves on the stack below the caller what an XXH3 state with `seed` and
+// no external secret looks like at every 64-byte alignment, around a
+// secret area of garbage: the bytes an earlier checksum of the same
+// segment leaves behind once other calls have overwritten part of its
+// frame. Not inlined, so its frame is where the next call's frame will be.
+[[gnu::noinline]] void leave_stale_xxh3_state_on_stack(std::uint64_t s) {
+  constexpr std::size_t words = (64u << 10) / 8;
+  alignas(64) std::uint64_t area[words];
+  constexpr std::size_t seed_word = offsetof(XXH3_state_t, seed) % 64 / 8;
+  constexpr std::size_t secret_ptr_word = offsetof(XXH3_state_t, extSecret) % 64 / 8;
+  static_assert(seed_word != secret_ptr_word);
+  for (std::size_t i = 0; i < words; ++i) {
+    const std::size_t w = i % 8;
+    area[i] = w == seed_word ? s : w == secret_ptr_word ? 0 : 0xabababababababab;
+  }
+  asm volatile("" : : "r"(area) : "memory");  // the stores must happen
+}
+
+// The record's checksum as the format defines it, from the one-shot XXH3
+// (no streaming state): header bytes 0..23, then the payload.
+std::uint64_t reference_checksum(std::string_view record, std::uint64_t s) {
+  std::string covered(record.substr(0, 24));
+  covered.append(record.substr(format::record_header_size));
+  return XXH3_64bits_withSeed(covered.data(), covered.size(), s);
+}
+
+// Regression: record_checksum kept an XXH3 state on the stack without
+// initialising it, and XXH3_64bits_reset_withSeed skips deriving the secret
+// when the state's seed field already holds the seed. Stale stack bytes of
+// an earlier call with the same seed thus gave a wrong checksum now and
+// then: in the daemon, seal_record's self-check aborted under compaction.
+TEST(store_format, checksum_ignores_stale_stack_bytes) {
+  std::string payload;
+  for (int i = 0; i < 3000; ++i) payload.push_back(static_cast<char>('a' + i % 23));
+  format::record_header h;
+  h.payload_size = static_cast<std::uint32_t>(payload.size());
+  h.type = record_type::blob_chunk;
+  h.time_ms = 1795468481257ull;
+  for (int round = 0; round < 3; ++round) {
+    std::string framed;
+    leave_stale_xxh3_state_on_stack(seed);
+    format::frame_record(framed, h, payload, seed);
+    std::uint64_t stored = 0;
+    std::memcpy(&stored, framed.data() + 24, 8);
+    EXPECT_EQ(stored, reference_checksum(framed, seed));
+    // A correct record must verify whatever the stack held before.
+    std::string reference = framed;
+    const std::uint64_t want = reference_checksum(framed, seed);
+    std::memcpy(reference.data() + 24, &want, 8);
+    leave_stale_xxh3_state_on_stack(seed);
+    EXPECT_EQ(format::check_record(reference, seed).status, format::frame_status::ok);
+  }
 }
 
 TEST(store_format, payload_round_trips) {
