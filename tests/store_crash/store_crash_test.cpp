@@ -26,6 +26,10 @@
 //     retire), so kills land before, during and after copies, checkpoints
 //     and unlinks. The parent additionally requires that compaction retired
 //     segments in some round ("C" lines) and that no compaction step failed.
+//     Every third round's kill clock starts at the child's first retiring
+//     pass, so that holds (and kills land inside the passes that follow)
+//     however slow the build is (ASan); extra rounds are bounded in count
+//     and time.
 //     The replay-from-scratch comparison is left out in this mode: segments
 //     whose mailbox records live only in the checkpoint are gone by design.
 //   store_crash_test fsize <seed> 1
@@ -36,12 +40,14 @@
 //   store_crash_test enospc <seed> 1
 //     The same on a 1 MiB tmpfs: a real ENOSPC.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -452,7 +458,17 @@ struct verifier {
   }
 };
 
-enum class kill_clock { from_start, from_first_ack };
+// When the kill clock starts: at the fork; at the child's first
+// acknowledgement; or (compaction mode) once the child reported a pass that
+// retired segments ("C"), so compaction is known to be running and the kill
+// lands in one of the passes that follow back to back (checkpoint, copies,
+// retire, unlinks) however slow the build: under ASan a child could spend a
+// whole fixed window recovering and never get a pass done.
+enum class kill_clock { from_start, from_first_ack, from_compaction };
+
+// How long a child may take to report its first retiring pass before it is
+// killed anyway (the round then counts as an ordinary one).
+constexpr int compaction_wait_ms_max = 30'000;
 
 std::string run_child(const std::string& dir, std::uint64_t seed, int kill_after_ms, rlim_t fsize_limit,
                       bool on_reactor = false, bool compact = false, kill_clock clock = kill_clock::from_start) {
@@ -487,6 +503,18 @@ std::string run_child(const std::string& dir, std::uint64_t seed, int kill_after
         if (n > 0) text.append(buf, static_cast<std::size_t>(n));
         break;
       }
+    } else if (clock == kill_clock::from_compaction) {
+      // Read what the child says until a "C" line is in, bounded in time.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(compaction_wait_ms_max);
+      auto compacted = [&] { return text.rfind("C ", 0) == 0 || text.find("\nC ") != std::string::npos; };
+      while (!compacted() && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fds[0], POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        const ssize_t n = ::read(fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // the child is gone
+        text.append(buf, static_cast<std::size_t>(n));
+      }
     }
     ::usleep(static_cast<useconds_t>(kill_after_ms) * 1000);
     ::kill(pid, SIGKILL);
@@ -514,23 +542,34 @@ int sigkill_mode(std::uint64_t seed, int rounds, bool on_reactor, bool compact =
   std::mt19937_64 rng(seed);
   verifier v;
   v.from_scratch_comparable = !compact;
-  // With compaction, a slow build (ASan on a loaded machine) may not have
-  // segments older than the grace period after `rounds` rounds: it goes on,
-  // up to three times as many, until compaction has retired one.
+  // With compaction, every third round's kill clock starts at the child's
+  // first retiring pass (kill_clock::from_compaction), so retiring is proven
+  // and kills land inside later passes whatever the build's speed. Should
+  // no pass have retired anything after `rounds` rounds, more follow, bounded
+  // by count (three times as many) and by time.
   const int rounds_max = compact ? 3 * rounds : rounds;
+  const auto extra_rounds_until = std::chrono::steady_clock::now() + std::chrono::seconds(200);
   for (int round = 0; round < rounds_max; ++round) {
-    if (round >= rounds && v.segments_compacted > 0) break;
+    if (round >= rounds && (v.segments_compacted > 0 || std::chrono::steady_clock::now() > extra_rounds_until)) break;
     // With compaction, longer lives: a pass needs segments past the grace
-    // period, which only a few rounds of history provide.
-    const int kill_ms = compact ? 100 + static_cast<int>(rng() % 700) : 5 + static_cast<int>(rng() % 400);
+    // period, which only a few rounds of history provide. After a retiring
+    // pass, a short wait: passes follow each other every few milliseconds.
+    const bool after_compaction = compact && round % 3 == 2;
+    const int kill_ms = after_compaction ? static_cast<int>(rng() % 300)
+                        : compact        ? 100 + static_cast<int>(rng() % 700)
+                                         : 5 + static_cast<int>(rng() % 400);
     // Every third round counts from the start, so some kills land in
-    // start-up and recovery; the others count from the first acknowledgement.
-    const auto clock = round % 3 == 0 ? kill_clock::from_start : kill_clock::from_first_ack;
+    // start-up and recovery; the others count from the first acknowledgement
+    // (or, with compaction, every third from the first retiring pass).
+    const auto clock = round % 3 == 0 ? kill_clock::from_start
+                       : after_compaction ? kill_clock::from_compaction
+                                          : kill_clock::from_first_ack;
     const std::string text =
         run_child(dir, seed * 1000 + static_cast<std::uint64_t>(round) + 1, kill_ms, 0, on_reactor, compact, clock);
     v.take(text);
     if (compact && !v.errors.empty()) die("child reported: " + v.errors.front());
-    std::printf("round %d: killed after %d ms, %zu acknowledged so far\n", round, kill_ms, v.acked.size());
+    std::printf("round %d: killed after %d ms%s, %zu acknowledged so far\n", round, kill_ms,
+                clock == kill_clock::from_compaction ? " past a retiring pass" : "", v.acked.size());
     v.check(dir);
   }
   std::filesystem::remove_all(dir);
