@@ -323,16 +323,32 @@ kio::result<void, errc> message_store::recover() {
       it = present ? std::next(it) : blobs.erase(it);
     }
   }
-  // Every message must reference a blob we have: the write order (blob
-  // durable before delivery) guarantees it; say so loudly if not.
+  // Every message must reference a blob we have. A delivery may share its
+  // blob's group commit (same core, after the blob in the log): a write torn
+  // by a power loss can then keep the delivery and lose the blob's commit.
+  // Such a delivery was never acknowledged (250 waits for the whole batch),
+  // so it is expunged here, durably: were it only hidden, the same message
+  // sent again would bring the key back and resurrect it at the next start.
+  // Any other cause (a damaged segment) is reported the same way, loudly.
+  std::map<std::pair<account_id, mailbox_id>, std::vector<std::uint32_t>> blobless;
   for (std::uint32_t c = 0; c < _options.cores; ++c) {
     for (const auto& a : _shards[c].index.anomalies()) report("replay anomaly: " + a.what);
     for (const auto& [id, acct] : _shards[c].index.accounts())
       for (const auto& [mid, box] : acct.mailboxes)
         for (const auto& [uid, m] : box.messages)
-          if (m.key.core >= _options.cores || !_shards[m.key.core].blobs.count(m.key))
-            report("account " + acct.name + " mailbox " + box.name + " uid " + std::to_string(uid) +
-                   ": blob " + m.key.to_hex() + " missing");
+          if (m.key.core >= _options.cores || !_shards[m.key.core].blobs.count(m.key)) {
+            report("account " + acct.name + " mailbox " + box.name + " uid " + std::to_string(uid) + ": blob " +
+                   m.key.to_hex() + " missing; the message is expunged");
+            blobless[std::make_pair(account_id{id}, mailbox_id{mid})].push_back(uid);
+          }
+  }
+  for (const auto& [where, uids] : blobless) {
+    auto e = expunge(where.first, where.second, uids);
+    if (!e) return kio::fail(e.error());
+  }
+  if (!blobless.empty()) {
+    auto f = flush_all();
+    if (!f) return kio::fail(f.error());
   }
   return {};
 }

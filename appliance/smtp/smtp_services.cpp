@@ -432,9 +432,17 @@ kio::task<void> quota_warning_after_delivery(smtp_shared& shared, unsigned core,
 // Phase 2 on an owner core: one delivery record per account, then the
 // group commit that makes them durable.
 kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector<delivery_item>* items,
-                                          store::blob_key key, uint64_t blob_size, const std::string* id) {
+                                          store::blob_key key, uint64_t blob_size, const std::string* id,
+                                          std::optional<store::store_ticket> blob_ticket) {
   unsigned core = kio::reactor::current()->id();
   owner_outcome out;
+  // The blob is still in this core's group commit: a failed batch already
+  // decided it (no delivery may then name it); a pending one fails every
+  // record appended after it too, so the deliveries share its fate.
+  if (blob_ticket && shared.store.state(*blob_ticket) == store::log::ticket_state::failed) {
+    out.decision = smtp::verdict::refuse(451, "4.3.0", "Message not stored (store: batch failed)");
+    co_return out;
+  }
   struct made {
     const delivery_item* item;
     std::string folder;
@@ -478,6 +486,12 @@ kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector
     auto flushed = co_await shared.cores[core]->driver->flush(t);
     if (!flushed && out.decision.ok)
       out.decision = smtp::verdict::refuse(451, "4.3.0", std::string("Delivery not durable (store: ") +
+                                                             store::to_string(flushed.error()) + ")");
+  }
+  if (blob_ticket) {
+    auto flushed = co_await shared.cores[core]->driver->flush(*blob_ticket);
+    if (!flushed && out.decision.ok)
+      out.decision = smtp::verdict::refuse(451, "4.3.0", std::string("Message not stored (store: ") +
                                                              store::to_string(flushed.error()) + ")");
   }
   // Durable now: wake the account's IMAP sessions (IDLE) wherever they are.
@@ -587,11 +601,6 @@ kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
     co_return smtp::verdict::refuse(451, "4.3.0", std::string("Local error in processing (store: ") +
                                                       store::to_string(finished.error()) + ")");
   store::stored_blob blob = *finished;
-  // The blob first: a delivery may point only at a durable blob.
-  auto flushed = co_await _shared.cores[_core]->driver->flush(blob.ticket);
-  if (!flushed)
-    co_return smtp::verdict::refuse(451, "4.3.0", std::string("Message not stored (store: ") +
-                                                      store::to_string(flushed.error()) + ")");
 
   // Distinct accounts, grouped by owner core; the first recipient address
   // that reached an account is its Delivered-To.
@@ -632,6 +641,22 @@ kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
   if (deliveries == 0 && queued.recipients.empty())
     co_return smtp::verdict::refuse(554, "5.5.1", "No valid recipients");
 
+  // Every delivery on this core and nothing to queue: the deliveries join
+  // the blob's group commit, after it in the same log, so one batch (one
+  // fdatasync) makes both durable, and a failed batch fails both. Recovery
+  // expunges a delivery whose blob did not survive a torn write (never
+  // acknowledged: 250 waits for the batch). Otherwise the blob is made
+  // durable first: another core's log gives no such ordering.
+  bool same_core = queued.recipients.empty();
+  for (unsigned core = 0; core < by_core.size(); ++core)
+    if (core != _core && !by_core[core].empty()) same_core = false;
+  if (!same_core) {
+    auto flushed = co_await _shared.cores[_core]->driver->flush(blob.ticket);
+    if (!flushed)
+      co_return smtp::verdict::refuse(451, "4.3.0", std::string("Message not stored (store: ") +
+                                                        store::to_string(flushed.error()) + ")");
+  }
+
   // Phase 1 everywhere before phase 2 anywhere, so a full mailbox or a
   // store error refuses the message before any copy becomes visible.
   for (unsigned core = 0; core < by_core.size(); ++core) {
@@ -658,8 +683,10 @@ kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
     store::blob_key key = blob.key;
     uint64_t blob_size = blob.size;
     const std::string* id = &_id;
-    owner_outcome o = co_await on_core<owner_outcome>(_shared, core, [shared, items, key, blob_size, id] {
-      return deliver_on_owner(*shared, items, key, blob_size, id);
+    std::optional<store::store_ticket> pending_blob;
+    if (same_core) pending_blob = blob.ticket;
+    owner_outcome o = co_await on_core<owner_outcome>(_shared, core, [shared, items, key, blob_size, id, pending_blob] {
+      return deliver_on_owner(*shared, items, key, blob_size, id, pending_blob);
     });
     if (!o.decision.ok) {
       _shared.log.error("delivery_failed")

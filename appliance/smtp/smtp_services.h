@@ -13,7 +13,11 @@
 //      append_chunk per write(): the store frames them straight into its
 //      write buffer);
 //   2. commit(): finish_blob, then the core's commit_driver flushes it (the
-//      blob must be durable before any delivery may point at it);
+//      blob must be durable before any delivery may point at it), except
+//      when every delivery is on this core and nothing is queued: then the
+//      deliveries are appended behind the blob in the same log and one
+//      flush covers both (store/README.md "A delivery in its blob's group
+//      commit");
 //   3. for each owner core of the recipients' accounts (store::owner_of):
 //      a coroutine on that core creates the account in the store if it has
 //      never received mail, re-checks the quota with the real size, and

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "store/log/core_log.h"
+#include "store/log/segment_scan.h"
 #include "store/message_store.h"
 #include "test_dir.h"
 
@@ -342,6 +343,80 @@ TEST(store_recovery, flipped_byte_in_the_middle_is_reported_and_later_records_ke
   EXPECT_TRUE(box->messages.count(1));
   EXPECT_TRUE(box->messages.count(3));
   EXPECT_EQ(*s->read_message(alice, box->id, 3), "X-Prefix: 1\r\nthird");
+}
+
+// The SMTP path writes a blob and its same-core deliveries in one group
+// commit (blob first). A power loss may persist the delivery's page and not
+// the blob commit's: recovery must expunge that never-acknowledged delivery,
+// durably, so the same message stored again (same content key) does not
+// resurrect it at the next start.
+TEST(store_recovery, delivery_whose_blob_commit_was_lost_is_expunged_for_good) {
+  test_dir dir;
+  const std::string body = "Subject: shared batch\r\n\r\nbody";
+  {
+    auto s = open_store(dir.path);
+    make_account(*s, alice, "alice@example.org");
+    deliver(*s, alice, "first");
+    auto b = s->store_blob(core_id{0}, body);
+    ASSERT_TRUE(b);
+    delivery_request q;
+    q.account = alice;
+    q.mailbox = inbox(*s, alice);
+    q.key = b->key;
+    q.blob_size = b->size;
+    q.header_prefix = "X-Prefix: 1\r\n";
+    q.internal_date_ms = 1700000000000;
+    auto d = s->append_delivery(q);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->uid, 2u);
+    ASSERT_TRUE(s->flush(core_id{0}));  // one batch: blob chunks, blob commit, delivery
+    EXPECT_EQ(*s->read_message(alice, inbox(*s, alice), 2), "X-Prefix: 1\r\n" + body);
+  }
+  // Damage the last blob commit record (as a lost page would), keep the delivery after it.
+  const std::string seg = dir.path + "/segments/" + log::segment_file_name(core_id{0}, segment_seq{1});
+  std::string bytes;
+  {
+    std::ifstream in(seg, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto scan = log::scan_segment(bytes);
+  std::uint64_t commit_at = 0;
+  bool delivery_after = false;
+  for (const auto& r : scan.records) {
+    if (r.header.type == format::record_type::blob_commit) commit_at = r.offset, delivery_after = false;
+    if (r.header.type == format::record_type::delivery && commit_at) delivery_after = true;
+  }
+  ASSERT_TRUE(commit_at && delivery_after);
+  {
+    const int fd = ::open(seg.c_str(), O_RDWR);
+    char c = 0;
+    ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(commit_at + format::record_header_size + 2)), 1);
+    c ^= 0x40;
+    ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(commit_at + format::record_header_size + 2)), 1);
+    ::close(fd);
+  }
+  {
+    auto s = open_store(dir.path);
+    bool said = false;
+    for (const auto& l : s->recovery().lines) said = said || l.find("uid 2: blob") != std::string::npos;
+    EXPECT_TRUE(said);
+    const auto* box = s->mailbox(alice, inbox(*s, alice));
+    EXPECT_TRUE(box->messages.count(1));
+    EXPECT_FALSE(box->messages.count(2));
+    EXPECT_EQ(box->uid_next, 3u);  // the UID stays burnt
+    EXPECT_EQ(s->account(alice)->used_messages, 1u);
+    // The same content again: same key, now durable. It arrives as uid 3.
+    EXPECT_EQ(deliver(*s, alice, body).uid, 3u);
+  }
+  auto s = open_store(dir.path);
+  const auto* box = s->mailbox(alice, inbox(*s, alice));
+  EXPECT_FALSE(box->messages.count(2));
+  EXPECT_EQ(*s->read_message(alice, box->id, 3), "X-Prefix: 1\r\n" + body);
+  for (const auto& l : s->recovery().lines) EXPECT_EQ(l.find("missing"), std::string::npos) << l;
+  const std::string with_checkpoint = s->index(core_id{0}).dump();
+  s.reset();
+  auto without = open_store(dir.path, 1, 64u << 20, false);  // a replay of the whole log agrees
+  EXPECT_EQ(without->index(core_id{0}).dump(), with_checkpoint);
 }
 
 TEST(store_recovery, truncated_file_loses_only_the_unfinished_tail) {
