@@ -329,18 +329,22 @@ kio::result<void, errc> message_store::recover() {
   // Such a delivery was never acknowledged (250 waits for the whole batch),
   // so it is expunged here, durably: were it only hidden, the same message
   // sent again would bring the key back and resurrect it at the next start.
-  // Any other cause (a damaged segment) is reported the same way, loudly.
+  // Only a delivery in its blob's own log can have shared its batch; one
+  // naming another core's blob was written after that blob was durable, so
+  // a missing blob there is damage: reported loudly, the message kept.
   std::map<std::pair<account_id, mailbox_id>, std::vector<std::uint32_t>> blobless;
   for (std::uint32_t c = 0; c < _options.cores; ++c) {
     for (const auto& a : _shards[c].index.anomalies()) report("replay anomaly: " + a.what);
     for (const auto& [id, acct] : _shards[c].index.accounts())
       for (const auto& [mid, box] : acct.mailboxes)
-        for (const auto& [uid, m] : box.messages)
-          if (m.key.core >= _options.cores || !_shards[m.key.core].blobs.count(m.key)) {
-            report("account " + acct.name + " mailbox " + box.name + " uid " + std::to_string(uid) + ": blob " +
-                   m.key.to_hex() + " missing; the message is expunged");
-            blobless[std::make_pair(account_id{id}, mailbox_id{mid})].push_back(uid);
-          }
+        for (const auto& [uid, m] : box.messages) {
+          if (m.key.core < _options.cores && _shards[m.key.core].blobs.count(m.key)) continue;
+          const bool same_log = m.key.core == c;
+          report("account " + acct.name + " mailbox " + box.name + " uid " + std::to_string(uid) + ": blob " +
+                 m.key.to_hex() + " missing" +
+                 (same_log ? "; expunged (a delivery in its blob's own log: a batch torn before its 250, or damage)" : ""));
+          if (same_log) blobless[std::make_pair(account_id{id}, mailbox_id{mid})].push_back(uid);
+        }
   }
   for (const auto& [where, uids] : blobless) {
     auto e = expunge(where.first, where.second, uids);
