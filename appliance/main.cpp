@@ -167,6 +167,9 @@ int run_admin(const global_options& g, admin_request req) {
   }
   if (req.verb.rfind("queue.", 0) == 0 || req.verb == "account.unsuspend")
     return print(admin_failure(req, "the daemon is not running: the queue is managed by `ringmail serve`"));
+  if (req.verb.rfind("quarantine.", 0) == 0)
+    return print(admin_failure(req, "the daemon is not running: quarantine commands work through `ringmail serve` "
+                                    "(use an IMAP client or `ringmail export --mailbox Junk` meanwhile)"));
   return run_offline(g, std::move(req));
 }
 
@@ -339,6 +342,23 @@ int main(int argc, char** argv) {
   auto* queue_release = queue_cmd->add_subcommand("release", "Deliver a held message again");
   positional(queue_release, "id", s1, "Queue id");
 
+  std::string quarantine_account, quarantine_mailbox, quarantine_limit = "100";
+  auto* quarantine_cmd =
+      app.add_subcommand("quarantine", "Mail the spam filter filed into Junk folders (needs the running daemon)");
+  quarantine_cmd->require_subcommand(1);
+  auto* quarantine_list =
+      quarantine_cmd->add_subcommand("list", "Newest first: account, folder, UID, date, size, From, Subject, verdict");
+  quarantine_list->add_option("--account", quarantine_account, "Only this account (default: every account)");
+  quarantine_list->add_option("--limit", quarantine_limit, "At most this many messages")->capture_default_str();
+  auto* quarantine_release =
+      quarantine_cmd->add_subcommand("release", "Move a message into INBOX (the account's filter learns it is ham)");
+  auto* quarantine_delete = quarantine_cmd->add_subcommand("delete", "Delete a message for good");
+  for (auto* c : {quarantine_release, quarantine_delete}) {
+    c->add_option("--account", quarantine_account, "Account address")->required();
+    positional(c, "uid", s1, "The message's UID (from quarantine list)");
+    c->add_option("--mailbox", quarantine_mailbox, "Junk folder (default: the account's Junk)");
+  }
+
   auto* export_cmd = app.add_subcommand("export", "Write one mailbox out as mbox or Maildir (daemon stopped)");
   export_cmd->add_option("--account", ex.account, "Account address")->required();
   export_cmd->add_option("--mailbox", ex.mailbox, "Mailbox")->capture_default_str();
@@ -487,6 +507,11 @@ int main(int argc, char** argv) {
   }
   else if (*resolve_cmd) req = {"resolve", {{"address", s1}}};
   else if (*queue_list) req.verb = "queue.list";
+  else if (*quarantine_list) req = {"quarantine.list", {{"account", quarantine_account}, {"limit", quarantine_limit}}};
+  else if (*quarantine_release)
+    req = {"quarantine.release", {{"account", quarantine_account}, {"uid", s1}, {"mailbox", quarantine_mailbox}}};
+  else if (*quarantine_delete)
+    req = {"quarantine.delete", {{"account", quarantine_account}, {"uid", s1}, {"mailbox", quarantine_mailbox}}};
   else if (*queue_show) req = {"queue.show", {{"id", s1}}};
   else if (*queue_retry) req = {"queue.retry", {{"id", s1}}};
   else if (*queue_remove) req = {"queue.remove", {{"id", s1}}};

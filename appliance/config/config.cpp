@@ -381,6 +381,9 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   // RFC 9051 5.4: an autologout timer of at least 30 minutes after login.
   c.imap.idle_timeout_ms = r.integer("imap.idle_timeout_ms", 1'800'000, 86'400'000);
   c.imap.nesting_depth_max = r.u32("imap.nesting_depth_max", 1, 1000);
+  c.imap.sequence_ranges_max = r.u32("imap.sequence_ranges_max", 16, 1u << 24);
+  c.imap.unauthenticated_literal_max_bytes = r.integer("imap.unauthenticated_literal_max_bytes", 1024, 1u << 20);
+  c.imap.compress_piece_bytes = r.u32("imap.compress_piece_bytes", 1024, 1u << 20);
   c.imap.errors_max = r.u32("imap.errors_max", 1, 1000);
   c.pop3.line_length_max = r.u32("pop3.line_length_max", 255, 1 << 20);
   c.pop3.errors_max = r.u32("pop3.errors_max", 1, 1000);

@@ -122,6 +122,9 @@ struct imap_section {
   uint64_t literal_size_max_bytes = 50ull * 1024 * 1024;
   uint64_t idle_timeout_ms = 1'800'000;  // after login; RFC 9051: at least 30 minutes
   uint32_t nesting_depth_max = 32;
+  uint32_t sequence_ranges_max = 65'536;           // ranges across one command's sequence sets
+  uint64_t unauthenticated_literal_max_bytes = 8'192;  // literals before login (LOGIN, AUTHENTICATE)
+  uint32_t compress_piece_bytes = 16'384;          // COMPRESS=DEFLATE buffers per session
   uint32_t errors_max = 20;
 };
 

@@ -134,6 +134,9 @@ line_length_max = 65536           # one command line (RFC 7162 asks for at least
 literal_size_max_bytes = 52428800 # APPEND size limit (APPENDLIMIT); bigger is refused before it is sent
 idle_timeout_ms = 1800000         # after login; at least 30 minutes (RFC 9051 5.4)
 nesting_depth_max = 32            # parentheses / NOT / OR in SEARCH
+sequence_ranges_max = 65536       # ranges in one command's sequence sets (1,3,5:9,...)
+unauthenticated_literal_max_bytes = 8192  # literals before login (LOGIN, AUTHENTICATE only)
+compress_piece_bytes = 16384      # COMPRESS=DEFLATE buffers; with zlib's state ~300 KiB a session
 errors_max = 20                   # BAD responses before the session is dropped
 
 [pop3]

@@ -43,6 +43,7 @@
 #include "appliance/storage/compaction_loop.h"
 #include "appliance/storage/store_metrics.h"
 #include "appliance/storage/mailbox_events.h"
+#include "appliance/spam/quarantine.h"
 #include "appliance/spam/spam_training.h"
 #include "appliance/storage/store_setup.h"
 #include "kernel_io/net/connection.h"
@@ -297,6 +298,11 @@ kio::task<admin_response> run_admin_command(daemon_state& s, admin_request reque
     } else {
       r = co_await remote_task<admin_response, decltype(make)>(s.runtime->core(q->core()), make);
     }
+    co_return r;
+  }
+  if (request.verb.rfind("quarantine.", 0) == 0) {
+    std::shared_ptr<const directory> dir = s.directories->get(kio::reactor::current()->id());
+    admin_response r = co_await run_quarantine_command(*s.imap, *dir, request);
     co_return r;
   }
   if (request.verb == "account.unsuspend") {

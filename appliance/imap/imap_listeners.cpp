@@ -25,6 +25,9 @@ imap::session_config session_config_for(const config& cfg, const listener_config
   sc.limits.line_length_max = cfg.imap.line_length_max;
   sc.limits.literal_size_max = cfg.imap.literal_size_max_bytes;
   sc.limits.nesting_depth_max = cfg.imap.nesting_depth_max;
+  sc.limits.sequence_ranges_max = cfg.imap.sequence_ranges_max;
+  sc.limits.unauthenticated_literal_max = cfg.imap.unauthenticated_literal_max_bytes;
+  sc.limits.compress_piece_bytes = cfg.imap.compress_piece_bytes;
   sc.limits.errors_max = cfg.imap.errors_max;
   sc.limits.login_timeout_ms = lc.idle_timeout_ms;
   sc.limits.idle_timeout_ms = cfg.imap.idle_timeout_ms;

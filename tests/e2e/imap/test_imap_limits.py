@@ -72,7 +72,8 @@ class Raw:
 class ImapLimits(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = ImapDaemon(imap_extra=f"literal_size_max_bytes = {LITERAL_MAX}\nnesting_depth_max = 10\nerrors_max = 5",
+        cls.d = ImapDaemon(imap_extra=f"literal_size_max_bytes = {LITERAL_MAX}\nnesting_depth_max = 10\nerrors_max = 5\n"
+                                      "sequence_ranges_max = 100",
                            imap_listener_extra=f"idle_timeout_ms = {LOGIN_TIMEOUT_MS}").start()
         cls.d.add_account(BOB)
         cls.d.add_account(TINY)
@@ -156,6 +157,15 @@ class ImapLimits(unittest.TestCase):
                                  "STORE -1 +FLAGS (\\Seen)"]):
             lines = c.command(f"q{i}", bad)
             self.assertRegex(lines[-1], rf"^q{i} BAD", bad)
+        self.assert_still_serving(c)
+
+    def test_too_many_sequence_ranges_are_bad_not_fatal(self):
+        c = self.client()
+        self.assertTrue(c.command("s", "SELECT INBOX")[-1].startswith("s OK"))
+        many = ",".join(str(i) for i in range(1, 202, 2))  # 101 ranges; sequence_ranges_max = 100
+        self.assertRegex(c.command("r1", f"UID FETCH {many} FLAGS")[-1], r"^r1 BAD")
+        fine = ",".join(str(i) for i in range(1, 200, 2))  # 100 ranges
+        self.assertRegex(c.command("r2", f"UID FETCH {fine} FLAGS")[-1], r"^r2 OK")
         self.assert_still_serving(c)
 
     def test_too_many_bad_commands_end_the_session(self):
