@@ -33,6 +33,7 @@
 #include "appliance/demo/line_server.h"
 #include "appliance/imap/imap_listeners.h"
 #include "appliance/imap/junk_training.h"
+#include "appliance/msgauth/dkim_keys.h"
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
 #include "appliance/pop3/pop3_listeners.h"
@@ -180,6 +181,7 @@ struct daemon_state {
   std::unique_ptr<authenticator> auth;
   std::unique_ptr<store::message_store> store;                        // shards: one per core, each on its core
   std::unique_ptr<msgauth_shared> msgauth;                            // resolver + PSL for SPF/DKIM/DMARC
+  std::unique_ptr<const dkim_signer> dkim;                            // outbound DKIM keys, loaded at start
   std::unique_ptr<smtp_shared> smtp;                                  // per-core parts, see smtp_services.h
   std::unique_ptr<smtp_listeners_shared> smtp_listeners;
   std::unique_ptr<mailbox_events> events;                             // per-core parts, see mailbox_events.h
@@ -772,6 +774,10 @@ int serve(const serve_options& options) {
     s.smtp_listeners->outbound = std::make_unique<outbound::outbound_queue>(*s.smtp, queue_core);
     s.smtp->outbound = s.smtp_listeners->outbound.get();
     s.smtp->outbound_core = queue_core;
+    s.dkim = std::make_unique<const dkim_signer>(dkim_signer::load_all(s.data_dir));
+    s.smtp->dkim = s.dkim.get();
+    if (s.dkim->size() > 0)
+      std::printf("ringmail: outbound mail is DKIM-signed for %zu domain(s)\n", s.dkim->size());
   }
 
   std::printf("ringmail: data in %s, config %s, %u cores\n", s.data_dir.c_str(), cfg->source.c_str(), rt.cores());

@@ -164,6 +164,16 @@ dkim_signer dkim_signer::load(const std::string& data_dir, const std::vector<std
   return signer;
 }
 
+dkim_signer dkim_signer::load_all(const std::string& data_dir) {
+  std::vector<std::string> domains;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(data_dir) / "dkim", ec))
+    if (entry.is_directory(ec)) domains.push_back(entry.path().filename().string());
+  return load(data_dir, domains);
+}
+
+bool dkim_signer::has_key(std::string_view domain) const { return _keys.find(msgauth::to_lower(domain)) != _keys.end(); }
+
 std::optional<std::string> dkim_signer::sign(std::string_view domain, std::string_view message,
                                              uint64_t now_seconds) const {
   auto it = _keys.find(msgauth::to_lower(domain));

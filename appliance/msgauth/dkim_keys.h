@@ -54,6 +54,9 @@ std::string zone_line(const dns_record_advice& r);
 class dkim_signer {
  public:
   static dkim_signer load(const std::string& data_dir, const std::vector<std::string>& domains);
+  // Every domain with an active key under DATA/dkim (the daemon at start).
+  static dkim_signer load_all(const std::string& data_dir);
+  bool has_key(std::string_view domain) const;
   std::optional<std::string> sign(std::string_view domain, std::string_view message, uint64_t now_seconds) const;
   size_t size() const { return _keys.size(); }
 

@@ -73,6 +73,7 @@ class outbound_queue {
   kio::task<kio::result<void, store::errc>> ensure_account();
   void load_new();
   kio::task<void> deliver(std::shared_ptr<queue_item> item);
+  kio::task<void> sign(queue_item& item);
   kio::task<void> deliver_domain(queue_item& item, std::string domain, std::vector<size_t> recipients);
   kio::task<bool> mark(queue_item& item, std::vector<std::string> keywords, std::vector<std::string> remove = {});
   kio::task<bool> deliver_dsn(queue_item& item, std::vector<size_t> recipients, bool delayed);

@@ -53,6 +53,7 @@
 namespace appliance {
 
 class spam_shared;
+class dkim_signer;
 namespace outbound {
 class outbound_queue;
 }
@@ -94,6 +95,8 @@ struct smtp_shared {
   // the update to the directory's owner (core 0); callable on any core.
   std::function<void(const std::string& address, bool sent)> set_quota_warning_flag;
   msgauth_shared* msgauth = nullptr;  // SPF/DKIM/DMARC on the MX listener; null = off
+  // DKIM keys for outbound signing (appliance/msgauth/dkim_keys.h); null = none.
+  const dkim_signer* dkim = nullptr;
   // Set by the daemon: durable deliveries are announced here (IMAP IDLE).
   mailbox_events* events = nullptr;
   // The outbound queue (null when outbound.enabled is false) and its core.

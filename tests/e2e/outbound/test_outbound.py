@@ -7,11 +7,17 @@ Layout on loopback (one SMTP port P shared by every MX, as port 25 is):
   127.0.0.4:P  a scripted sink, MX of sink.test (answers per recipient)
   127.0.0.5:P  a server that accepts and never greets, MX of silent.test
   127.0.0.1:D  dnsmasq with those zones; both ringmails resolve through it
+
+Both ringmails sign outbound mail with DKIM (A with RSA-2048, B with
+Ed25519, keys from `ringmail domain dkim generate`), dnsmasq publishes SPF
+("v=spf1 mx -all"), the DKIM keys and DMARC p=reject for alpha.test and
+beta.test, and both verify inbound mail on their MX listener.
 """
 import email
 import email.policy
 import json
 import os
+import re
 import shutil
 import smtplib
 import ssl
@@ -87,14 +93,22 @@ def tls_context():
     return ctx
 
 
+def generate_dkim_key(data_dir, domain, algorithm):
+    """`ringmail domain dkim generate`; returns the (name, TXT strings) it says to publish."""
+    out = cli(data_dir, "domain", "dkim", "generate", domain, "--algorithm", algorithm, check=0).stdout
+    m = re.search(r"^(\S+\._domainkey\." + re.escape(domain) + r")\. 3600 IN TXT (.+)$", out, re.M)
+    assert m, out
+    return m.group(1), re.findall(r'"([^"]*)"', m.group(2))
+
+
 class Instance:
-    def __init__(self, ip, domain, user, mx_port, dns_port):
+    def __init__(self, ip, domain, user, mx_port, dns_port, extra=""):
         self.ip = ip
         self.dir = tempfile.mkdtemp(prefix=f"ringmail-out-{domain}-")
         self.ports = {"mx": mx_port, "submission": free_port(), "plain": free_port(), "tls": free_port(),
                       "domain": domain}
         with open(os.path.join(self.dir, "ringmail.toml"), "w") as f:
-            f.write(config(ip, self.ports, dns_port))
+            f.write(config(ip, self.ports, dns_port, extra))
         pw = os.path.join(self.dir, "pw")
         with open(pw, "w") as f:
             f.write(PASSWORD + "\n")
@@ -171,11 +185,20 @@ class Outbound(unittest.TestCase):
     def setUpClass(cls):
         cls.mx_port = free_port()
         cls.dns_port = free_dns_port()
+        verify = "[msgauth]\nverify_inbound = true\n"
+        cls.a = Instance("127.0.0.2", "alpha.test", "ann@alpha.test", cls.mx_port, cls.dns_port, verify)
+        cls.b = Instance("127.0.0.3", "beta.test", "bob@beta.test", cls.mx_port, cls.dns_port, verify)
+        txt = []
+        for inst, algorithm in ((cls.a, "rsa"), (cls.b, "ed25519")):
+            domain = inst.ports["domain"]
+            name, strings = generate_dkim_key(inst.dir, domain, algorithm)
+            txt += [(domain, "v=spf1 mx -all"), (name, ",".join(strings)), ("_dmarc." + domain, "v=DMARC1; p=reject")]
         cls.dns = Dnsmasq(cls.dns_port,
                           mx=[("alpha.test", "mx.alpha.test", 10), ("beta.test", "mx.beta.test", 10),
                               ("sink.test", "mx.sink.test", 10), ("silent.test", "mx.silent.test", 10)],
                           hosts=[("mx.alpha.test", "127.0.0.2"), ("mx.beta.test", "127.0.0.3"),
-                                 ("mx.sink.test", "127.0.0.4"), ("mx.silent.test", "127.0.0.5")])
+                                 ("mx.sink.test", "127.0.0.4"), ("mx.silent.test", "127.0.0.5")],
+                          txt=txt)
         cls.first_data = {}
 
         def rcpt_reply(address):
@@ -194,8 +217,8 @@ class Outbound(unittest.TestCase):
 
         cls.sink = Sink("127.0.0.4", cls.mx_port, rcpt_reply=rcpt_reply, data_delay=data_delay)
         cls.silent = Sink("127.0.0.5", cls.mx_port, greet=False)
-        cls.a = Instance("127.0.0.2", "alpha.test", "ann@alpha.test", cls.mx_port, cls.dns_port).start()
-        cls.b = Instance("127.0.0.3", "beta.test", "bob@beta.test", cls.mx_port, cls.dns_port).start()
+        cls.a.start()
+        cls.b.start()
 
     @classmethod
     def tearDownClass(cls):
@@ -212,16 +235,37 @@ class Outbound(unittest.TestCase):
     def queued(self, address):
         return [m for m in self.a.queue() if any(r["address"] == address for r in m["recipients"])]
 
+    def assert_authenticated(self, raw, domain, algorithm):
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        signature = " ".join((msg["DKIM-Signature"] or "").split())
+        self.assertIn(f"a={algorithm}-sha256", signature)
+        self.assertIn("c=relaxed/relaxed", signature)
+        self.assertIn(f"d={domain};", signature)
+        results = " ".join((msg["Authentication-Results"] or "").split())
+        self.assertRegex(results, rf"spf=pass[^;]* smtp\.mailfrom=\S*{re.escape(domain)}")
+        self.assertRegex(results, rf"dkim=pass[^;]* header\.d={re.escape(domain)}")
+        self.assertRegex(results, rf"dmarc=pass \(p=reject dis=none\) header\.from={re.escape(domain)}")
+
     def test_1_mail_reaches_the_other_instance(self):
+        # A -> B: signed with A's RSA key, verified by B; B -> A: Ed25519.
         self.a.submit(["bob@beta.test"], "alpha-to-beta")
+        self.b.submit(["ann@alpha.test"], "beta-to-alpha")
         wait_until(lambda: not self.queued("bob@beta.test"), 20, "A's queue to deliver to beta.test")
+        wait_until(lambda: not [m for m in self.b.queue()], 20, "B's queue to deliver to alpha.test")
         self.assertIn("outbound_delivered", self.a.daemon.output())
+        self.assertIn("dkim_signed", self.a.daemon.output())
         self.assertEqual(self.b.stop(), 0)
         found = [m for m in self.b.inbox() if b"Subject: alpha-to-beta" in m]
         self.b.start()
         self.assertEqual(len(found), 1, "exactly one copy in bob's INBOX")
         self.assertIn(b"Received: from", found[0])
         self.assertIn(b"\n.a line with a leading dot", found[0].replace(b"\r\n", b"\n"))
+        self.assert_authenticated(found[0], "alpha.test", "rsa")
+        self.assertEqual(self.a.stop(), 0)
+        found = [m for m in self.a.inbox() if b"Subject: beta-to-alpha" in m]
+        self.a.start()
+        self.assertEqual(len(found), 1, "exactly one copy in ann's INBOX")
+        self.assert_authenticated(found[0], "beta.test", "ed25519")
 
     def test_2_one_of_two_recipients_refused(self):
         self.a.submit(["good@sink.test", "bad@sink.test"], "partial")
