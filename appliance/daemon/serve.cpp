@@ -746,8 +746,7 @@ int serve(const serve_options& options) {
       std::printf("ringmail: warning: %s\n", warning.c_str());
       s.log.warning("public_suffix_list").kv("problem", warning);
     }
-    dns_settings dns{cfg->dns.servers, cfg->dns.timeout_ms, cfg->dns.tries};
-    s.msgauth = std::make_unique<msgauth_shared>(std::move(dns), rt.workers(), std::move(suffixes));
+    s.msgauth = std::make_unique<msgauth_shared>(std::move(suffixes));
     s.smtp->msgauth = s.msgauth.get();
   }
   s.smtp_listeners = std::make_unique<smtp_listeners_shared>(*s.smtp);

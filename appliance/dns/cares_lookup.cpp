@@ -212,30 +212,4 @@ kio::task<msgauth::name_answer> blocking_dns::ptr(msgauth::ip_address address) {
   co_return lookup_ptr(_settings, address);
 }
 
-kio::task<msgauth::txt_answer> worker_dns::txt(std::string name) {
-  const dns_settings* s = &_settings;
-  auto answer = co_await _pool.run([s, &name] { return lookup_txt(*s, name); });
-  co_return answer;
-}
-kio::task<msgauth::address_answer> worker_dns::a(std::string name) {
-  const dns_settings* s = &_settings;
-  auto answer = co_await _pool.run([s, &name] { return lookup_a(*s, name); });
-  co_return answer;
-}
-kio::task<msgauth::address_answer> worker_dns::aaaa(std::string name) {
-  const dns_settings* s = &_settings;
-  auto answer = co_await _pool.run([s, &name] { return lookup_aaaa(*s, name); });
-  co_return answer;
-}
-kio::task<msgauth::mx_answer> worker_dns::mx(std::string name) {
-  const dns_settings* s = &_settings;
-  auto answer = co_await _pool.run([s, &name] { return lookup_mx(*s, name); });
-  co_return answer;
-}
-kio::task<msgauth::name_answer> worker_dns::ptr(msgauth::ip_address address) {
-  const dns_settings* s = &_settings;
-  auto answer = co_await _pool.run([s, &address] { return lookup_ptr(*s, address); });
-  co_return answer;
-}
-
 }  // namespace appliance

@@ -1,18 +1,14 @@
 #pragma once
-// DNS lookups with c-ares for message authentication and `ringmail domain
-// check`: synchronous functions (one c-ares channel per lookup, polled
-// until the answer or the timeout), and two msgauth::dns_resolver faces:
-//   - blocking_dns: for the CLI, the lookup blocks the calling thread;
-//   - worker_dns: for the daemon, each lookup runs on the worker pool and
-//     the coroutine resumes on its core, so a reactor never waits on DNS.
-// Interim: the outbound helper's resolver driven by the ring replaces
-// worker_dns when it lands (docs/ARCHITECTURE.md, "Message authentication").
+// Blocking DNS lookups with c-ares for the CLI (`ringmail domain check`):
+// synchronous functions (one c-ares channel per lookup, polled until the
+// answer or the timeout) and blocking_dns, the msgauth::dns_resolver whose
+// lookups block the calling thread. Never used on a reactor: the daemon's
+// message authentication resolves on the ring (ring_dns.h).
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "kernel_io/shard/worker_pool.h"
 #include "protocols/msgauth/dns.h"
 
 namespace appliance {
@@ -49,22 +45,6 @@ class blocking_dns final : public msgauth::dns_resolver {
 
  private:
   dns_settings _settings;
-};
-
-// Lifecycle: one per daemon, created before the cores start, used from any
-// core (it holds only immutable settings and the pool).
-class worker_dns final : public msgauth::dns_resolver {
- public:
-  worker_dns(dns_settings s, kio::worker_pool& pool) : _settings(std::move(s)), _pool(pool) {}
-  kio::task<msgauth::txt_answer> txt(std::string name) override;
-  kio::task<msgauth::address_answer> a(std::string name) override;
-  kio::task<msgauth::address_answer> aaaa(std::string name) override;
-  kio::task<msgauth::mx_answer> mx(std::string name) override;
-  kio::task<msgauth::name_answer> ptr(msgauth::ip_address address) override;
-
- private:
-  dns_settings _settings;
-  kio::worker_pool& _pool;
 };
 
 }  // namespace appliance

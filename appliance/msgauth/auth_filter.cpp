@@ -45,12 +45,12 @@ msgauth::inbound_check_limits limits_of(const config& cfg) {
 
 }  // namespace
 
-auth_filter::auth_filter(msgauth_shared& shared, std::shared_ptr<const config> cfg, const logger& log,
+auth_filter::auth_filter(msgauth_shared& shared, msgauth::dns_resolver& dns, std::shared_ptr<const config> cfg, const logger& log,
                          const smtp::session_info& info, const smtp::envelope& env,
                          std::unique_ptr<smtp::inbound_filter> inner)
     : _config(std::move(cfg)),
       _log(log),
-      _check(shared.dns, shared.suffixes, spf_context_of(*_config, info, env), limits_of(*_config)),
+      _check(dns, shared.suffixes, spf_context_of(*_config, info, env), limits_of(*_config)),
       _inner(std::move(inner)) {}
 
 void auth_filter::feed(std::span<const std::byte> content) {

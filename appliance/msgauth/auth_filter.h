@@ -7,13 +7,13 @@
 // Authentication-Results as an input (inbound_filter::set_authentication).
 //
 // Lifecycle: one per message, on the session's core; the shared state
-// (resolver, Public Suffix List) lives for the daemon.
+// (Public Suffix List) lives for the daemon; the resolver is the session
+// core's (appliance/dns/ring_dns.h).
 
 #include <memory>
 #include <string>
 
 #include "appliance/config/config.h"
-#include "appliance/dns/cares_lookup.h"
 #include "appliance/observe/log.h"
 #include "protocols/msgauth/auth_results.h"
 #include "protocols/msgauth/public_suffix.h"
@@ -22,9 +22,7 @@
 namespace appliance {
 
 struct msgauth_shared {
-  msgauth_shared(dns_settings settings, kio::worker_pool& pool, msgauth::public_suffix_list list)
-      : dns(std::move(settings), pool), suffixes(std::move(list)) {}
-  worker_dns dns;
+  explicit msgauth_shared(msgauth::public_suffix_list list) : suffixes(std::move(list)) {}
   msgauth::public_suffix_list suffixes;
 };
 
@@ -34,7 +32,7 @@ msgauth::public_suffix_list load_public_suffix_list(const std::string& path, std
 
 class auth_filter final : public smtp::inbound_filter {
  public:
-  auth_filter(msgauth_shared& shared, std::shared_ptr<const config> cfg, const logger& log, const smtp::session_info& info,
+  auth_filter(msgauth_shared& shared, msgauth::dns_resolver& dns, std::shared_ptr<const config> cfg, const logger& log, const smtp::session_info& info,
               const smtp::envelope& env, std::unique_ptr<smtp::inbound_filter> inner);
   void feed(std::span<const std::byte> content) override;
   kio::task<outcome> finish(const smtp::envelope& env, const smtp::session_info& info) override;

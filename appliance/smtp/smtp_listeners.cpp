@@ -6,6 +6,7 @@
 
 #include "kernel_io/net/connection.h"
 #include "kernel_io/net/listener.h"
+#include "protocols/dns/ares_resolver.h"
 #include "protocols/smtp/session/session.h"
 
 namespace appliance {
@@ -30,7 +31,13 @@ void maybe_stop_drivers(smtp_listeners_shared& shared) {
   if (shared.drivers_stopped.exchange(true)) return;
   for (unsigned i = 0; i < shared.services.runtime.cores(); ++i) {
     smtp_core_state* state = shared.services.cores[i].get();
-    kio::post(shared.services.runtime.core(i), [state] { state->driver->stop(); });
+    kio::post(shared.services.runtime.core(i), [state] {
+      state->driver->stop();
+      // No session is left to look anything up: the resolver can go while
+      // its reactor still runs (ares_resolver.h).
+      if (state->msgauth_dns) state->msgauth_dns->detach();
+      state->resolver.reset();
+    });
   }
 }
 
@@ -136,6 +143,23 @@ bool start_smtp(kio::reactor& r, smtp_listeners_shared& shared) {
   state.driver = std::make_unique<store::commit_driver>(shared.services.store, store::core_id{core});
   r.spawn(state.driver->run());
   shared.cores[core]->services = std::make_unique<smtp_services>(shared.services, core);
+  std::shared_ptr<const config> cfg = shared.services.configs.get(core);
+  if (shared.services.msgauth) {
+    // Message authentication's resolver: this core's, on this core's ring.
+    // Created even when verify_inbound is off, so a reload can turn it on.
+    dns::resolver_options o;
+    o.servers = cfg->dns.servers;
+    o.timeout_ms = uint32_t(cfg->dns.timeout_ms);
+    o.attempts = cfg->dns.tries;
+    auto created = dns::ares_resolver::create(o);
+    if (!created) {
+      shared.services.log.error("dns").kv("core", uint64_t(core)).kv("error", created.error());
+      std::fprintf(stderr, "ringmail: core %u: cannot start the DNS resolver: %s\n", core, created.error().c_str());
+      return false;
+    }
+    state.resolver = std::move(*created);
+    state.msgauth_dns = std::make_unique<ring_dns>(state.resolver.get());
+  }
   r.on_stop([&shared] {
     ++shared.cores_stopping;
     maybe_stop_drivers(shared);
@@ -146,7 +170,6 @@ bool start_smtp(kio::reactor& r, smtp_listeners_shared& shared) {
     r.spawn(run_outbound(shared));
   }
 
-  std::shared_ptr<const config> cfg = shared.services.configs.get(core);
   for (unsigned i = 0; i < 3; ++i) {
     const listener_config* lc = cfg->listener(specs[i].name);
     if (!lc || !lc->enabled) continue;

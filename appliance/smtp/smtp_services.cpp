@@ -765,8 +765,9 @@ std::unique_ptr<smtp::inbound_filter> smtp_services::open_filter(const smtp::ses
                   static_cast<unsigned long long>(_shared.cores[_core]->messages_started));
     spam = std::make_unique<spam_inline_filter>(*_shared.spam, cfg->spam, env, _shared.log, ref);
   }
-  if (!_shared.msgauth || !cfg->msgauth.verify_inbound) return spam;
-  return std::make_unique<auth_filter>(*_shared.msgauth, std::move(cfg), _shared.log, info, env, std::move(spam));
+  ring_dns* dns = _shared.cores[_core]->msgauth_dns.get();
+  if (!_shared.msgauth || !cfg->msgauth.verify_inbound || !dns) return spam;
+  return std::make_unique<auth_filter>(*_shared.msgauth, *dns, std::move(cfg), _shared.log, info, env, std::move(spam));
 }
 
 std::unique_ptr<smtp::message_sink> smtp_services::open_message(const smtp::session_info& info,

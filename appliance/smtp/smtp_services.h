@@ -41,6 +41,7 @@
 #include "appliance/accounts/send_rate_limiter.h"
 #include "appliance/config/config.h"
 #include "appliance/daemon/per_core.h"
+#include "appliance/dns/ring_dns.h"
 #include "appliance/msgauth/auth_filter.h"
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
@@ -69,6 +70,11 @@ struct smtp_core_state {
   std::unordered_set<uint64_t> quota_warned;
   uint64_t sessions_started = 0;
   uint64_t messages_started = 0;
+  // Message authentication's DNS on this core's ring (created at start when
+  // msgauth.verify_inbound is on; destroyed on this core after the last
+  // session has ended, with the commit driver).
+  std::unique_ptr<dns::resolver> resolver;
+  std::unique_ptr<ring_dns> msgauth_dns;
 };
 
 struct smtp_shared {
