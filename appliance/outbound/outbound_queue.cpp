@@ -591,8 +591,14 @@ kio::task<void> outbound_queue::deliver_domain(queue_item& item, std::string dom
     item.last_reply[i] = text;
     item.last_host[i] = host;
   }
+  bool all_final = true;
+  for (const auto& st : item.state.recipients) all_final = all_final && st.final();
+  // When this delivery finished the message, the expunge that follows (in
+  // deliver()) is the durable record that every recipient is done: one
+  // group commit instead of two. A crash between the 250 and that commit
+  // resends, exactly as a crash before the delivered mark would.
+  if (!delivered.empty() && !all_final) (void)co_await mark(item, delivered);
   if (!delivered.empty()) {
-    (void)co_await mark(item, delivered);
     for (size_t k = 0; k < recipients.size(); ++k)
       if (item.state.recipients[recipients[k]].delivered)
         _shared.log.info("outbound_delivered")
