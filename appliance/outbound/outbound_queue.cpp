@@ -606,6 +606,7 @@ kio::task<void> outbound_queue::deliver_domain(queue_item& item, std::string dom
             .kv("to", item.env.recipients[recipients[k]].address)
             .kv("host", host)
             .kv("tls", client->secure() ? client->tls_summary() : std::string("none"))
+            .kv("transfer", sent.chunked ? "bdat" : "data")
             .kv("reply", item.last_reply[recipients[k]]);
   }
   ++messages_on_connection;

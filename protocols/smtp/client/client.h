@@ -71,6 +71,7 @@ struct send_result {
   bool connection_lost = false;
   std::vector<server_reply> rcpt;   // one per recipient
   server_reply data;                // the final reply for the accepted recipients
+  bool chunked = false;             // the content went as BDAT (RFC 3030), not DATA
 };
 
 class client {

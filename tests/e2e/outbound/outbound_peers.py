@@ -95,7 +95,7 @@ class Sink:
                     pass
                 return
             send("220 sink.test ESMTP")
-            sender, rcpts = None, []
+            sender, rcpts, bdat = None, [], None
             while True:
                 line = f.readline()
                 if not line:
@@ -141,6 +141,26 @@ class Sink:
                     delay = self.data_delay(rcpts)
                     if delay:
                         time.sleep(delay)
+                    reply = self.data_reply(rcpts)
+                    if reply.startswith("2"):
+                        with self.lock:
+                            self.messages.append((sender, list(rcpts), data))
+                    send(reply)
+                elif verb == "BDAT" and "CHUNKING" in self.ehlo_lines:
+                    # RFC 3030: "BDAT <size> [LAST]", then exactly <size> octets.
+                    parts = cmd.split()
+                    size, last = int(parts[1]), len(parts) > 2 and parts[2].upper() == "LAST"
+                    chunk = f.read(size)
+                    if len(chunk) < size:
+                        return
+                    bdat = (bdat if bdat is not None else b"") + chunk
+                    if not last:
+                        send(f"250 2.0.0 {size} octets received")
+                        continue
+                    data, bdat = bdat, None
+                    if not rcpts:
+                        send("554 5.5.1 no valid recipients")
+                        continue
                     reply = self.data_reply(rcpts)
                     if reply.startswith("2"):
                         with self.lock:

@@ -6,6 +6,7 @@ Layout on loopback (one SMTP port P shared by every MX, as port 25 is):
   127.0.0.3:P  ringmail B, MX of beta.test (bob@beta.test)
   127.0.0.4:P  a scripted sink, MX of sink.test (answers per recipient)
   127.0.0.5:P  a server that accepts and never greets, MX of silent.test
+  127.0.0.7:P  a scripted sink offering CHUNKING, MX of chunk.test
   127.0.0.1:D  dnsmasq with those zones; both ringmails resolve through it
 
 Both ringmails sign outbound mail with DKIM (A with RSA-2048, B with
@@ -195,9 +196,11 @@ class Outbound(unittest.TestCase):
             txt += [(domain, "v=spf1 mx -all"), (name, ",".join(strings)), ("_dmarc." + domain, "v=DMARC1; p=reject")]
         cls.dns = Dnsmasq(cls.dns_port,
                           mx=[("alpha.test", "mx.alpha.test", 10), ("beta.test", "mx.beta.test", 10),
-                              ("sink.test", "mx.sink.test", 10), ("silent.test", "mx.silent.test", 10)],
+                              ("sink.test", "mx.sink.test", 10), ("silent.test", "mx.silent.test", 10),
+                              ("chunk.test", "mx.chunk.test", 10)],
                           hosts=[("mx.alpha.test", "127.0.0.2"), ("mx.beta.test", "127.0.0.3"),
-                                 ("mx.sink.test", "127.0.0.4"), ("mx.silent.test", "127.0.0.5")],
+                                 ("mx.sink.test", "127.0.0.4"), ("mx.silent.test", "127.0.0.5"),
+                                 ("mx.chunk.test", "127.0.0.7")],
                           txt=txt)
         cls.first_data = {}
 
@@ -217,6 +220,8 @@ class Outbound(unittest.TestCase):
 
         cls.sink = Sink("127.0.0.4", cls.mx_port, rcpt_reply=rcpt_reply, data_delay=data_delay)
         cls.silent = Sink("127.0.0.5", cls.mx_port, greet=False)
+        cls.chunk_sink = Sink("127.0.0.7", cls.mx_port,
+                              ehlo_lines=["PIPELINING", "8BITMIME", "SIZE 10000000", "ENHANCEDSTATUSCODES", "CHUNKING"])
         cls.a.start()
         cls.b.start()
 
@@ -227,6 +232,7 @@ class Outbound(unittest.TestCase):
                 inst.stop()
         cls.sink.stop()
         cls.silent.stop()
+        cls.chunk_sink.stop()
         cls.dns.stop()
         for inst in (cls.a, cls.b):
             if not os.environ.get("KEEP"):
@@ -261,11 +267,30 @@ class Outbound(unittest.TestCase):
         self.assertIn(b"Received: from", found[0])
         self.assertIn(b"\n.a line with a leading dot", found[0].replace(b"\r\n", b"\n"))
         self.assert_authenticated(found[0], "alpha.test", "rsa")
+        # ringmail's MX offers CHUNKING: the message went as BDAT.
+        delivered = [l for l in self.a.daemon.output().splitlines()
+                     if "outbound_delivered" in l and "bob@beta.test" in l]
+        self.assertTrue(delivered)
+        self.assertIn("transfer=bdat", delivered[0])
         self.assertEqual(self.a.stop(), 0)
         found = [m for m in self.a.inbox() if b"Subject: beta-to-alpha" in m]
         self.a.start()
         self.assertEqual(len(found), 1, "exactly one copy in ann's INBOX")
         self.assert_authenticated(found[0], "beta.test", "ed25519")
+
+    def test_1b_chunking_to_a_scripted_server(self):
+        self.a.submit(["one@chunk.test", "two@chunk.test"], "chunked")
+        got = wait_until(lambda: self.chunk_sink.received_by("one@chunk.test"), 20, "the BDAT sink to receive")
+        self.assertEqual(len(got), 1)
+        self.assertEqual(sorted(got[0][1]), ["one@chunk.test", "two@chunk.test"])
+        data = got[0][2]
+        # BDAT carries the content as is: no dot-stuffing, no terminating dot.
+        self.assertIn(b"\r\n.a line with a leading dot\r\n", data)
+        self.assertTrue(data.endswith(b".a line with a leading dot\r\n"), data[-80:])
+        self.assertIn(b"DKIM-Signature:", data)
+        commands = [l for t in self.chunk_sink.transcripts for l in t if l.startswith("C: ")]
+        self.assertIn(f"C: BDAT {len(data)} LAST", commands)
+        self.assertNotIn("C: DATA", commands)
 
     def test_2_one_of_two_recipients_refused(self):
         self.a.submit(["good@sink.test", "bad@sink.test"], "partial")
@@ -350,6 +375,15 @@ class Outbound(unittest.TestCase):
         cli(self.a.dir, "account", "unsuspend", "spam@alpha.test", check=0)
         self.assertEqual(mail_from()[0], 451, "back to the plain rate limit")
 
+    def test_8_utf8_address_to_a_server_without_smtputf8_bounces(self):
+        # The sink does not offer SMTPUTF8: the client refuses before MAIL
+        # (553 5.6.7), the recipient fails at once with a DSN (test_9 reads it).
+        self.a.submit(["jörg@sink.test"], "utf8-bounce", mail_options=["SMTPUTF8"])
+        wait_until(lambda: not self.queued("jörg@sink.test"), 20, "the UTF-8 recipient to leave the queue")
+        self.assertFalse(self.sink.received_by("jörg@sink.test"))
+        failed = [l for l in self.a.daemon.output().splitlines() if "outbound_failed" in l and "5.6.7" in l]
+        self.assertTrue(failed, "the failure is logged with 5.6.7")
+
     def test_9_bounces_are_rfc3464_reports_to_the_submitter(self):
         wait_until(lambda: not self.queued("later@sink.test") and not self.queued("bad@sink.test"), 40, "queue")
         self.assertEqual(self.a.stop(), 0)
@@ -384,6 +418,15 @@ class Outbound(unittest.TestCase):
         self.assertNotIn("good@sink.test", human.as_string())
         self.assertNotIn("good@sink.test", status.as_string())
         self.assertIn("ann@alpha.test", str(partial[0]["To"]))
+
+        utf8 = [r for r in reports if "Subject: utf8-bounce" in r.as_string()]
+        self.assertEqual(len(utf8), 1, "one bounce for the UTF-8 recipient")
+        blocks = status_blocks(utf8[0])
+        self.assertEqual(len(blocks), 2)
+        self.assertIn("Action: failed", blocks[1])
+        self.assertIn("Status: 5.6.7", blocks[1])
+        self.assertIn("does not support SMTPUTF8", blocks[1])
+        self.assertIn("sink.test", blocks[1])
 
         later = [r for r in reports if "later@sink.test" in r.as_string()]
         actions = sorted(b.split("Action: ")[1].split("\n")[0] for r in later for b in status_blocks(r)[1:])
