@@ -360,6 +360,9 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
       !kio::socket_address::parse("[" + c.outbound.source_address + "]:0"))
     r.error("outbound.source_address", "not an IP address: \"" + c.outbound.source_address + "\"");
   c.outbound.smarthost = r.string("outbound.smarthost");
+  c.outbound.smarthost_auth_file = r.string("outbound.smarthost_auth_file");
+  if (!c.outbound.smarthost_auth_file.empty() && c.outbound.smarthost.empty())
+    r.error("outbound.smarthost_auth_file", "set, but outbound.smarthost is empty");
   c.outbound.tls_required = r.boolean("outbound.tls_required");
   c.outbound.tls_required_domains = r.strings("outbound.tls_required_domains");
   c.outbound.queue_lifetime_ms = r.integer("outbound.queue_lifetime_ms", 1'000, 60ull * 86'400'000);

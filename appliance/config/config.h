@@ -185,6 +185,7 @@ struct outbound_section {
   uint16_t port = 25;                // the port of remote MX hosts (tests use another)
   std::string source_address;        // bind outbound connections here ("" = any)
   std::string smarthost;             // "host:port": relay everything there instead of MX
+  std::string smarthost_auth_file;   // user on line 1, password on line 2 ("" = no AUTH)
   bool tls_required = false;         // refuse to deliver without STARTTLS
   std::vector<std::string> tls_required_domains;
   uint64_t queue_lifetime_ms = 5ull * 86'400'000;  // then bounce

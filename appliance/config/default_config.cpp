@@ -194,6 +194,7 @@ helo_name = ""                    # empty = server.hostname
 port = 25                         # port of the remote MX hosts
 source_address = ""               # bind outbound connections to this IP ("" = any)
 smarthost = ""                    # "host:port": relay all outbound mail there instead of MX lookups
+smarthost_auth_file = ""          # AUTH PLAIN (over TLS only) to the smarthost: user on line 1, password on line 2
 tls_required = false              # false: STARTTLS whenever offered (opportunistic)
 tls_required_domains = []         # domains that must be reached over TLS
 queue_lifetime_ms = 432000000     # 5 days, then a bounce (RFC 3464 DSN) to the sender

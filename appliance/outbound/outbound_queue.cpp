@@ -1,6 +1,7 @@
 #include "appliance/outbound/outbound_queue.h"
 
 #include <algorithm>
+#include <fstream>
 #include <deque>
 #include <cstdio>
 #include <ctime>
@@ -248,6 +249,19 @@ kio::task<void> outbound_queue::run() {
       co_return;
     }
     _resolver = std::move(*created);
+  }
+  if (!cfg->outbound.smarthost_auth_file.empty()) {
+    // Line 1 the user, line 2 the password: never in argv or in the config.
+    std::ifstream in(cfg->outbound.smarthost_auth_file);
+    std::getline(in, _auth_user);
+    std::getline(in, _auth_password);
+    // (No range-for over a braced list: GCC 12 rejects it in a coroutine.)
+    if (!_auth_user.empty() && _auth_user.back() == '\r') _auth_user.pop_back();
+    if (!_auth_password.empty() && _auth_password.back() == '\r') _auth_password.pop_back();
+    if (_auth_user.empty() || _auth_password.empty()) {
+      _auth_problem = "cannot read a user and a password from " + cfg->outbound.smarthost_auth_file;
+      _shared.log.error("outbound").kv("error", _auth_problem);
+    }
   }
   tls::client_config tc;
   tc.mode = tls::verify_mode::opportunistic;
@@ -539,6 +553,14 @@ kio::task<void> outbound_queue::deliver_domain(queue_item& item, std::string dom
     o.data_end_timeout_ms = cfg->outbound.data_end_timeout_ms;
     o.require_tls = tls_required;
     o.tls = _tls;
+    if (!smarthost.empty() && !cfg->outbound.smarthost_auth_file.empty()) {
+      if (!_auth_problem.empty()) {
+        set_all("4.7.0 " + _auth_problem, "");
+        co_return;
+      }
+      o.auth_user = _auth_user;
+      o.auth_password = _auth_password;
+    }
     std::optional<kio::socket_address> source;
     if (!cfg->outbound.source_address.empty()) {
       source = kio::socket_address::parse(cfg->outbound.source_address + ":0");

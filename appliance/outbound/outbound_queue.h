@@ -97,6 +97,9 @@ class outbound_queue {
   unsigned _core;
   std::unique_ptr<dns::resolver> _resolver;
   std::shared_ptr<const tls::client_context> _tls;
+  // The smarthost's AUTH credentials, read from outbound.smarthost_auth_file
+  // when the loop starts (a restart picks up a changed file).
+  std::string _auth_user, _auth_password, _auth_problem;
   std::map<uint32_t, std::shared_ptr<queue_item>> _items;  // by UID in the queue mailbox
   uint32_t _loaded_through_uid = 0;
   std::map<std::string, uint32_t> _active_per_domain;

@@ -2,7 +2,12 @@
 
 #include <sys/socket.h>
 
+#include <strings.h>
+
+#include <algorithm>
+
 #include "kernel_io/net/connect.h"
+#include "protocols/common/base64.h"
 #include "kernel_io/ring/reactor.h"
 #include "kernel_io/ring/timer.h"
 
@@ -144,6 +149,25 @@ kio::task<std::optional<client_failure>> client::hello() {
   }
   if (_options.require_tls && !_stream->secure())
     co_return client_failure{{}, "TLS is required for " + _server_name + " and it does not offer STARTTLS"};
+  if (!_options.auth_user.empty()) {
+    // Credentials never cross a connection without TLS.
+    if (!_stream->secure())
+      co_return client_failure{{}, "AUTH to " + _server_name + " needs TLS and it does not offer STARTTLS"};
+    bool plain = std::any_of(_caps.auth_mechanisms.begin(), _caps.auth_mechanisms.end(),
+                             [](const std::string& m) { return strcasecmp(m.c_str(), "PLAIN") == 0; });
+    if (!plain) co_return client_failure{{}, _server_name + " does not offer AUTH PLAIN"};
+    std::string token;
+    token.push_back('\0');
+    token += _options.auth_user;
+    token.push_back('\0');
+    token += _options.auth_password;
+    std::string line = "AUTH PLAIN " + proto::base64_encode(token);
+    std::fill(token.begin(), token.end(), '\0');
+    auto authed = co_await command(line, _options.command_timeout_ms);
+    std::fill(line.begin(), line.end(), '\0');
+    if (!authed) co_return client_failure{{}, "AUTH: " + authed.error()};
+    if (authed->code != 235) co_return client_failure{*authed, "AUTH refused"};
+  }
   co_return std::nullopt;
 }
 

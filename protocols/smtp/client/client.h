@@ -42,6 +42,10 @@ struct client_options {
   bool require_tls = false;
   std::shared_ptr<const tls::client_context> tls;  // null: never STARTTLS
   const kio::socket_address* source = nullptr;      // bind before connecting
+  // AUTH PLAIN (RFC 4954) after the TLS EHLO, for a smarthost; empty user:
+  // no AUTH. Never sent over a connection without TLS.
+  std::string auth_user;
+  std::string auth_password;
 };
 
 // Why a connection could not be used at all. `reply` is the server's answer
