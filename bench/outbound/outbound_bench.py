@@ -2,7 +2,10 @@
 """Outbound delivery throughput: messages/s from a loaded queue to a local
 sink, ringmail beside Postfix relaying the same load, in the same run.
 
-    RINGMAIL_BIN=build/appliance/ringmail python3 bench/outbound/outbound_bench.py [--messages N]
+    RINGMAIL_BIN=build/appliance/ringmail python3 bench/outbound/outbound_bench.py [--messages N] [--before BIN]
+
+--before BIN also runs another ringmail binary (e.g. main's, before a change)
+in the same run, so before, after and Postfix share one machine state.
 
 For each of {ringmail, postfix} x {plain, TLS}: the sender's queue is loaded
 with N one-recipient messages while the sink is down (every attempt is
@@ -153,7 +156,11 @@ def run_postfix(n, tls, root, mx_port):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=300)
+    ap.add_argument("--before", help="another ringmail binary to measure in the same run")
     args = ap.parse_args()
+    import harness
+    import test_outbound
+    binaries = [("ringmail", harness.RINGMAIL)] + ([("ringmail-before", args.before)] if args.before else [])
     root = tempfile.mkdtemp(prefix="ringmail-outbound-bench-")
     os.chmod(root, 0o755)  # Postfix's daemons (user postfix) live below
     dns_port, mx_port = free_dns_port(), free_port()
@@ -162,9 +169,12 @@ def main():
     rows = []
     try:
         for tls in (False, True):
-            wall, cpu = run_ringmail(args.messages, tls, root, dns_port, mx_port)
-            rows.append(("ringmail", tls, wall, cpu))
-            print("measured", rows[-1], flush=True)
+            for name, binary in binaries:
+                # The e2e helpers read the binary from module globals.
+                harness.RINGMAIL = test_outbound.RINGMAIL = binary
+                wall, cpu = run_ringmail(args.messages, tls, root, dns_port, mx_port)
+                rows.append((name, tls, wall, cpu))
+                print("measured", rows[-1], flush=True)
             wall, cpu = run_postfix(args.messages, tls, root, mx_port)
             rows.append(("postfix", tls, wall, cpu))
             print("measured", rows[-1], flush=True)
@@ -173,9 +183,9 @@ def main():
         shutil.rmtree(root, ignore_errors=True)
     n = args.messages
     print(f"outbound: {n} queued one-recipient messages to a loopback sink")
-    print(f"{'sender':10} {'tls':5} {'seconds':>8} {'msg/s':>8} {'cpu s/1000 msg':>15}")
+    print(f"{'sender':16} {'tls':5} {'seconds':>8} {'msg/s':>8} {'cpu s/1000 msg':>15}")
     for who, tls, wall, cpu in rows:
-        print(f"{who:10} {'yes' if tls else 'no':5} {wall:8.2f} {n / wall:8.1f} {cpu * 1000 / n:15.3f}")
+        print(f"{who:16} {'yes' if tls else 'no':5} {wall:8.2f} {n / wall:8.1f} {cpu * 1000 / n:15.3f}")
 
 
 if __name__ == "__main__":
