@@ -59,9 +59,10 @@ class PostfixInterop(unittest.TestCase):
                          "Postfix to deliver the message")
         self.assertEqual(len(got), 1)
         self.assertIn(b"\n.a line with a leading dot", got[0].replace(b"\r\n", b"\n"))
-        log = self.postfix.output()
+        # Postfix writes the maildir file before it logs the delivery.
+        log = wait_until(lambda: (lambda out: out if "status=sent (delivered to maildir)" in out else None)(
+            self.postfix.output()), 20, "Postfix to log the delivery")
         self.assertIn("TLS connection established from", log)
-        self.assertIn("status=sent (delivered to maildir)", log)
         out = self.a.daemon.output()
         delivered = [l for l in out.splitlines() if "outbound_delivered" in l and "user@postfix.test" in l]
         self.assertTrue(delivered, out[-2000:])
