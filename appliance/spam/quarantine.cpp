@@ -18,6 +18,13 @@ bool is_junk(const imap::mailbox_info& m, std::string_view junk_root) {
          m.name[junk_root.size()] == '/';
 }
 
+// The name of the account's special-use Junk folder ("" if it has none).
+std::string junk_root_of(const std::vector<imap::mailbox_info>& boxes) {
+  for (const auto& m : boxes)
+    if (m.use == imap::special_use::junk) return m.name;
+  return {};
+}
+
 std::string header_text(const mime::header_block& h, std::string_view name) {
   const mime::header_field* f = h.find(name);
   if (!f) return {};
@@ -50,9 +57,7 @@ kio::task<imap::service_result<std::vector<quarantined>>> list_account(account_m
   std::vector<quarantined> out;
   auto boxes = co_await mb.list();
   if (!boxes) co_return kio::fail(boxes.error());
-  std::string junk_root;
-  for (const auto& m : *boxes)
-    if (m.use == imap::special_use::junk) junk_root = m.name;
+  const std::string junk_root = junk_root_of(*boxes);
   for (const auto& m : *boxes) {
     if (!is_junk(m, junk_root)) continue;
     auto snap = co_await mb.select(m.name);
@@ -148,9 +153,8 @@ kio::task<admin_response> run_quarantine_command(imap_shared& shared, const dire
   account_mailboxes mb(shared, core, acc.id, acc.address);
   auto boxes = co_await mb.list();
   if (!boxes) co_return admin_failure(request, boxes.error().text);
-  std::string junk_root, mailbox = request.arg("mailbox");
-  for (const auto& m : *boxes)
-    if (m.use == imap::special_use::junk) junk_root = m.name;
+  const std::string junk_root = junk_root_of(*boxes);
+  std::string mailbox = request.arg("mailbox");
   if (mailbox.empty()) mailbox = junk_root;
   bool found = false;
   for (const auto& m : *boxes) found = found || (m.name == mailbox && is_junk(m, junk_root));

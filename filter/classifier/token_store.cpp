@@ -6,6 +6,8 @@
 #include <bit>
 #include <cstring>
 
+#include "filter/classifier/wire_bytes.h"
+
 namespace filter {
 
 namespace {
@@ -15,18 +17,8 @@ constexpr std::uint32_t format_version = 1;
 constexpr std::uint32_t header_size = 48;
 constexpr std::size_t record_size = 16;
 
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));  // x86-64 and aarch64 are little-endian
-  out.append(b, sizeof(T));
-}
-template <class T>
-T get_at(std::string_view in, std::size_t at) {
-  T v;
-  std::memcpy(&v, in.data() + at, sizeof(T));
-  return v;
-}
+using wire::get_at;
+using wire::put;
 
 std::uint32_t clamp_add(std::uint32_t count, int delta) {
   if (delta < 0) return count >= static_cast<std::uint32_t>(-delta) ? count + delta : 0;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "filter/classifier/wire_bytes.h"
+
 namespace filter {
 
 namespace {
@@ -17,18 +19,8 @@ constexpr std::uint32_t snapshot_header_size = 40;
 constexpr std::size_t op_header_size = 16;
 constexpr std::size_t ledger_entry_size = 16;
 
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));  // x86-64 and aarch64 are little-endian
-  out.append(b, sizeof(T));
-}
-template <class T>
-T get_at(std::string_view in, std::size_t at) {
-  T v;
-  std::memcpy(&v, in.data() + at, sizeof(T));
-  return v;
-}
+using wire::get_at;
+using wire::put;
 
 bool valid_class(std::uint8_t c) { return c <= 2; }
 
