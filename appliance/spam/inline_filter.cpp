@@ -80,17 +80,19 @@ spam_inline_filter::spam_inline_filter(spam_shared& shared, const spam_section& 
       _subject_prefix(cfg.subject_prefix),
       _log(log),
       _reference(std::move(reference)),
-      _tokenizer(_features, options_for(shared, cfg)) {}
+      _scanner(shared.take_scanner(options_for(shared, cfg))) {}
+
+spam_inline_filter::~spam_inline_filter() { _shared.give_back(std::move(_scanner)); }
 
 void spam_inline_filter::feed(std::span<const std::byte> content) {
-  _tokenizer.feed(std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
+  _scanner->feed(std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
 }
 
 kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::envelope& env,
                                                                     const smtp::session_info& info) {
-  _tokenizer.finish();
+  _scanner->finish();
   std::optional<std::uint64_t> account = single_account(env);
-  filter::spam_score score = co_await _shared.classify_for(account, _features.unique());
+  filter::spam_score score = co_await _shared.classify_for(account, _scanner->unique());
   outcome out{smtp::verdict{true, 250, "2.0.0", ""}, spam_headers(score, _thresholds), ""};
   const char* action = "none";
   if (score.probability >= _thresholds.reject) {
@@ -106,7 +108,7 @@ kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::
     // The stored message is not rewritten (it is already in the store as it
     // arrived); a new first Subject field in the delivery record carries the
     // prefix, which mail readers show.
-    out.added_headers += "Subject: " + _subject_prefix + std::string(_tokenizer.subject()) + "\r\n";
+    out.added_headers += "Subject: " + _subject_prefix + std::string(_scanner->tokenizer().subject()) + "\r\n";
   }
   char probability[32], level[16];
   std::snprintf(probability, sizeof probability, "%.6f", score.probability);

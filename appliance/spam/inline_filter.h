@@ -13,7 +13,8 @@
 // has the same one. Counts: the global store's, plus the recipient
 // account's own store when every recipient is that one account (scored on
 // its owner core, spam_training.h). Lifecycle: one per message, on the
-// session's core.
+// session's core; its tokenizer and feature set are borrowed from the
+// core's idle ones (spam_shared::take_scanner) and given back when it ends.
 
 #include <cstdint>
 #include <memory>
@@ -51,6 +52,9 @@ class spam_inline_filter final : public smtp::inbound_filter {
  public:
   spam_inline_filter(spam_shared& shared, const spam_section& cfg, const smtp::envelope& env, const logger& log,
                      std::string reference);
+  ~spam_inline_filter() override;
+  spam_inline_filter(const spam_inline_filter&) = delete;
+  spam_inline_filter& operator=(const spam_inline_filter&) = delete;
 
   void feed(std::span<const std::byte> content) override;
   kio::task<outcome> finish(const smtp::envelope& env, const smtp::session_info& info) override;
@@ -61,8 +65,7 @@ class spam_inline_filter final : public smtp::inbound_filter {
   std::string _subject_prefix;
   const logger& _log;
   std::string _reference;
-  filter::feature_collector _features;
-  filter::message_tokenizer _tokenizer;
+  std::unique_ptr<filter::feature_scanner> _scanner;
 };
 
 }  // namespace appliance

@@ -69,6 +69,7 @@ filter::token_store train_items(const std::vector<training_item>& items, const f
   std::mutex error_lock;
   auto work = [&](unsigned t) {
     filter::feature_collector features;
+    filter::message_tokenizer tokenizer(features, options);  // reused: no allocation per message
     while (true) {
       std::size_t i = next.fetch_add(1);
       if (i >= items.size()) return;
@@ -81,7 +82,7 @@ filter::token_store train_items(const std::vector<training_item>& items, const f
       }
       for_each_message(*data, [&](std::string_view message) {
         features.clear();
-        filter::message_tokenizer tokenizer(features, options);
+        tokenizer.reset();
         tokenizer.feed(message);
         tokenizer.finish();
         partial[t].train(features.unique(), items[i].spam);
@@ -247,6 +248,7 @@ int spam_score(const spam_score_request& request) {
   std::atomic<std::size_t> next{0}, failures{0};
   auto work = [&] {
     filter::feature_collector features;
+    filter::message_tokenizer tokenizer(features, options);  // reused: no allocation per message
     std::vector<double> scratch;
     message_file_reader reader;
     char line[64];
@@ -260,7 +262,7 @@ int spam_score(const spam_score_request& request) {
         continue;
       }
       features.clear();
-      filter::message_tokenizer tokenizer(features, options);
+      tokenizer.reset();
       tokenizer.feed(*data);
       tokenizer.finish();
       auto score = filter::classify(features.unique(), store, nullptr, classifier, scratch);

@@ -101,12 +101,36 @@ const account_filter_state* spam_shared::account_state(std::uint64_t account) co
 }
 
 filter::spam_score spam_shared::classify_here(std::optional<std::uint64_t> account,
-                                              std::span<const std::uint64_t> hashes) const {
+                                              std::span<const std::uint64_t> hashes) {
   const filter::token_store* own = nullptr;
   if (account)
     if (const auto* a = account_state(*account)) own = &a->state.tokens;
-  std::vector<double> scratch;
+  // Synchronous on this core: its clue buffer is free.
+  std::vector<double>& scratch = _cores[kio::reactor::current()->id()]->clue_scratch;
   return filter::classify(hashes, *_global, own, filter::classifier_options{}, scratch);
+}
+
+std::unique_ptr<filter::feature_scanner> spam_shared::take_scanner(const filter::tokenizer_options& options) {
+  kio::reactor* here = kio::reactor::current();
+  if (here == nullptr) return std::make_unique<filter::feature_scanner>(options);
+  auto& idle = _cores[here->id()]->idle_scanners;
+  while (!idle.empty()) {
+    std::unique_ptr<filter::feature_scanner> s = std::move(idle.back());
+    idle.pop_back();
+    if (s->fits(options)) {
+      s->start();
+      return s;
+    }
+    // Built for settings since reloaded: dropped.
+  }
+  return std::make_unique<filter::feature_scanner>(options);
+}
+
+void spam_shared::give_back(std::unique_ptr<filter::feature_scanner> scanner) {
+  kio::reactor* here = kio::reactor::current();
+  if (here == nullptr || !scanner) return;  // off the cores (shutdown): freed
+  auto& idle = _cores[here->id()]->idle_scanners;
+  if (idle.size() < idle_scanners_max) idle.push_back(std::move(scanner));
 }
 
 kio::task<filter::spam_score> spam_shared::classify_for(std::optional<std::uint64_t> account,

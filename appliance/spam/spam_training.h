@@ -40,6 +40,7 @@
 #include "appliance/imap/junk_training.h"
 #include "appliance/observe/log.h"
 #include "filter/classifier/classifier.h"
+#include "filter/classifier/features.h"
 #include "filter/classifier/training_state.h"
 #include "kernel_io/ring/task.h"
 #include "kernel_io/shard/runtime.h"
@@ -71,6 +72,10 @@ struct spam_core_state {
   bool worker_running = false;
   std::uint64_t dropped = 0;   // items refused because the queue was full
   std::uint64_t trained = 0;   // messages whose training changed a store
+  // The inline filter's scanners, reused message after message: a message
+  // takes one and gives it back (at most idle_scanners_max kept).
+  std::vector<std::unique_ptr<filter::feature_scanner>> idle_scanners;
+  std::vector<double> clue_scratch;  // classify_here's clue buffer
 };
 
 class spam_shared {
@@ -100,6 +105,13 @@ class spam_shared {
   kio::task<filter::spam_score> classify_for(std::optional<std::uint64_t> account,
                                              std::span<const std::uint64_t> hashes);
 
+  // On a core: a scanner built for `options`, one of this core's idle ones
+  // when one fits (allocation-free once warm); give_back() when the message
+  // is done (on any core: it joins that core's idle ones).
+  std::unique_ptr<filter::feature_scanner> take_scanner(const filter::tokenizer_options& options);
+  void give_back(std::unique_ptr<filter::feature_scanner> scanner);
+  static constexpr std::size_t idle_scanners_max = 16;
+
   // On the account's owner core: queue training (non-blocking).
   // `sizes` (same order, may be empty): blobs above [spam]
   // training_message_bytes_max are skipped unread (logged).
@@ -114,7 +126,7 @@ class spam_shared {
   kio::task<std::optional<store::mailbox_id>> filter_mailbox(unsigned core, std::uint64_t account);
   kio::task<bool> write_delta(unsigned core, std::uint64_t account, std::string bytes);
   kio::task<bool> write_snapshot(unsigned core, std::uint64_t account);
-  filter::spam_score classify_here(std::optional<std::uint64_t> account, std::span<const std::uint64_t> hashes) const;
+  filter::spam_score classify_here(std::optional<std::uint64_t> account, std::span<const std::uint64_t> hashes);
 
   kio::runtime& _runtime;
   store::message_store& _store;

@@ -38,6 +38,37 @@ class feature_collector final : public token_sink {
   std::size_t _dropped = 0;
 };
 
+// What scoring a message needs, reusable message after message: a
+// message tokenizer wired to a feature collector. start() before each
+// message; once warm nothing is allocated per message (the CLI keeps one
+// per thread, the daemon a few idle ones per core).
+class feature_scanner {
+ public:
+  explicit feature_scanner(const tokenizer_options& options) : _options(options), _tokenizer(_features, options) {}
+  feature_scanner(const feature_scanner&) = delete;
+  feature_scanner& operator=(const feature_scanner&) = delete;
+
+  void start() {
+    _features.clear();
+    _tokenizer.reset();
+  }
+  void feed(std::string_view chunk) { _tokenizer.feed(chunk); }
+  void finish() { _tokenizer.finish(); }
+  std::span<const std::uint64_t> unique() const { return _features.unique(); }
+  const message_tokenizer& tokenizer() const { return _tokenizer; }
+
+  // Whether it was built for these options (the tokenizer's own settings).
+  bool fits(const tokenizer_options& o) const {
+    return o.level == _options.level && o.bigrams == _options.bigrams && o.text_bytes_max == _options.text_bytes_max &&
+           o.header_value_bytes_max == _options.header_value_bytes_max && o.capture_subject == _options.capture_subject;
+  }
+
+ private:
+  tokenizer_options _options;
+  feature_collector _features;
+  message_tokenizer _tokenizer;  // after _features: it feeds them
+};
+
 // The whole message at once (the CLI, tests).
 std::vector<std::uint64_t> message_features(std::string_view message, const tokenizer_options& options = {});
 

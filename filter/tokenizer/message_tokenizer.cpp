@@ -54,6 +54,18 @@ message_tokenizer::message_tokenizer(token_sink& sink, const tokenizer_options& 
 
 message_tokenizer::~message_tokenizer() = default;
 
+void message_tokenizer::reset() {
+  _text.reset();
+  _html.reset();
+  _mode = body_mode::skip;
+  _decoded = false;
+  _charset.clear();
+  _ascii_compatible = true;
+  _subject.clear();
+  _text_budget = _options.text_bytes_max;
+  _parser.reset();
+}
+
 void message_tokenizer::on_header_field(const mime::part_info& part, const mime::stream_header_field& field) {
   std::array<char, name_size_max> lowered{};
   std::size_t n = std::min(field.name.size(), lowered.size());

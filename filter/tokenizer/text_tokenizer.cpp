@@ -38,16 +38,27 @@ bool is_edge_punctuation(char c) {
 }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Index of the first set (want_set) or clear bit at or after pos, or size.
-std::size_t next_bit(const std::uint64_t* masks, std::size_t pos, std::size_t size, bool want_set) {
+// Index of the first set (WantSet) or clear bit at or after pos, or size.
+template <bool WantSet>
+inline __attribute__((always_inline)) std::size_t next_bit(const std::uint64_t* masks, std::size_t pos,
+                                                          std::size_t size) {
   while (pos < size) {
     std::uint64_t w = masks[pos / 64];
-    if (!want_set) w = ~w;
+    if constexpr (!WantSet) w = ~w;
     w &= ~std::uint64_t{0} << (pos % 64);
     if (w != 0) return std::min(size, (pos & ~std::size_t{63}) + static_cast<std::size_t>(__builtin_ctzll(w)));
     pos = (pos & ~std::size_t{63}) + 64;
   }
   return size;
+}
+
+// Where "://" starts in w, if at 1..10 (a URL scheme), else npos. Only the
+// first 13 bytes can hold such a match.
+std::size_t scheme_end(std::string_view w) {
+  std::size_t n = std::min<std::size_t>(w.size(), 13);
+  for (std::size_t i = 1; i + 3 <= n; ++i)
+    if (w[i] == ':' && w[i + 1] == '/' && w[i + 2] == '/') return i;
+  return std::string_view::npos;
 }
 
 bool is_numeric_host(std::string_view host) {
@@ -89,30 +100,51 @@ void fold_utf8(char* s, std::size_t size) {
 
 }  // namespace
 
+text_tokenizer::text_tokenizer(token_sink& sink, simd_level level) : _sink(sink), _level(level) {
+  _prefixes.reserve(prefixes_max);  // entries never move: _current points into it
+  _current = &entry_for("");
+}
+
+text_tokenizer::prefix_entry& text_tokenizer::entry_for(std::string_view prefix) {
+  for (auto& e : _prefixes)
+    if (e.prefix.size() == prefix.size() && e.prefix == prefix) return e;
+  if (_prefixes.size() == prefixes_max) {
+    // Past the cap (a message with many unusual header names): the last
+    // slot is recomputed. Never the current stream's entry.
+    prefix_entry& last = &_prefixes.back() == _current ? _prefixes[_prefixes.size() - 2] : _prefixes.back();
+    last = prefix_entry{};
+    last.prefix.assign(prefix);
+    last.seed = prefix_seed(prefix);
+    return last;
+  }
+  prefix_entry& e = _prefixes.emplace_back();
+  e.prefix.assign(prefix);
+  e.seed = prefix_seed(prefix);
+  return e;
+}
+
 void text_tokenizer::begin(std::string_view prefix, bool bigrams) {
   end();
   _open = true;
   _bigrams = bigrams && prefix.empty();
   _have_previous = false;
-  if (_named && prefix == _prefix) return;
-  _named = true;
-  _prefix.assign(prefix);
-  _seed = prefix_seed(prefix);
-  _sub_ready = 0;
+  if (_current->prefix.size() != prefix.size() || _current->prefix != prefix) _current = &entry_for(prefix);
 }
 
-void text_tokenizer::prepare_sub(kind k) {
+const text_tokenizer::prefix_entry& text_tokenizer::sub_entry(prefix_entry& e, kind k) {
   static constexpr std::string_view names[] = {"url", "email", "num", "skip", "bigram"};
   auto i = static_cast<int>(k);
-  std::string& p = _sub_prefix[i];
+  if ((e.sub_ready & (1u << i)) != 0) return e;
+  std::string& p = e.sub_prefix[i];
   p.clear();
-  if (!_prefix.empty()) {
-    p += _prefix;
+  if (!e.prefix.empty()) {
+    p += e.prefix;
     p += ':';
   }
   p += names[i];
-  _sub_seed[i] = prefix_seed(p);
-  _sub_ready |= 1u << i;
+  e.sub_seed[i] = prefix_seed(p);
+  e.sub_ready |= 1u << i;
+  return e;
 }
 
 void text_tokenizer::feed(std::string_view text) {
@@ -132,9 +164,9 @@ void text_tokenizer::scan_window(const char* data, std::size_t size) {
     _carry_size = 0;
   }
   while (pos < size) {
-    std::size_t start = next_bit(_masks, pos, size, true);
+    std::size_t start = next_bit<true>(_masks, pos, size);
     if (start >= size) break;
-    std::size_t stop = next_bit(_masks, start, size, false);
+    std::size_t stop = next_bit<false>(_masks, start, size);
     std::string_view run(data + start, stop - start);
     if (stop == size) {
       // The word may go on in the next piece: keep its start.
@@ -164,6 +196,14 @@ void text_tokenizer::word_break() {
   _carry_size = 0;
 }
 
+void text_tokenizer::reset() {
+  _carry.clear();
+  _carry_size = 0;
+  _open = false;
+  _have_previous = false;
+  _token_count = 0;
+}
+
 void text_tokenizer::end() {
   if (!_open) return;
   word_break();
@@ -178,9 +218,19 @@ void text_tokenizer::word(std::string_view w, std::size_t true_size) {
   true_size -= lead;
   if (w.empty()) return;
 
-  // URLs: only the host matters, and it is near the start.
-  std::size_t scheme = w.find("://");
-  if ((scheme != std::string_view::npos && scheme > 0 && scheme <= 10) || w.starts_with("www.")) {
+  // One branch-free pass for what is rare: a ':' (URL), an '@' (address),
+  // bytes of UTF-8. Trimming below drops only ASCII punctuation, so a flag
+  // may be set by a byte trimmed away: the exact checks follow the flags.
+  bool colon = false, at_sign = false;
+  unsigned char any = 0;
+  for (char c : w) {
+    colon |= c == ':';
+    at_sign |= c == '@';
+    any |= static_cast<unsigned char>(c);
+  }
+  // URLs: only the host matters, and it is near the start. (w[0] is not
+  // ':', an edge punctuation, so the first "://" is the one at 1..10.)
+  if ((colon && scheme_end(w) != std::string_view::npos) || w.starts_with("www.")) {
     url(w);
     return;
   }
@@ -191,7 +241,7 @@ void text_tokenizer::word(std::string_view w, std::size_t true_size) {
   }
   if (is_digit(w[0]) || (w[0] == '$' && w.size() > 1 && is_digit(w[1]))) {
     // Bucket numbers by shape: digit runs become their lengths.
-    std::array<char, shape_size_max> shape{};
+    std::array<char, shape_size_max> shape;
     std::size_t n = 0;
     for (std::size_t i = 0; i < w.size() && n < shape.size();) {
       if (is_digit(w[i])) {
@@ -208,7 +258,7 @@ void text_tokenizer::word(std::string_view w, std::size_t true_size) {
     return;
   }
   if (true_size > word_size_max) {
-    std::array<char, 8> skip{};
+    std::array<char, 4> skip;
     std::size_t tens = std::min<std::size_t>(true_size / 10, 99);
     skip[0] = w[0];
     skip[1] = ':';
@@ -217,33 +267,34 @@ void text_tokenizer::word(std::string_view w, std::size_t true_size) {
     emit_sub(kind::skip, std::string_view(skip.data(), 4));
     return;
   }
-  std::size_t at = w.find('@');
+  bool high = any >= 0x80;
+  std::size_t at = at_sign ? w.find('@') : std::string_view::npos;
   if (at != std::string_view::npos && w.find('.', at) != std::string_view::npos) {
-    emit_word(w);
+    emit_word(w, high);
     emit_domains(kind::email, w.substr(at + 1));
     return;
   }
   if (w.size() < 3) return;
-  emit_word(w);
+  emit_word(w, high);
 }
 
-void text_tokenizer::emit_word(std::string_view text) {
-  std::array<char, word_size_max> folded{};
-  bool high = std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+void text_tokenizer::emit_word(std::string_view text, bool high) {
+  std::array<char, word_size_max> folded;
   if (high && text.size() <= folded.size()) {
     std::memcpy(folded.data(), text.data(), text.size());
     fold_utf8(folded.data(), text.size());
     text = std::string_view(folded.data(), text.size());
   }
-  std::uint64_t hash = token_hash(_seed, text);
-  _sink.on_token(hash, _prefix, text);
+  std::uint64_t hash = token_hash(_current->seed, text);
+  _sink.on_token(hash, _current->prefix, text);
   ++_token_count;
   if (_bigrams) {
     if (_have_previous) {
-      if ((_sub_ready & (1u << static_cast<int>(kind::bigram))) == 0) prepare_sub(kind::bigram);
+      auto i = static_cast<int>(kind::bigram);
+      const prefix_entry& e = sub_entry(*_current, kind::bigram);
       std::uint64_t pair[2] = {_previous_word, hash};
-      std::uint64_t bigram = XXH3_64bits_withSeed(pair, sizeof pair, _sub_seed[static_cast<int>(kind::bigram)]);
-      _sink.on_token(bigram, _sub_prefix[static_cast<int>(kind::bigram)], text);
+      std::uint64_t bigram = XXH3_64bits_withSeed(pair, sizeof pair, e.sub_seed[i]);
+      _sink.on_token(bigram, e.sub_prefix[i], text);
       ++_token_count;
     }
     _previous_word = hash;
@@ -253,13 +304,14 @@ void text_tokenizer::emit_word(std::string_view text) {
 
 void text_tokenizer::emit_sub(kind k, std::string_view text) {
   auto i = static_cast<int>(k);
-  if ((_sub_ready & (1u << i)) == 0) prepare_sub(k);
-  _sink.on_token(token_hash(_sub_seed[i], text), _sub_prefix[i], text);
+  const prefix_entry& e = sub_entry(*_current, k);
+  _sink.on_token(token_hash(e.sub_seed[i], text), e.sub_prefix[i], text);
   ++_token_count;
 }
 
 void text_tokenizer::emit(std::string_view prefix, std::string_view text) {
-  _sink.on_token(token_hash(prefix_seed(prefix), text), prefix, text);
+  const prefix_entry& e = entry_for(prefix);
+  _sink.on_token(token_hash(e.seed, text), e.prefix, text);
   ++_token_count;
 }
 

@@ -21,14 +21,17 @@
 //     UTF-8 lowercased.
 // Optionally each body word also yields a bigram with the previous one.
 //
-// Memory: the window (4 KiB), its masks and one partial word (at most
-// word_size_max + 1 bytes; longer words are tracked by length only).
-// Lifecycle: single owner, reusable across messages via reset().
+// Memory: the window (4 KiB), its masks, one partial word (at most
+// carry_size_max bytes; longer words are tracked by length only) and the
+// seeds of up to prefixes_max prefixes (header names), computed once and
+// kept across messages.
+// Lifecycle: single owner, reusable across messages (begin() starts over).
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "filter/tokenizer/simd_scan.h"
 #include "filter/tokenizer/token_sink.h"
@@ -40,7 +43,9 @@ class text_tokenizer {
   static constexpr std::size_t window_size = 4096;
   static constexpr std::size_t word_size_max = 40;
 
-  text_tokenizer(token_sink& sink, simd_level level) : _sink(sink), _level(level) {}
+  text_tokenizer(token_sink& sink, simd_level level);
+  text_tokenizer(const text_tokenizer&) = delete;
+  text_tokenizer& operator=(const text_tokenizer&) = delete;
 
   // Starts a new stream of text whose tokens carry `prefix` ("" for the
   // body). Ends the previous stream (its last word is emitted).
@@ -56,28 +61,43 @@ class text_tokenizer {
   // Emits one token with an explicit prefix (structure tokens).
   void emit(std::string_view prefix, std::string_view text);
 
+  // Drops a stream left open (a message abandoned midway) without emitting
+  // its last word, and zeroes the count. The prefix seeds stay.
+  void reset();
+
   std::size_t token_count() const { return _token_count; }
   void reset_count() { _token_count = 0; }
 
  private:
+  enum class kind : std::uint8_t { url, email, num, skip, bigram, count };
+  // A prefix with its seed, and "url", "email"... under it ("subject:url")
+  // with theirs, each computed on first use.
+  struct prefix_entry {
+    std::string prefix;
+    std::uint64_t seed = 0;
+    std::string sub_prefix[static_cast<int>(kind::count)];
+    std::uint64_t sub_seed[static_cast<int>(kind::count)] = {};
+    unsigned sub_ready = 0;  // bit per kind
+  };
+  // Prefixes seen (header names, "header", "part"...): a message uses a few
+  // dozen, the same ones message after message. Past the cap, the last
+  // entry is recomputed for each new prefix.
+  static constexpr std::size_t prefixes_max = 48;
+  prefix_entry& entry_for(std::string_view prefix);
+  // `e` with the prefix and seed of kind k computed.
+  static const prefix_entry& sub_entry(prefix_entry& e, kind k);
+
   void scan_window(const char* data, std::size_t size);
   void word(std::string_view lowered, std::size_t true_size);
-  enum class kind : std::uint8_t { url, email, num, skip, bigram, count };
   void emit_sub(kind k, std::string_view text);
-  void prepare_sub(kind k);
   void emit_url_host(std::string_view host);
   void emit_domains(kind k, std::string_view host);
-  void emit_word(std::string_view text);
+  void emit_word(std::string_view text, bool high);
 
   token_sink& _sink;
   simd_level _level;
-  std::string _prefix;
-  std::uint64_t _seed = 0;
-  bool _named = false;
-  // "url", "email"... under the stream's prefix ("subject:url"), and seeds.
-  std::string _sub_prefix[static_cast<int>(kind::count)];
-  std::uint64_t _sub_seed[static_cast<int>(kind::count)] = {};
-  unsigned _sub_ready = 0;  // bit per kind: prefix and seed computed
+  std::vector<prefix_entry> _prefixes;
+  prefix_entry* _current = nullptr;  // the stream's prefix
   bool _bigrams = false;
   bool _open = false;
   std::uint64_t _previous_word = 0;

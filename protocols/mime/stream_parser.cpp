@@ -1,5 +1,7 @@
 #include "protocols/mime/stream_parser.h"
 
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -40,6 +42,42 @@ stream_parser::stream_parser(stream_handler& handler, const stream_options& opti
 }
 
 stream_parser::~stream_parser() = default;
+
+void stream_parser::reset() {
+  _stack.clear();
+  _mode = mode::header_line;
+  _after_skip = after_skip::open_child;
+  _skip_parent = 0;
+  _chunk = {};
+  _offset = 0;
+  _lf_count = 0;
+  _last_byte = 0;
+  _any_input = false;
+  _line.clear();
+  _line_done.clear();
+  _line_start = 0;
+  _line_size = 0;
+  _field.clear();
+  _field_start = 0;
+  _field_end = 0;
+  _field_open = false;
+  _field_truncated = false;
+  _carry.clear();
+  _carry_start = 0;
+  _lookahead = 0;
+  _prev_eol_size = 0;
+  _eol_pending = false;
+  _prev_line_empty = false;
+  _cr_pending = false;
+  _line_has_content = false;
+  _emit_start = 0;
+  _emit_end = 0;
+  _emit_open = false;
+  _decoded.clear();
+  _next_id = 0;
+  _defects = defect_none;
+  open_part_at(0, no_parent);
+}
 
 void stream_parser::open_part_at(std::size_t header_start, std::uint32_t parent_index) {
   open_part p;
@@ -149,6 +187,26 @@ void stream_parser::feed(std::string_view chunk) {
   _chunk = {};
 }
 
+// LFs in s, 16 bytes at a time (SSE2 is the x86-64 baseline; a plain
+// std::count is not vectorized at -O2 and was a tenth of the filter's time).
+// Per-byte counters (0 - compare result) are summed by SAD every 255 blocks,
+// before a byte counter could wrap.
+static std::size_t count_lf(std::string_view s) {
+  std::size_t n = 0, i = 0;
+  const __m128i lf = _mm_set1_epi8('\n');
+  while (i + 16 <= s.size()) {
+    __m128i counts = _mm_setzero_si128();
+    for (int k = 0; k < 255 && i + 16 <= s.size(); ++k, i += 16) {
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+      counts = _mm_sub_epi8(counts, _mm_cmpeq_epi8(x, lf));
+    }
+    __m128i sums = _mm_sad_epu8(counts, _mm_setzero_si128());
+    n += static_cast<std::size_t>(_mm_cvtsi128_si32(sums)) + static_cast<std::size_t>(_mm_extract_epi16(sums, 4));
+  }
+  for (; i < s.size(); ++i) n += s[i] == '\n';
+  return n;
+}
+
 static std::size_t find_lf(std::string_view s, std::size_t from, std::size_t to) {
   const void* p = std::memchr(s.data() + from, '\n', to - from);
   return p == nullptr ? std::string_view::npos : static_cast<std::size_t>(static_cast<const char*>(p) - s.data());
@@ -161,16 +219,26 @@ std::size_t stream_parser::feed_header(std::string_view chunk, std::size_t i) {
   std::size_t lf = find_lf(chunk, i, chunk.size());
   std::size_t end = lf == std::string_view::npos ? chunk.size() : lf + 1;
   std::size_t n = end - i;
+  if (lf != std::string_view::npos && _line_size == 0) {
+    // The whole line is in the chunk: process it in place (the chunk stays
+    // valid for the call), no copy.
+    char before = lf > 0 ? chunk[lf - 1] : _last_byte;
+    std::size_t eol_size = (n >= 2 && before == '\r') ? 2 : 1;
+    process_header_line(chunk.substr(i, std::min(n, keep)), _line_start, n, eol_size);
+    return end;
+  }
   if (_line.size() < keep) _line.append(chunk.data() + i, std::min(n, keep - _line.size()));
   _line_size += n;
   if (lf == std::string_view::npos) return chunk.size();
   char before = lf > 0 ? chunk[lf - 1] : _last_byte;
   std::size_t eol_size = (_line_size >= 2 && before == '\r') ? 2 : 1;
-  std::string line;
-  line.swap(_line);
+  // Processing may start a new part, which clears _line: the line lives in
+  // _line_done meanwhile (both keep their capacity).
+  _line_done.swap(_line);
+  _line.clear();
   std::size_t start = _line_start, size = _line_size;
   _line_size = 0;
-  process_header_line(line, start, size, eol_size);
+  process_header_line(_line_done, start, size, eol_size);
   return end;
 }
 
@@ -570,7 +638,7 @@ std::size_t stream_parser::feed_skip_line(std::string_view chunk, std::size_t i)
 // No boundary is active: everything up to the end is the current body.
 std::size_t stream_parser::feed_body_all(std::string_view chunk, std::size_t i) {
   std::string_view rest = chunk.substr(i);
-  _lf_count += static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n'));
+  _lf_count += count_lf(rest);
   emit(rest, _offset + i, true);
   return chunk.size();
 }

@@ -4,7 +4,7 @@
 // module: parse_message() (structure.h) runs it over a whole buffer, so the
 // streaming and whole-message views of a message cannot disagree.
 //
-// Lifecycle: construct, feed() chunks in order, finish() once. Single owner;
+// Lifecycle: construct (or reset()), feed() chunks in order, finish() once. Single owner;
 // no threads, no I/O. Buffering is bounded: one header field (capped by
 // limits::header_field_size_max), the start of one body line while deciding
 // whether it is a boundary (2 + the longest active boundary), a held-back
@@ -105,6 +105,9 @@ class stream_parser {
 
   void feed(std::string_view chunk);
   void finish();
+  // Ready for the next message, as if just constructed, keeping the
+  // buffers' capacity (a parser reused per core allocates nothing once warm).
+  void reset();
 
   std::size_t offset() const { return _offset; }
   std::uint32_t defects() const { return _defects; }
@@ -153,6 +156,7 @@ class stream_parser {
 
   // Current header line (copied, capped) and current field.
   std::string _line;
+  std::string _line_done;         // the line being processed (swapped with _line)
   std::size_t _line_start = 0;
   std::size_t _line_size = 0;     // true size, may exceed _line.size()
   std::string _field;             // name ':' value, capped

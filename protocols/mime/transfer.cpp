@@ -1,5 +1,7 @@
 #include "protocols/mime/transfer.h"
 
+#include <array>
+
 #include "protocols/mime/header.h"
 
 namespace mime {
@@ -41,26 +43,43 @@ static constexpr signed char base64_value(unsigned char c) {
   return -1;
 }
 
+namespace {
+constexpr std::array<signed char, 256> make_base64_table() {
+  std::array<signed char, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = base64_value(static_cast<unsigned char>(c));
+  return t;
+}
+constexpr std::array<signed char, 256> base64_table = make_base64_table();
+}  // namespace
+
 void base64_decoder::decode(std::string_view input, std::string& out) {
   if (_padding_seen) return;
+  // Written through a pointer into room made up front (3 bytes per 4
+  // symbols), then trimmed: no per-byte push_back.
+  std::size_t base = out.size();
+  out.resize(base + (input.size() / 4 + 1) * 3);
+  char* w = out.data() + base;
   for (char ch : input) {
     auto c = static_cast<unsigned char>(ch);
     if (c == '=') {
+      out.resize(static_cast<std::size_t>(w - out.data()));
       finish(out);
       _padding_seen = true;
       return;
     }
-    signed char v = base64_value(c);
+    signed char v = base64_table[c];
     if (v < 0) continue;  // whitespace, line breaks, junk
     _bits = (_bits << 6) | static_cast<std::uint32_t>(v);
     if (++_symbols == 4) {
-      out.push_back(static_cast<char>((_bits >> 16) & 0xFF));
-      out.push_back(static_cast<char>((_bits >> 8) & 0xFF));
-      out.push_back(static_cast<char>(_bits & 0xFF));
+      w[0] = static_cast<char>((_bits >> 16) & 0xFF);
+      w[1] = static_cast<char>((_bits >> 8) & 0xFF);
+      w[2] = static_cast<char>(_bits & 0xFF);
+      w += 3;
       _bits = 0;
       _symbols = 0;
     }
   }
+  out.resize(static_cast<std::size_t>(w - out.data()));
 }
 
 void base64_decoder::finish(std::string& out) {
@@ -82,16 +101,35 @@ static int hex_value(char c) {
 }
 
 void qp_decoder::flush_blanks(std::string& out) {
+  if (_blanks.empty()) return;
   out += _blanks;
   _blanks.clear();
 }
 
+namespace {
+// Bytes that are themselves in quoted-printable text (not blank, CR, LF, '=').
+constexpr std::array<bool, 256> make_qp_literal() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '=';
+  return t;
+}
+constexpr std::array<bool, 256> qp_literal = make_qp_literal();
+}  // namespace
+
 void qp_decoder::decode(std::string_view input, std::string& out) {
+  out.reserve(out.size() + input.size());
   for (std::size_t i = 0; i < input.size(); ++i) {
     char c = input[i];
     switch (_state) {
       case state::text:
-        if (c == ' ' || c == '\t') {
+        if (qp_literal[static_cast<unsigned char>(c)]) {
+          // A run of literal bytes is appended at once.
+          std::size_t j = i + 1;
+          while (j < input.size() && qp_literal[static_cast<unsigned char>(input[j])]) ++j;
+          flush_blanks(out);
+          out.append(input.data() + i, j - i);
+          i = j - 1;
+        } else if (c == ' ' || c == '\t') {
           if (_blanks.size() >= qp_blank_run_max) flush_blanks(out);
           _blanks.push_back(c);
         } else if (c == '\n') {

@@ -4,6 +4,7 @@
 
 #include <random>
 #include <string>
+#include <tuple>
 
 #include "protocols/mime/stream_parser.h"
 #include "tests/unit/mime/mime_check.h"
@@ -101,4 +102,39 @@ TEST(mime_stream, buffering_is_bounded) {
   limits lim;
   lim.header_field_size_max = 4096;
   EXPECT_EQ(check::check_message(m, 1, lim), "");
+}
+
+TEST(mime_stream, reset_parser_equals_a_fresh_one) {
+  // A parser abandoned in the middle of a header, of a boundary line and of
+  // a QP escape, then reset(), must parse the next message exactly as a new
+  // parser does (events, decoded bytes, defects, part count).
+  auto fresh = [](std::string_view m) {
+    decoded_collector c;
+    stream_parser p(c);
+    p.feed(m);
+    p.finish();
+    return std::make_tuple(c.decoded, c.types, c.fields, p.defects(), p.part_count());
+  };
+  const std::string next = "Subject: second\r\nContent-Type: text/plain\r\n"
+                           "Content-Transfer-Encoding: quoted-printable\r\n\r\nx=3Dy =\r\nz\r\n";
+  for (std::size_t cut : {std::size_t{5}, std::size_t{60}, encoded.size() - 40, encoded.size() - 12}) {
+    decoded_collector c;
+    stream_parser p(c);
+    p.feed(std::string_view(encoded).substr(0, cut));
+    c.decoded.clear();
+    c.types.clear();
+    c.fields.clear();
+    p.reset();
+    p.feed(next);
+    p.finish();
+    EXPECT_EQ(std::make_tuple(c.decoded, c.types, c.fields, p.defects(), p.part_count()), fresh(next)) << cut;
+    // And a whole message after a finished one.
+    c.decoded.clear();
+    c.types.clear();
+    c.fields.clear();
+    p.reset();
+    p.feed(encoded);
+    p.finish();
+    EXPECT_EQ(std::make_tuple(c.decoded, c.types, c.fields, p.defects(), p.part_count()), fresh(encoded)) << cut;
+  }
 }
