@@ -23,7 +23,8 @@ sa-learn on the same training set. bogofilter uses its defaults (-C: no
 config file; Robinson-Fisher, spam_cutoff 0.99).
 
 Usage: bench/spam/evaluate.py --ringmail BUILD/appliance/ringmail [--out DIR]
-       [--folds 5] [--peers bogofilter,spamassassin] [--sa-sample N]
+       [--folds 5] [--classifiers ringmail,bogofilter,spamassassin] [--sa-sample N]
+       [--bigrams] [--before OLD/appliance/ringmail]
 Writes DIR/report.md (the tables) and DIR/scores.png (score distributions).
 """
 import argparse
@@ -107,12 +108,14 @@ def chunks(seq, n):
 class Ringmail:
     name = "ringmail"
 
-    def __init__(self, binary, bigrams=False, threshold=0.995):
+    def __init__(self, binary, bigrams=False, threshold=0.995, name=None):
         self.binary = binary
         self.bigrams = bigrams
         self.threshold = threshold
+        if name:
+            self.name = name
         if bigrams:
-            self.name = "ringmail+bigrams"
+            self.name += "+bigrams"
 
     def train(self, work, ham_dir, spam_dir):
         self.store = os.path.join(work, self.name + ".tokens")
@@ -269,6 +272,8 @@ def main():
     ap.add_argument("--sa-splits", default="cross12,cross21",
                     help="splits SpamAssassin runs on (it costs ~0.2 CPU s per message)")
     ap.add_argument("--bigrams", action="store_true", help="also evaluate ringmail with body bigrams")
+    ap.add_argument("--before", metavar="BIN",
+                    help="also evaluate a second ringmail binary (an older build) in the same run, as ringmail-before")
     ap.add_argument("--threshold", type=float, default=0.995,
                     help="ringmail: spam from this probability on (the default [spam] tag_threshold)")
     ap.add_argument("--sa-sample", type=int, default=0,
@@ -286,6 +291,8 @@ def main():
         classifiers.append(Ringmail(os.path.abspath(args.ringmail), threshold=args.threshold))
         if args.bigrams:
             classifiers.append(Ringmail(os.path.abspath(args.ringmail), bigrams=True, threshold=args.threshold))
+        if args.before:
+            classifiers.append(Ringmail(os.path.abspath(args.before), threshold=args.threshold, name="ringmail-before"))
     if "bogofilter" in wanted_classifiers:
         classifiers.append(Bogofilter())
     if "spamassassin" in wanted_classifiers:

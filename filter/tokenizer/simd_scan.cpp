@@ -22,13 +22,22 @@ constexpr std::array<bool, 256> make_word_table() {
 }
 constexpr std::array<bool, 256> word_table = make_word_table();
 
-void scalar_range(const char* in, char* out, std::uint64_t* masks, std::size_t begin, std::size_t end) {
+bool special(unsigned char c) { return c == ':' || c == '@' || c >= 0x80; }
+
+void scalar_range(const char* in, char* out, std::uint64_t* masks, std::uint64_t* specials, std::size_t begin,
+                  std::size_t end) {
   for (std::size_t i = begin; i < end; ++i) {
     auto c = static_cast<unsigned char>(in[i]);
     if (word_table[c]) masks[i / 64] |= std::uint64_t{1} << (i % 64);
+    if (special(c)) specials[i / 64] |= std::uint64_t{1} << (i % 64);
     out[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
   }
 }
+
+// Masks of one 64-byte block: word bytes and special bytes.
+struct block_masks {
+  std::uint64_t word = 0, special = 0;
+};
 
 // SSE2: 16 bytes at a time. Range tests use the signed-compare trick:
 // (x - lo) as a signed byte offset by -128 is below -128 + width exactly
@@ -38,41 +47,55 @@ inline __m128i in_range_sse2(__m128i x, char lo, char width) {
   return _mm_cmplt_epi8(shifted, _mm_set1_epi8(static_cast<char>(-128 + width)));
 }
 
-std::uint32_t block16_sse2(const char* in, char* out) {
+void block16_sse2(const char* in, char* out, std::uint32_t& word_bits, std::uint32_t& special_bits) {
   __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
   __m128i upper = in_range_sse2(x, 'A', 26);
   __m128i lower = _mm_add_epi8(x, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out), lower);
   __m128i word = _mm_or_si128(in_range_sse2(lower, 'a', 26), in_range_sse2(x, '0', 10));
   for (char p : in_word_punctuation) word = _mm_or_si128(word, _mm_cmpeq_epi8(x, _mm_set1_epi8(p)));
+  __m128i sp = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')), _mm_cmpeq_epi8(x, _mm_set1_epi8('@')));
   // Bytes >= 0x80 are negative as signed bytes: their sign bit is the mask.
-  return static_cast<std::uint32_t>(_mm_movemask_epi8(word) | _mm_movemask_epi8(x));
+  auto high = static_cast<std::uint32_t>(_mm_movemask_epi8(x));
+  word_bits = static_cast<std::uint32_t>(_mm_movemask_epi8(word)) | high;
+  special_bits = static_cast<std::uint32_t>(_mm_movemask_epi8(sp)) | high;
 }
 
-std::uint64_t block64_sse2(const char* in, char* out) {
-  std::uint64_t m = block16_sse2(in, out);
-  m |= std::uint64_t{block16_sse2(in + 16, out + 16)} << 16;
-  m |= std::uint64_t{block16_sse2(in + 32, out + 32)} << 32;
-  m |= std::uint64_t{block16_sse2(in + 48, out + 48)} << 48;
+block_masks block64_sse2(const char* in, char* out) {
+  block_masks m;
+  for (int k = 0; k < 4; ++k) {
+    std::uint32_t w, sp;
+    block16_sse2(in + 16 * k, out + 16 * k, w, sp);
+    m.word |= std::uint64_t{w} << (16 * k);
+    m.special |= std::uint64_t{sp} << (16 * k);
+  }
   return m;
 }
 
 // The last partial block goes through the same kernel via a zero-padded
-// copy (NUL is not a word byte, so the padding adds no mask bits).
+// copy (NUL is neither a word nor a special byte, so the padding adds no
+// mask bits).
 template <class Block>
-void tail_block(const char* in, char* out, std::uint64_t* masks, std::size_t i, std::size_t size, Block block) {
+void tail_block(const char* in, char* out, std::uint64_t* masks, std::uint64_t* specials, std::size_t i,
+                std::size_t size, Block block) {
   if (i == size) return;
   alignas(64) char padded_in[64] = {};
   alignas(64) char padded_out[64];
   std::memcpy(padded_in, in + i, size - i);
-  masks[i / 64] = block(padded_in, padded_out);
+  block_masks m = block(padded_in, padded_out);
+  masks[i / 64] = m.word;
+  specials[i / 64] = m.special;
   std::memcpy(out + i, padded_out, size - i);
 }
 
-void sse2_kernel(const char* in, char* out, std::uint64_t* masks, std::size_t size) {
+void sse2_kernel(const char* in, char* out, std::uint64_t* masks, std::uint64_t* specials, std::size_t size) {
   std::size_t i = 0;
-  for (; i + 64 <= size; i += 64) masks[i / 64] = block64_sse2(in + i, out + i);
-  tail_block(in, out, masks, i, size, block64_sse2);
+  for (; i + 64 <= size; i += 64) {
+    block_masks m = block64_sse2(in + i, out + i);
+    masks[i / 64] = m.word;
+    specials[i / 64] = m.special;
+  }
+  tail_block(in, out, masks, specials, i, size, block64_sse2);
 }
 
 __attribute__((target("avx2"))) inline __m256i in_range_avx2(__m256i x, char lo, char width) {
@@ -83,7 +106,8 @@ __attribute__((target("avx2"))) inline __m256i in_range_avx2(__m256i x, char lo,
 // AVX2: 32 bytes at a time; the punctuation set is a nibble lookup
 // (vpshufb) instead of a compare chain: bit k of lut_low[low nibble] &
 // lut_high[high nibble] says the byte is punctuation number k's.
-__attribute__((target("avx2"))) std::uint32_t block32_avx2(const char* in, char* out) {
+__attribute__((target("avx2"))) void block32_avx2(const char* in, char* out, std::uint32_t& word_bits,
+                                                  std::uint32_t& special_bits) {
   __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in));
   __m256i upper = in_range_avx2(x, 'A', 26);
   __m256i lower = _mm256_add_epi8(x, _mm256_and_si256(upper, _mm256_set1_epi8(0x20)));
@@ -102,22 +126,36 @@ __attribute__((target("avx2"))) std::uint32_t block32_avx2(const char* in, char*
   __m256i hit = _mm256_and_si256(_mm256_shuffle_epi8(lut_high, high), _mm256_shuffle_epi8(lut_low, low));
   __m256i punctuation = _mm256_xor_si256(_mm256_cmpeq_epi8(hit, _mm256_setzero_si256()), _mm256_set1_epi8(-1));
   word = _mm256_or_si256(word, punctuation);
-  return static_cast<std::uint32_t>(_mm256_movemask_epi8(word)) | static_cast<std::uint32_t>(_mm256_movemask_epi8(x));
+  // ':' and '@' are the punctuation bits 2 and 4 (high nibbles 3 and 4).
+  __m256i sp = _mm256_xor_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hit, _mm256_set1_epi8(2 | 4)), _mm256_setzero_si256()),
+                                _mm256_set1_epi8(-1));
+  auto high_bytes = static_cast<std::uint32_t>(_mm256_movemask_epi8(x));
+  word_bits = static_cast<std::uint32_t>(_mm256_movemask_epi8(word)) | high_bytes;
+  special_bits = static_cast<std::uint32_t>(_mm256_movemask_epi8(sp)) | high_bytes;
 }
 
-__attribute__((target("avx2"))) std::uint64_t block64_avx2(const char* in, char* out) {
-  return block32_avx2(in, out) | (std::uint64_t{block32_avx2(in + 32, out + 32)} << 32);
+__attribute__((target("avx2"))) block_masks block64_avx2(const char* in, char* out) {
+  std::uint32_t w0, s0, w1, s1;
+  block32_avx2(in, out, w0, s0);
+  block32_avx2(in + 32, out + 32, w1, s1);
+  return {w0 | (std::uint64_t{w1} << 32), s0 | (std::uint64_t{s1} << 32)};
 }
 
-__attribute__((target("avx2"))) void avx2_kernel(const char* in, char* out, std::uint64_t* masks, std::size_t size) {
+__attribute__((target("avx2"))) void avx2_kernel(const char* in, char* out, std::uint64_t* masks,
+                                                 std::uint64_t* specials, std::size_t size) {
   std::size_t i = 0;
-  for (; i + 64 <= size; i += 64) masks[i / 64] = block64_avx2(in + i, out + i);
-  tail_block(in, out, masks, i, size, block64_avx2);
+  for (; i + 64 <= size; i += 64) {
+    block_masks m = block64_avx2(in + i, out + i);
+    masks[i / 64] = m.word;
+    specials[i / 64] = m.special;
+  }
+  tail_block(in, out, masks, specials, i, size, block64_avx2);
 }
 
 }  // namespace
 
 bool is_word_byte(unsigned char c) { return word_table[c]; }
+bool is_special_byte(unsigned char c) { return special(c); }
 
 simd_level detect_simd_level() {
   __builtin_cpu_init();
@@ -134,12 +172,15 @@ std::string_view simd_level_name(simd_level level) {
   return "?";
 }
 
-void fold_and_classify(simd_level level, const char* in, char* out, std::uint64_t* masks, std::size_t size) {
-  std::memset(masks, 0, ((size + 63) / 64) * sizeof(std::uint64_t));
+void fold_and_classify(simd_level level, const char* in, char* out, std::uint64_t* masks, std::uint64_t* special,
+                       std::size_t size) {
+  std::size_t words = (size + 63) / 64;
+  std::memset(masks, 0, words * sizeof(std::uint64_t));
+  std::memset(special, 0, words * sizeof(std::uint64_t));
   switch (level) {
-    case simd_level::scalar: scalar_range(in, out, masks, 0, size); return;
-    case simd_level::sse2: sse2_kernel(in, out, masks, size); return;
-    case simd_level::avx2: avx2_kernel(in, out, masks, size); return;
+    case simd_level::scalar: scalar_range(in, out, masks, special, 0, size); return;
+    case simd_level::sse2: sse2_kernel(in, out, masks, special, size); return;
+    case simd_level::avx2: avx2_kernel(in, out, masks, special, size); return;
   }
 }
 

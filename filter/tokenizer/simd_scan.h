@@ -23,13 +23,18 @@ enum class simd_level : std::uint8_t { scalar, sse2, avx2 };
 simd_level detect_simd_level();
 std::string_view simd_level_name(simd_level level);
 
-// Writes in[0..size) to out with 'A'..'Z' lowercased, and sets bit (i % 64)
-// of masks[i / 64] when in[i] is a word byte. Bits past `size` in the last
-// mask word are zero. `out` may equal `in`; masks needs (size + 63) / 64
-// words.
-void fold_and_classify(simd_level level, const char* in, char* out, std::uint64_t* masks, std::size_t size);
+// Writes in[0..size) to out with 'A'..'Z' lowercased, sets bit (i % 64)
+// of masks[i / 64] when in[i] is a word byte, and of special[i / 64] when
+// it is a byte a token rule looks for: ':' (URLs), '@' (addresses) or
+// >= 0x80 (UTF-8 case folding) — so a word without one skips those rules
+// without looking at its bytes again. Bits past `size` in the last mask
+// words are zero. `out` may equal `in`; masks and special need
+// (size + 63) / 64 words each.
+void fold_and_classify(simd_level level, const char* in, char* out, std::uint64_t* masks, std::uint64_t* special,
+                       std::size_t size);
 
 // The scalar reference, exposed for tests.
 bool is_word_byte(unsigned char c);
+bool is_special_byte(unsigned char c);
 
 }  // namespace filter

@@ -52,6 +52,18 @@ inline __attribute__((always_inline)) std::size_t next_bit(const std::uint64_t* 
   return size;
 }
 
+// Whether any bit in [begin, end) is set.
+bool any_bit(const std::uint64_t* masks, std::size_t begin, std::size_t end) {
+  while (begin < end) {
+    std::size_t word = begin / 64, bit = begin % 64;
+    std::size_t n = std::min<std::size_t>(64 - bit, end - begin);
+    std::uint64_t range = (n == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << n) - 1)) << bit;
+    if ((masks[word] & range) != 0) return true;
+    begin += n;
+  }
+  return false;
+}
+
 // Where "://" starts in w, if at 1..10 (a URL scheme), else npos. Only the
 // first 13 bytes can hold such a match.
 std::size_t scheme_end(std::string_view w) {
@@ -150,7 +162,7 @@ const text_tokenizer::prefix_entry& text_tokenizer::sub_entry(prefix_entry& e, k
 void text_tokenizer::feed(std::string_view text) {
   while (!text.empty()) {
     std::size_t n = std::min(text.size(), window_size);
-    fold_and_classify(_level, text.data(), _window, _masks, n);
+    fold_and_classify(_level, text.data(), _window, _masks, _special, n);
     scan_window(_window, n);
     text.remove_prefix(n);
   }
@@ -159,7 +171,7 @@ void text_tokenizer::feed(std::string_view text) {
 void text_tokenizer::scan_window(const char* data, std::size_t size) {
   std::size_t pos = 0;
   if (_carry_size > 0 && (_masks[0] & 1) == 0) {
-    word(_carry, _carry_size);
+    word(_carry, _carry_size, false);
     _carry.clear();
     _carry_size = 0;
   }
@@ -179,11 +191,11 @@ void text_tokenizer::scan_window(const char* data, std::size_t size) {
       std::size_t room = carry_size_max - std::min(carry_size_max, _carry.size());
       _carry.append(run.substr(0, room));
       _carry_size += run.size();
-      word(_carry, _carry_size);
+      word(_carry, _carry_size, false);
       _carry.clear();
       _carry_size = 0;
     } else {
-      word(run, run.size());
+      word(run, run.size(), !any_bit(_special, start, stop));
     }
     pos = stop;
   }
@@ -191,7 +203,7 @@ void text_tokenizer::scan_window(const char* data, std::size_t size) {
 
 void text_tokenizer::word_break() {
   if (_carry_size == 0) return;
-  word(_carry, _carry_size);
+  word(_carry, _carry_size, false);
   _carry.clear();
   _carry_size = 0;
 }
@@ -210,7 +222,7 @@ void text_tokenizer::end() {
   _open = false;
 }
 
-void text_tokenizer::word(std::string_view w, std::size_t true_size) {
+void text_tokenizer::word(std::string_view w, std::size_t true_size, bool plain) {
   bool whole = w.size() == true_size;
   std::size_t lead = 0;
   while (lead < w.size() && w[lead] != '$' && is_edge_punctuation(w[lead])) ++lead;
@@ -218,15 +230,19 @@ void text_tokenizer::word(std::string_view w, std::size_t true_size) {
   true_size -= lead;
   if (w.empty()) return;
 
-  // One branch-free pass for what is rare: a ':' (URL), an '@' (address),
-  // bytes of UTF-8. Trimming below drops only ASCII punctuation, so a flag
-  // may be set by a byte trimmed away: the exact checks follow the flags.
+  // What is rare: a ':' (URL), an '@' (address), bytes of UTF-8. A word
+  // from the window is known plain from the kernel's special mask; others
+  // (joined across pieces) take one branch-free pass. Trimming below drops
+  // only ASCII punctuation, so a flag may be set by a byte trimmed away:
+  // the exact checks follow the flags.
   bool colon = false, at_sign = false;
   unsigned char any = 0;
-  for (char c : w) {
-    colon |= c == ':';
-    at_sign |= c == '@';
-    any |= static_cast<unsigned char>(c);
+  if (!plain) {
+    for (char c : w) {
+      colon |= c == ':';
+      at_sign |= c == '@';
+      any |= static_cast<unsigned char>(c);
+    }
   }
   // URLs: only the host matters, and it is near the start. (w[0] is not
   // ':', an edge punctuation, so the first "://" is the one at 1..10.)

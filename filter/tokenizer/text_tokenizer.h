@@ -88,7 +88,8 @@ class text_tokenizer {
   static const prefix_entry& sub_entry(prefix_entry& e, kind k);
 
   void scan_window(const char* data, std::size_t size);
-  void word(std::string_view lowered, std::size_t true_size);
+  // `plain`: the word is known to hold no special byte (simd_scan.h).
+  void word(std::string_view lowered, std::size_t true_size, bool plain);
   void emit_sub(kind k, std::string_view text);
   void emit_url_host(std::string_view host);
   void emit_domains(kind k, std::string_view host);
@@ -110,6 +111,7 @@ class text_tokenizer {
   std::size_t _token_count = 0;
   alignas(64) char _window[window_size];
   std::uint64_t _masks[window_size / 64];
+  std::uint64_t _special[window_size / 64];
 };
 
 }  // namespace filter

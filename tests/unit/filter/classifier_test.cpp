@@ -29,7 +29,7 @@ token_store small_store() {
 }  // namespace
 
 TEST(classifier, robinson_token_probability) {
-  classifier_options o;
+  classifier_options o = classifier_options::spambayes();
   // s=3 of S=3, h=0: p = 1, n = 3: f = (0.45*0.5 + 3) / 3.45.
   EXPECT_NEAR(token_probability({3, 0}, 3, 3, o), 3.225 / 3.45, 1e-12);
   // s=1 of 2, h=1 of 1: p = 0.5 / 1.5 = 1/3, n = 2: f = (0.225 + 2/3) / 2.45.
@@ -63,7 +63,7 @@ TEST(classifier, fisher_combining_known_values) {
 
 TEST(classifier, classify_small_store) {
   token_store s = small_store();
-  classifier_options o;
+  classifier_options o = classifier_options::spambayes();
   std::vector<double> scratch;
   // A: 2 of 2 spam, no ham: f = (0.225 + 2) / 2.45; the one clue.
   std::vector<std::uint64_t> a = {A};
@@ -95,18 +95,18 @@ TEST(classifier, account_store_adds_to_global) {
   std::vector<std::uint64_t> b = {B};
   for (int i = 0; i < 4; ++i) account.train(b, false);
   std::vector<double> scratch;
-  auto r = classify(b, global, &account, classifier_options{}, scratch);
+  auto r = classify(b, global, &account, classifier_options::spambayes(), scratch);
   EXPECT_NEAR(r.probability, 2.475 / 6.45, 1e-12);
   EXPECT_EQ(r.clues, 1u);
   // Twice only: f = (0.225 + 4 * 0.4) / 4.45 = 0.410, too close to 0.5.
   token_store twice;
   twice.train(b, false);
   twice.train(b, false);
-  r = classify(b, global, &twice, classifier_options{}, scratch);
+  r = classify(b, global, &twice, classifier_options::spambayes(), scratch);
   EXPECT_EQ(r.clues, 0u);
   EXPECT_EQ(r.probability, 0.5);
   // Without the account store B is unsure for everyone else.
-  EXPECT_EQ(classify(b, global, nullptr, classifier_options{}, scratch).clues, 0u);
+  EXPECT_EQ(classify(b, global, nullptr, classifier_options::spambayes(), scratch).clues, 0u);
 }
 
 TEST(classifier, clues_are_capped_strongest_first) {
@@ -116,7 +116,7 @@ TEST(classifier, clues_are_capped_strongest_first) {
   for (std::uint64_t i = 1001; i <= 1010; ++i) ham_tokens.push_back(i);
   for (int k = 0; k < 5; ++k) s.train(spam_tokens, true);
   s.train(ham_tokens, false);
-  classifier_options o;
+  classifier_options o = classifier_options::spambayes();
   o.clues_max = 20;
   std::vector<double> scratch;
   std::vector<std::uint64_t> all = spam_tokens;
