@@ -45,6 +45,7 @@ struct imap_shared {
   std::atomic<uint64_t> verified{0};
   std::atomic<uint64_t> mismatched{0};
   std::atomic<unsigned> idling{0};
+  std::atomic<unsigned> idle_failed{0};  // idle connections that never got to IDLE
   std::atomic<bool> ready_written{false};
   // IDLE storm: when the last connection is in IDLE, one more coroutine
   // sends storm_messages over SMTP; sent_ns[k] is when message k's last byte
@@ -246,11 +247,13 @@ kio::task<void> hold_idle(imap_shared& shared, session_context& ctx, imap_client
   auto w = co_await s.write_direct(bytes_of("i IDLE\r\n"));
   std::string error;
   if (!w) {
+    ++shared.idle_failed;
     ctx.stats.error("IDLE: " + w.error().describe());
     co_return;
   }
   auto cont = co_await read_line_copy(s, error);
   if (!cont || cont->rfind("+", 0) != 0) {
+    ++shared.idle_failed;
     ctx.stats.error("IDLE: " + (cont ? *cont : error));
     co_return;
   }
@@ -265,6 +268,19 @@ kio::task<void> hold_idle(imap_shared& shared, session_context& ctx, imap_client
   }
   uint32_t seen = exists_at_select;  // EXISTS count already timed
   const uint32_t storm_end = exists_at_select + shared.options.storm_messages;
+  if (shared.options.storm_messages == 0) {
+    // The hold starts when every connection is in IDLE (or failed to get
+    // there): logging in 10,000 connections takes longer than a hold, and
+    // the first ones must still be idle when the server's memory is read.
+    while (shared.idling + shared.idle_failed < ctx.options.connections && !ctx.past_deadline()) {
+      s.connection().options().idle_timeout_ms = 500;
+      auto got = co_await s.read_line();
+      if (!got && got.error().what != proto::stream_error::kind::timeout) {
+        ctx.stats.error("while idle: " + got.error().describe());
+        co_return;
+      }
+    }
+  }
   uint64_t hold_until = now_ns() + static_cast<uint64_t>(shared.options.hold_seconds * 1e9);
   // Wait out the hold; untagged updates (EXISTS) are read and ignored.
   while (now_ns() < hold_until && !(shared.options.storm_messages > 0 && seen >= storm_end)) {
@@ -324,6 +340,7 @@ kio::task<void> imap_session(imap_shared& shared, session_context& ctx) {
   }
   auto c = co_await open_connection(ctx, 1 << 20);
   if (!c) {
+    if (o.workload == "idle") ++shared.idle_failed;
     ++ctx.stats.sessions_failed;
     co_return;
   }
@@ -333,7 +350,9 @@ kio::task<void> imap_session(imap_shared& shared, session_context& ctx) {
   std::vector<uint32_t>* uid_list = nullptr;
   if (want_uids) uid_list = &uids;
   uint32_t exists = 0;
-  if (co_await log_in(shared, ctx, *c, client, uid_list, &exists)) {
+  bool logged_in = co_await log_in(shared, ctx, *c, client, uid_list, &exists);
+  if (!logged_in && o.workload == "idle") ++shared.idle_failed;
+  if (logged_in) {
     ok = true;
     if (o.workload == "idle") {
       co_await hold_idle(shared, ctx, client, exists);

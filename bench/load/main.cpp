@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   imap_cmd->add_option("--rounds", imap.rounds, "Passes per connection")->capture_default_str();
   imap_cmd->add_option("--mailbox", imap.mailbox, "Mailbox to SELECT")->capture_default_str();
   imap_cmd->add_option("--search-word", imap.search_word, "SEARCH BODY argument")->capture_default_str();
-  imap_cmd->add_option("--hold", imap.hold_seconds, "idle: seconds to stay in IDLE")->capture_default_str();
+  imap_cmd->add_option("--hold", imap.hold_seconds, "idle: seconds to stay in IDLE once every connection is in IDLE (storm: at most)")->capture_default_str();
   imap_cmd->add_option("--ready-file", imap.ready_file, "idle: written when every connection is in IDLE");
   imap_cmd->add_option("--manifest", imap.manifest_path, "Verify fetched bodies against this SMTP manifest");
   imap_cmd->add_option("--storm-messages", imap.storm_messages, "idle: then send this many messages (IDLE storm)")
