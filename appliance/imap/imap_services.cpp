@@ -109,6 +109,17 @@ struct selected_mailbox {
   uint32_t id = 0;
 };
 
+imap::message_info info_of(uint32_t uid, const store::index::message_entry& m) {
+  imap::message_info info;
+  info.uid = uid;
+  info.flags = m.flags;
+  info.keywords = m.keywords;
+  info.internal_date_ms = m.internal_date_ms;
+  info.size_bytes = m.size;
+  info.modseq = m.modseq;
+  return info;
+}
+
 kio::task<service_result<selected_mailbox>> select_on_owner(const owner_call* c, std::string_view name) {
   const auto* box = c->find(name);
   if (!box) co_return kio::fail(service_error{service_errc::no_such_mailbox, {}});
@@ -118,16 +129,46 @@ kio::task<service_result<selected_mailbox>> select_on_owner(const owner_call* c,
   out.snapshot.uid_next = box->uid_next;
   out.snapshot.highest_modseq = box->highest_modseq;
   out.snapshot.messages.reserve(box->messages.size());
-  for (const auto& [uid, m] : box->messages) {
-    imap::message_info info;
-    info.uid = uid;
-    info.flags = m.flags;
-    info.keywords = m.keywords;
-    info.internal_date_ms = m.internal_date_ms;
-    info.size_bytes = m.size;
-    info.modseq = m.modseq;
-    out.snapshot.messages.push_back(std::move(info));
+  for (const auto& [uid, m] : box->messages) out.snapshot.messages.push_back(info_of(uid, m));
+  co_return out;
+}
+
+struct changed_mailbox {
+  imap::mailbox_changes changes;
+  uint32_t id = 0;
+};
+
+// What changed since (uid_validity, highest_modseq): every change raises
+// the mailbox's highest_modseq, changed and new messages carry a modseq
+// above the known one, and the expunge history is ordered by modseq and
+// never trimmed. An unchanged mailbox costs a few compares, not a copy.
+kio::task<service_result<changed_mailbox>> changes_on_owner(const owner_call* c, std::string_view name,
+                                                            uint32_t uid_validity, uint64_t modseq) {
+  const auto* box = c->find(name);
+  if (!box) co_return kio::fail(service_error{service_errc::no_such_mailbox, {}});
+  changed_mailbox out;
+  out.id = box->id.get();
+  auto& snap = out.changes.snapshot;
+  snap.uid_validity = box->uid_validity;
+  snap.uid_next = box->uid_next;
+  snap.highest_modseq = box->highest_modseq;
+  if (box->uid_validity != uid_validity || modseq > box->highest_modseq) {
+    // Another mailbox under the same name (or a snapshot we cannot place):
+    // the whole of it.
+    snap.messages.reserve(box->messages.size());
+    for (const auto& [uid, m] : box->messages) snap.messages.push_back(info_of(uid, m));
+    co_return out;
   }
+  out.changes.full = false;
+  if (box->highest_modseq == modseq) co_return out;
+  for (const auto& [uid, m] : box->messages)
+    if (m.modseq > modseq) snap.messages.push_back(info_of(uid, m));
+  auto first = std::upper_bound(box->expunged.begin(), box->expunged.end(), modseq,
+                                [](uint64_t m, const std::pair<uint32_t, uint64_t>& e) { return m < e.second; });
+  for (auto it = first; it != box->expunged.end(); ++it) out.changes.expunged.push_back(it->first);
+  std::sort(out.changes.expunged.begin(), out.changes.expunged.end());
+  out.changes.expunged.erase(std::unique(out.changes.expunged.begin(), out.changes.expunged.end()),
+                             out.changes.expunged.end());
   co_return out;
 }
 
@@ -153,12 +194,59 @@ kio::task<service_result<std::vector<imap::mailbox_info>>> list_on_owner(const o
   co_return out;
 }
 
-kio::task<service_result<std::string>> read_on_owner(const owner_call* c, std::string_view name, uint32_t uid) {
+// Reading messages. A message is its header prefix (in the owner core's
+// index) + its blob, whose catalog belongs to the core that wrote it
+// (blob_key.core): only that core may look a blob up (store/README,
+// "Cross-core reads of a blob catalog"). So the owner reads the blobs it
+// wrote itself and hands back where the others are; the session's core
+// reads its own, and each other core reads its blobs in one call.
+struct located_message {
+  bool found = false;
+  bool read = false;      // `message` is complete (the blob was the owner's)
+  std::string message;    // header prefix (+ blob when `read`)
+  store::blob_key key{};
+};
+
+kio::task<service_result<std::vector<located_message>>> locate_on_owner(const owner_call* c, std::string_view name,
+                                                                        std::span<const uint32_t> uids) {
   const auto* box = c->find(name);
   if (!box) co_return kio::fail(service_error{service_errc::no_such_mailbox, {}});
-  auto bytes = c->store().read_message(c->account, box->id, uid);
-  if (!bytes) co_return kio::fail(from_store(bytes.error()));
-  co_return std::move(*bytes);
+  const unsigned here = kio::reactor::current()->id();
+  std::vector<located_message> out(uids.size());
+  for (std::size_t i = 0; i < uids.size(); ++i) {
+    auto it = box->messages.find(uids[i]);
+    if (it == box->messages.end()) continue;  // expunged meanwhile
+    auto& m = out[i];
+    m.found = true;
+    m.key = it->second.key;
+    m.message = it->second.header_prefix;
+    if (m.key.core != here) continue;
+    auto blob = c->store().read_blob(m.key);
+    if (!blob) {
+      m.found = false;
+      continue;
+    }
+    m.message += *blob;
+    m.read = true;
+  }
+  co_return out;
+}
+
+// On the blob's core: completes every located message whose blob is this
+// core's.
+kio::task<bool> read_blobs_here(store::message_store* store, std::vector<located_message>* messages) {
+  const unsigned here = kio::reactor::current()->id();
+  for (auto& m : *messages) {
+    if (!m.found || m.read || m.key.core != here) continue;
+    auto blob = store->read_blob(m.key);
+    if (!blob) {
+      m.found = false;
+      continue;
+    }
+    m.message += *blob;
+    m.read = true;
+  }
+  co_return true;
 }
 
 kio::task<service_result<imap::change_result>> store_flags_on_owner(const owner_call* c, std::string_view name,
@@ -654,13 +742,59 @@ kio::task<service_result<imap::mailbox_snapshot>> account_mailboxes::select(std:
   co_return std::move(v->snapshot);
 }
 
-kio::task<service_result<std::string>> account_mailboxes::read_message(std::string_view mailbox, std::uint32_t uid) {
+kio::task<service_result<imap::mailbox_changes>> account_mailboxes::changes_since(std::string_view mailbox,
+                                                                                  std::uint32_t uid_validity,
+                                                                                  std::uint64_t highest_modseq) {
   owner_call c{&_shared, store::account_id{_account.get()}};
   const owner_call* cp = &c;
-  auto v = co_await on_core<service_result<std::string>>(_shared, _owner, [cp, mailbox, uid] {
-    return read_on_owner(cp, mailbox, uid);
+  uint64_t before = _notifications;
+  auto v = co_await on_core<service_result<changed_mailbox>>(_shared, _owner, [cp, mailbox, uid_validity,
+                                                                               highest_modseq] {
+    return changes_on_owner(cp, mailbox, uid_validity, highest_modseq);
   });
-  co_return v;
+  if (!v) co_return kio::fail(v.error());
+  _selected_name = std::string(mailbox);
+  _selected_id = v->id;
+  _notifications_at_select = before;
+  co_return std::move(v->changes);
+}
+
+kio::task<service_result<std::string>> account_mailboxes::read_message(std::string_view mailbox, std::uint32_t uid) {
+  auto read = co_await read_messages(mailbox, std::span<const std::uint32_t>(&uid, 1));
+  if (!read) co_return kio::fail(read.error());
+  if (read->empty() || !read->front())
+    co_return kio::fail(service_error{service_errc::no_such_mailbox, "No such message"});
+  std::string message = std::move(*read->front());
+  co_return message;
+}
+
+kio::task<service_result<std::vector<std::optional<std::string>>>> account_mailboxes::read_messages(
+    std::string_view mailbox, std::span<const std::uint32_t> uids) {
+  owner_call c{&_shared, store::account_id{_account.get()}};
+  const owner_call* cp = &c;
+  auto located = co_await on_core<service_result<std::vector<located_message>>>(_shared, _owner,
+                                                                               [cp, mailbox, uids] {
+    return locate_on_owner(cp, mailbox, uids);
+  });
+  if (!located) co_return kio::fail(located.error());
+  std::vector<located_message>* messages = &*located;
+  store::message_store* store = &_shared.base.store;
+  // This core's blobs first (no hop), then one call per other core.
+  (void)co_await read_blobs_here(store, messages);
+  for (unsigned core = 0; core < _shared.base.runtime.cores(); ++core) {
+    if (core == _core) continue;
+    bool wanted = false;
+    for (const auto& m : *messages) wanted = wanted || (m.found && !m.read && m.key.core == core);
+    if (!wanted) continue;
+    (void)co_await on_core<bool>(_shared, core, [store, messages] { return read_blobs_here(store, messages); });
+  }
+  std::vector<std::optional<std::string>> out;
+  out.reserve(messages->size());
+  for (auto& m : *messages) {
+    if (m.found && m.read) out.emplace_back(std::move(m.message));
+    else out.emplace_back(std::nullopt);
+  }
+  co_return out;
 }
 
 kio::task<service_result<imap::change_result>> account_mailboxes::store_flags(std::string_view mailbox,

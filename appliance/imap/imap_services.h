@@ -63,7 +63,12 @@ class account_mailboxes final : public imap::mailbox_service, public mailbox_wat
 
   kio::task<imap::service_result<std::vector<imap::mailbox_info>>> list() override;
   kio::task<imap::service_result<imap::mailbox_snapshot>> select(std::string_view mailbox) override;
+  kio::task<imap::service_result<imap::mailbox_changes>> changes_since(std::string_view mailbox,
+                                                                      std::uint32_t uid_validity,
+                                                                      std::uint64_t highest_modseq) override;
   kio::task<imap::service_result<std::string>> read_message(std::string_view mailbox, std::uint32_t uid) override;
+  kio::task<imap::service_result<std::vector<std::optional<std::string>>>> read_messages(
+      std::string_view mailbox, std::span<const std::uint32_t> uids) override;
   kio::task<imap::service_result<imap::change_result>> store_flags(std::string_view mailbox,
                                                                    std::span<const std::uint32_t> uids,
                                                                    const imap::flags_change& change) override;

@@ -102,6 +102,19 @@ struct mailbox_snapshot {
   std::vector<message_info> messages;
 };
 
+// What changed in a mailbox since a snapshot the session holds (the refresh
+// after every command). `full`: `snapshot` is the whole mailbox again (the
+// default, and what a changed UIDVALIDITY needs). Otherwise `snapshot` has
+// the new UIDNEXT / HIGHESTMODSEQ and in `messages` only those whose modseq
+// is above the known HIGHESTMODSEQ (changed or new, ascending by UID), and
+// `expunged` the UIDs expunged since then (ascending). An unchanged mailbox
+// is an empty delta: nothing is copied.
+struct mailbox_changes {
+  bool full = true;
+  mailbox_snapshot snapshot;
+  std::vector<std::uint32_t> expunged;
+};
+
 struct mailbox_status {
   std::uint32_t messages = 0;
   std::uint32_t uid_next = 1;
@@ -177,8 +190,37 @@ class mailbox_service {
 
   virtual kio::task<service_result<std::vector<mailbox_info>>> list() = 0;
   virtual kio::task<service_result<mailbox_snapshot>> select(std::string_view mailbox) = 0;
+  // The changes since a snapshot of `mailbox` with these UIDVALIDITY and
+  // HIGHESTMODSEQ (every change of a mailbox raises its HIGHESTMODSEQ:
+  // flags, keywords, deliveries and expunges). The default selects again.
+  virtual kio::task<service_result<mailbox_changes>> changes_since(std::string_view mailbox,
+                                                                   std::uint32_t uid_validity,
+                                                                   std::uint64_t highest_modseq) {
+    (void)uid_validity;
+    (void)highest_modseq;
+    auto fresh = co_await select(mailbox);
+    if (!fresh) co_return kio::fail(fresh.error());
+    mailbox_changes out;
+    out.snapshot = std::move(*fresh);
+    co_return out;
+  }
   // The whole message as stored (header prefix + blob).
   virtual kio::task<service_result<std::string>> read_message(std::string_view mailbox, std::uint32_t uid) = 0;
+  // Several messages at once (FETCH, SEARCH, SORT over many): what
+  // read_message() returns for each UID, in order; nullopt for one that
+  // cannot be read (expunged meanwhile). The session bounds a batch (count
+  // and bytes). The default reads them one by one.
+  virtual kio::task<service_result<std::vector<std::optional<std::string>>>> read_messages(
+      std::string_view mailbox, std::span<const std::uint32_t> uids) {
+    std::vector<std::optional<std::string>> out;
+    out.reserve(uids.size());
+    for (auto uid : uids) {
+      auto bytes = co_await read_message(mailbox, uid);
+      if (bytes) out.emplace_back(std::move(*bytes));
+      else out.emplace_back(std::nullopt);
+    }
+    co_return out;
+  }
   virtual kio::task<service_result<change_result>> store_flags(std::string_view mailbox,
                                                                std::span<const std::uint32_t> uids,
                                                                const flags_change& change) = 0;

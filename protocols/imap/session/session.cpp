@@ -324,12 +324,12 @@ std::string searchable_body(std::string_view message) {
     if (info.kind != mime::part_kind::leaf || info.type.type != "text") continue;
     std::string_view raw = message.substr(info.body_start, info.body_size());
     std::string decoded;
-    if (info.encoding == mime::transfer_encoding::base64) decoded = mime::decode_base64(raw);
-    else if (info.encoding == mime::transfer_encoding::quoted_printable) decoded = mime::decode_quoted_printable(raw);
-    else decoded = std::string(raw);
+    std::string_view plain = raw;  // 7bit/8bit/binary: the bytes as they are, no copy
+    if (info.encoding == mime::transfer_encoding::base64) plain = decoded = mime::decode_base64(raw);
+    else if (info.encoding == mime::transfer_encoding::quoted_printable) plain = decoded = mime::decode_quoted_printable(raw);
     std::string_view charset = info.type.params.get("charset");
     std::string utf8;
-    mime::append_utf8(charset.empty() ? std::string_view("us-ascii") : charset, decoded, utf8);
+    mime::append_utf8(charset.empty() ? std::string_view("us-ascii") : charset, plain, utf8);
     search::append_folded(utf8, text);
     text += '\n';
   }
@@ -707,6 +707,26 @@ class session final : public change_listener {
   kio::task<bool> refresh(bool allow_expunge, const std::vector<std::uint32_t>& silent = {},
                           const std::vector<std::uint32_t>& forced = {}, bool silent_modseq = false);
   void append_fetch_flags(std::string& out, std::size_t index) const;
+  // Messages a command reads one after the other (FETCH, SEARCH, SORT),
+  // fetched ahead in bounded batches: one service call per batch instead of
+  // one per message.
+  struct read_ahead {
+    std::vector<std::uint32_t> uids;   // every message the command will read, in order
+    std::vector<std::uint64_t> sizes;  // their RFC822.SIZE, to bound a batch's bytes
+    std::vector<std::optional<std::string>> batch;
+    std::size_t batch_first = 0;       // position in `uids` of batch[0]
+    std::size_t next = 0;              // position in `uids` of the next message
+    void add(const message_info& m) {
+      uids.push_back(m.uid);
+      sizes.push_back(m.size_bytes);
+    }
+  };
+  // The next message of `r` (nullopt: it could not be read).
+  kio::task<std::optional<std::string>> next_message(read_ahead& r);
+  // refresh() with a delta (changes_since() answered with what changed):
+  // updates the snapshot in place and returns what to tell the client.
+  std::string apply_changes(mailbox_changes& changes, bool allow_expunge, const std::vector<std::uint32_t>& silent,
+                            const std::vector<std::uint32_t>& forced, bool silent_modseq);
   // QRESYNC: the compressed UID set of messages expunged after `modseq`,
   // limited to `within` (the client's known UIDs; all when absent). "" when
   // none.
@@ -1763,15 +1783,22 @@ void session::append_fetch_flags(std::string& out, std::size_t index) const {
 
 kio::task<bool> session::refresh(bool allow_expunge, const std::vector<std::uint32_t>& silent,
                                  const std::vector<std::uint32_t>& forced, bool silent_modseq) {
-  auto fresh = co_await _account->select(_selected);
-  if (!fresh) {
+  auto changes = co_await _account->changes_since(_selected, _snapshot.uid_validity, _snapshot.highest_modseq);
+  if (!changes) {
     // The mailbox went away under us (deleted by another session).
-    if (fresh.error().code == service_errc::no_such_mailbox) {
+    if (changes.error().code == service_errc::no_such_mailbox) {
       co_await send("* BYE Selected mailbox was deleted\r\n", true);
       co_return false;
     }
     co_return true;  // a transient failure: the next command tries again
   }
+  if (!changes->full) {
+    std::string out = apply_changes(*changes, allow_expunge, silent, forced, silent_modseq);
+    if (out.empty()) co_return true;
+    bool ok = co_await send(out);
+    co_return ok;
+  }
+  auto* fresh = &changes->snapshot;
   const auto& old_messages = _snapshot.messages;
   const auto& new_messages = fresh->messages;
   // Which old messages survive (both lists ascend by UID).
@@ -1834,6 +1861,92 @@ kio::task<bool> session::refresh(bool allow_expunge, const std::vector<std::uint
   if (out.empty()) co_return true;
   bool ok = co_await send(out);
   co_return ok;
+}
+
+std::string session::apply_changes(mailbox_changes& changes, bool allow_expunge,
+                                   const std::vector<std::uint32_t>& silent_list,
+                                   const std::vector<std::uint32_t>& forced_list, bool silent_modseq) {
+  auto& messages = _snapshot.messages;
+  // Our messages that are gone, ascending (both lists ascend by UID).
+  std::vector<std::size_t> gone;
+  for (auto uid : changes.expunged)
+    if (auto i = index_of_uid(uid); i < messages.size()) gone.push_back(i);
+  // As with a whole snapshot: no expunge may be seen now, so nothing is
+  // taken; the same changes come again with the next refresh.
+  if (!gone.empty() && !allow_expunge) return {};
+  std::string out;
+  if (!gone.empty()) {
+    if (_qresync) {
+      std::vector<std::uint32_t> uids;
+      uids.reserve(gone.size());
+      for (auto i : gone) uids.push_back(messages[i].uid);
+      out += "* VANISHED ";
+      append_compressed_sorted(out, uids);
+      out += "\r\n";
+    } else {
+      for (std::size_t k = gone.size(); k-- > 0;) out += "* " + std::to_string(gone[k] + 1) + " EXPUNGE\r\n";
+    }
+    std::size_t write = gone.front(), next_gone = 0;
+    for (std::size_t read = gone.front(); read < messages.size(); ++read) {
+      if (next_gone < gone.size() && gone[next_gone] == read) {
+        ++next_gone;
+        continue;
+      }
+      messages[write++] = std::move(messages[read]);
+    }
+    messages.resize(write);
+  }
+  const std::size_t survivors = messages.size();
+  std::vector<std::uint32_t> silent(silent_list), forced(forced_list);
+  std::sort(silent.begin(), silent.end());
+  std::sort(forced.begin(), forced.end());
+  auto listed = [](const std::vector<std::uint32_t>& v, std::uint32_t uid) {
+    return std::binary_search(v.begin(), v.end(), uid);
+  };
+  // Which UIDs get "FETCH (FLAGS ...)" and which only "UID n MODSEQ (m)".
+  std::vector<std::uint32_t> report_flags, report_modseq;
+  for (auto& after : changes.snapshot.messages) {
+    auto i = index_of_uid(after.uid);
+    if (i == messages.size()) {
+      // New. UIDs only grow, so it goes at the end; keep the order anyway.
+      auto at = std::lower_bound(messages.begin(), messages.end(), after.uid,
+                                 [](const message_info& m, std::uint32_t u) { return m.uid < u; });
+      messages.insert(at, std::move(after));
+      continue;
+    }
+    auto& before = messages[i];
+    bool changed = before.flags != after.flags || before.keywords != after.keywords;
+    bool is_silent = listed(silent, after.uid);
+    if (listed(forced, after.uid) || (changed && !is_silent)) report_flags.push_back(after.uid);
+    else if (is_silent && _condstore && silent_modseq) report_modseq.push_back(after.uid);
+    before = std::move(after);
+  }
+  // A forced message that did not change (STORE of a flag it had) still
+  // gets its FETCH.
+  for (auto uid : forced)
+    if (index_of_uid(uid) < messages.size()) report_flags.push_back(uid);
+  std::sort(report_flags.begin(), report_flags.end());
+  report_flags.erase(std::unique(report_flags.begin(), report_flags.end()), report_flags.end());
+  // In sequence order, as a whole-snapshot refresh sends them.
+  std::size_t f = 0, m = 0;
+  while (f < report_flags.size() || m < report_modseq.size()) {
+    bool take_flags = m == report_modseq.size() || (f < report_flags.size() && report_flags[f] < report_modseq[m]);
+    std::uint32_t uid = take_flags ? report_flags[f++] : report_modseq[m++];
+    auto j = index_of_uid(uid);
+    if (j == messages.size()) continue;
+    if (take_flags) {
+      append_fetch_flags(out, j);
+    } else {
+      // RFC 7162 3.1.3: .SILENT still owes the client the new MODSEQ.
+      out += "* " + std::to_string(j + 1) + " FETCH (UID " + std::to_string(uid) + " MODSEQ (" +
+             std::to_string(messages[j].modseq) + "))\r\n";
+    }
+  }
+  if (messages.size() != survivors) out += "* " + std::to_string(messages.size()) + " EXISTS\r\n";
+  _snapshot.uid_validity = changes.snapshot.uid_validity;
+  _snapshot.uid_next = changes.snapshot.uid_next;
+  _snapshot.highest_modseq = changes.snapshot.highest_modseq;
+  return out;
 }
 
 kio::task<bool> session::on_search(const std::string& tag, const search_command& cmd) {
@@ -1944,13 +2057,40 @@ kio::task<std::optional<std::vector<std::size_t>>> session::run_search_program(c
   co_return hits;
 }
 
+kio::task<std::optional<std::string>> session::next_message(read_ahead& r) {
+  // A batch: up to this many messages or bytes (at least one message).
+  constexpr std::size_t batch_messages_max = 64;
+  constexpr std::uint64_t batch_bytes_max = 4 * 1024 * 1024;
+  if (r.next >= r.uids.size()) co_return std::nullopt;
+  if (r.next >= r.batch_first + r.batch.size()) {
+    std::size_t end = r.next;
+    std::uint64_t bytes = 0;
+    while (end < r.uids.size() && end - r.next < batch_messages_max &&
+           (end == r.next || bytes + r.sizes[end] <= batch_bytes_max))
+      bytes += r.sizes[end++];
+    std::span<const std::uint32_t> uids(r.uids.data() + r.next, end - r.next);
+    auto read = co_await _account->read_messages(_selected, uids);
+    r.batch_first = r.next;
+    r.batch.clear();
+    if (read && read->size() == uids.size()) r.batch = std::move(*read);
+    else r.batch.resize(uids.size());  // the mailbox went away: nothing to read
+  }
+  std::optional<std::string> out = std::move(r.batch[r.next - r.batch_first]);
+  ++r.next;
+  co_return out;
+}
+
 kio::task<std::vector<sort_fields>> session::sort_fields_of(const std::vector<std::size_t>& hits, bool uid) {
   std::vector<sort_fields> out;
   out.reserve(hits.size());
   std::vector<message_info> messages;
-  for (auto i : hits) messages.push_back(_snapshot.messages[i]);
+  read_ahead reads;
+  for (auto i : hits) {
+    messages.push_back(_snapshot.messages[i]);
+    reads.add(_snapshot.messages[i]);
+  }
   for (std::size_t k = 0; k < messages.size(); ++k) {
-    auto bytes = co_await _account->read_message(_selected, messages[k].uid);
+    auto bytes = co_await next_message(reads);
     std::string message = bytes ? std::move(*bytes) : std::string();
     std::uint32_t number = uid ? messages[k].uid : std::uint32_t(hits[k] + 1);
     out.push_back(fields_of(message, messages[k], number));
@@ -2021,10 +2161,13 @@ kio::task<bool> session::evaluate_search(const std::vector<search_key>& keys, bo
   c.now_ms = std::int64_t(std::time(nullptr)) * 1000;
   // A copy: awaiting read_message must not invalidate what we iterate.
   std::vector<message_info> messages = _snapshot.messages;
+  read_ahead reads;
+  if (need_message)
+    for (const auto& m : messages) reads.add(m);
   for (std::size_t i = 0; i < messages.size(); ++i) {
     std::string message;
     if (need_message) {
-      auto bytes = co_await _account->read_message(_selected, messages[i].uid);
+      auto bytes = co_await next_message(reads);
       if (bytes) message = std::move(*bytes);  // an expunged message matches no text key
     }
     c.seq = std::uint32_t(i + 1);
@@ -2118,6 +2261,16 @@ kio::task<bool> session::on_fetch(const std::string& tag, const fetch_command& c
     }
   }
 
+  // The messages the loop below reads, in its order (same filters).
+  read_ahead reads;
+  if (need_message) {
+    for (auto index : *indices) {
+      if (index >= _snapshot.messages.size()) break;
+      const message_info& info = _snapshot.messages[index];
+      if (cmd.changed_since && info.modseq <= *cmd.changed_since) continue;
+      reads.add(info);
+    }
+  }
   for (auto index : *indices) {
     if (index >= _snapshot.messages.size()) break;
     const message_info info = _snapshot.messages[index];
@@ -2125,7 +2278,7 @@ kio::task<bool> session::on_fetch(const std::string& tag, const fetch_command& c
     std::string message;
     mime::message_tree tree;
     if (need_message) {
-      auto bytes = co_await _account->read_message(_selected, info.uid);
+      auto bytes = co_await next_message(reads);
       if (!bytes) continue;  // expunged meanwhile: RFC 3501 lets us omit it
       message = std::move(*bytes);
       tree = mime::parse_message(message);
@@ -2234,7 +2387,9 @@ kio::task<bool> session::on_fetch(const std::string& tag, const fetch_command& c
     if ((cmd.changed_since || (_condstore && sent_flags)) && !sent_modseq)
       item("MODSEQ (" + std::to_string(info.modseq) + ")");
     out += items + ")\r\n";
-    if (!co_await send(out)) co_return false;
+    // Queued, not flushed per message: the stream sends past its buffer
+    // limit, and the tagged reply flushes the rest.
+    if (!(co_await _stream.write(out)).has_value()) co_return false;
   }
   if (!co_await refresh(cmd.uid, seen_now)) co_return false;
   std::string text = std::string(cmd.uid ? "UID FETCH" : "FETCH") + " completed";
