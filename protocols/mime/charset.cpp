@@ -53,8 +53,17 @@ static std::size_t utf8_sequence_size(std::string_view s, std::size_t i) {
 }
 
 void append_sanitized_utf8(std::string_view bytes, std::string& out) {
+  out.reserve(out.size() + bytes.size());
   std::size_t i = 0;
   while (i < bytes.size()) {
+    // ASCII runs (most of any mail) in one append, not byte by byte.
+    std::size_t run = i;
+    while (run < bytes.size() && static_cast<unsigned char>(bytes[run]) < 0x80) ++run;
+    if (run > i) {
+      out.append(bytes.data() + i, run - i);
+      i = run;
+      continue;
+    }
     std::size_t n = utf8_sequence_size(bytes, i);
     if (n == 0) {
       append_code_point(replacement_character, out);

@@ -45,12 +45,23 @@ void append_folded(std::string_view text, std::string& out) {
   out.reserve(out.size() + text.size());
   std::size_t i = 0;
   while (i < text.size()) {
-    auto b = static_cast<unsigned char>(text[i]);
-    if (b < 0x80) {
-      out += char(fold(b));
-      ++i;
+    // An ASCII run: A-Z folds to a-z, written straight into `out` (SEARCH
+    // folds every text part of every message; byte-wise appends were most
+    // of its time).
+    std::size_t run = i;
+    while (run < text.size() && static_cast<unsigned char>(text[run]) < 0x80) ++run;
+    if (run > i) {
+      const std::size_t at = out.size();
+      out.resize(at + (run - i));
+      char* to = out.data() + at;
+      for (std::size_t k = i; k < run; ++k) {
+        const char c = text[k];
+        *to++ = (c >= 'A' && c <= 'Z') ? char(c + ('a' - 'A')) : c;
+      }
+      i = run;
       continue;
     }
+    auto b = static_cast<unsigned char>(text[i]);
     // Two-byte sequences are where every folded range lives.
     if ((b & 0xE0) == 0xC0 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80) {
       char32_t c = char32_t(b & 0x1F) << 6 | (static_cast<unsigned char>(text[i + 1]) & 0x3F);

@@ -76,6 +76,18 @@ TEST(fold, folds_european_scripts) {
   EXPECT_EQ(folded(std::string("\xff\xc3", 2)), std::string("\xff\xc3", 2));  // invalid bytes are kept
 }
 
+TEST(fold, ascii_runs_between_other_bytes_fold_in_place_and_append) {
+  // ASCII runs are folded in bulk: at the start, between multibyte and
+  // invalid bytes, at the end, and appended after what `out` held.
+  EXPECT_EQ(folded("@[AZ`{] Über ALLES\xff END"), "@[az`{] über alles\xff end");
+  std::string out = "Keep ";
+  append_folded("ÄB", out);
+  append_folded("CD", out);
+  EXPECT_EQ(out, "Keep äbcd");
+  std::string big(100000, 'Q');
+  EXPECT_EQ(folded(big), std::string(100000, 'q'));
+}
+
 TEST(thread, message_ids) {
   auto ids = parse_message_ids(" <a@x> <b@y>\r\n\t<c@z> junk <unterminated");
   EXPECT_EQ(ids, (std::vector<std::string>{"<a@x>", "<b@y>", "<c@z>"}));

@@ -112,6 +112,11 @@ TEST(mime_charset, tables_and_iconv) {
   out.clear();
   append_sanitized_utf8("\xC0\xAF\xED\xA0\x80", out);  // overlong and surrogate
   EXPECT_EQ(out, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  // ASCII runs around valid and invalid sequences, appended after what
+  // `out` held.
+  out = "x";
+  append_sanitized_utf8("ab\xC3\xA9cd\xFF" "ef", out);
+  EXPECT_EQ(out, "xab\xC3\xA9cd\xEF\xBF\xBD" "ef");
 }
 
 TEST(mime_address, display_names_comments_quotes_routes) {
