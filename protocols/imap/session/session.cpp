@@ -2059,7 +2059,11 @@ kio::task<std::optional<std::vector<std::size_t>>> session::run_search_program(c
 
 kio::task<std::optional<std::string>> session::next_message(read_ahead& r) {
   // A batch: up to this many messages or bytes (at least one message).
-  constexpr std::size_t batch_messages_max = 64;
+  // Each batch costs a round trip to the owner core and one to each other
+  // core holding blobs; on a busy machine a round trip is a scheduler
+  // wake-up (milliseconds), so a batch is as large as the byte bound lets
+  // it be.
+  constexpr std::size_t batch_messages_max = 512;
   constexpr std::uint64_t batch_bytes_max = 4 * 1024 * 1024;
   if (r.next >= r.uids.size()) co_return std::nullopt;
   if (r.next >= r.batch_first + r.batch.size()) {

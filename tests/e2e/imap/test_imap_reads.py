@@ -17,7 +17,7 @@ from imap_daemon import PASSWORD, ImapDaemon, tls_context  # noqa: E402
 
 CAROL = "carol@example.test"
 DAVE = "dave@example.test"
-COUNT = 150  # more than two read-ahead batches (64 messages each)
+COUNT = 560  # more than one read-ahead batch (512 messages or 4 MiB)
 
 
 def message(i, body, to=CAROL):
@@ -33,7 +33,7 @@ def message(i, body, to=CAROL):
 def body_of(i):
     # Every seventh message holds the search word; one is larger than a
     # read-ahead batch's byte bound (4 MiB), so it gets a batch of its own.
-    text = f"message {i}\n" + ("ordinary words here\n" * (1 + i % 40))
+    text = f"message {i}\n" + ("ordinary words here\n" * (1 + i % 20))
     if i % 7 == 0:
         text += "the numbat came by\n"
     if i == 77:
