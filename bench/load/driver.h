@@ -39,6 +39,7 @@ struct common_options {
   double duration_seconds = 0;     // 0 = until every session did its count
   double time_limit_seconds = 600; // hard cap on the run
   uint64_t timeout_ms = 60'000;    // per read and per connect
+  unsigned connecting_max = 0;     // connects + TLS handshakes under way per thread (0 = no limit)
   std::vector<std::string> sources;  // local addresses to connect from (round robin)
   std::string user;
   std::string password;
@@ -67,6 +68,25 @@ struct session_context {
   std::shared_ptr<const tls::client_context> tls_client;
   uint64_t deadline_ns;  // no new operation starts after it
   bool past_deadline() const { return now_ns() >= deadline_ns; }
+  bool ramp_held = false;  // the session holds a ramp slot: open_connection takes none
+};
+
+// The ramp (--connecting-max): at most that many sessions of a thread in
+// their setup at once. open_connection() holds a slot for the connect and
+// TLS handshake; a workload whose setup is longer (idle: until IDLE is
+// answered) holds one from before the connect with a ramp_slot.
+class ramp_slot {
+ public:
+  ramp_slot() = default;
+  ~ramp_slot() { release(); }
+  ramp_slot(const ramp_slot&) = delete;
+  ramp_slot& operator=(const ramp_slot&) = delete;
+  // Waits for a free slot (or the deadline) and takes it.
+  kio::task<void> take(session_context& ctx);
+  void release();
+
+ private:
+  session_context* _ctx = nullptr;
 };
 
 // An open connection with its stream (heap-allocated so the stream's reference

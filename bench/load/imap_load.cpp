@@ -242,30 +242,42 @@ kio::task<void> storm_sender(imap_shared& shared, session_context ctx) {
   shared.storm_running = false;
 }
 
-kio::task<void> hold_idle(imap_shared& shared, session_context& ctx, imap_client& client, uint32_t exists_at_select) {
+// When every idle connection is in IDLE or has failed to get there: the
+// ready file (the harness reads the server's memory then) and, with every
+// one in IDLE, the storm.
+void settle(imap_shared& shared, session_context& ctx) {
+  const unsigned idling = shared.idling.load();
+  if (idling == 0 || idling + shared.idle_failed.load() < ctx.options.connections) return;
+  if (shared.ready_written.exchange(true)) return;
+  if (!shared.options.ready_file.empty()) std::ofstream(shared.options.ready_file) << idling << "\n";
+  if (shared.options.storm_messages > 0 && idling == ctx.options.connections) {
+    shared.storm_running = true;
+    kio::reactor::current()->spawn(storm_sender(shared, ctx));
+  }
+}
+
+kio::task<void> hold_idle(imap_shared& shared, session_context& ctx, imap_client& client, uint32_t exists_at_select,
+                          ramp_slot& ramp) {
   auto& s = client.stream();
   auto w = co_await s.write_direct(bytes_of("i IDLE\r\n"));
   std::string error;
   if (!w) {
     ++shared.idle_failed;
+    settle(shared, ctx);
     ctx.stats.error("IDLE: " + w.error().describe());
     co_return;
   }
   auto cont = co_await read_line_copy(s, error);
   if (!cont || cont->rfind("+", 0) != 0) {
     ++shared.idle_failed;
+    settle(shared, ctx);
     ctx.stats.error("IDLE: " + (cont ? *cont : error));
     co_return;
   }
   ++ctx.stats.operations;
-  unsigned now_idling = ++shared.idling;
-  if (now_idling == ctx.options.connections && !shared.ready_written.exchange(true)) {
-    if (!shared.options.ready_file.empty()) std::ofstream(shared.options.ready_file) << now_idling << "\n";
-    if (shared.options.storm_messages > 0) {
-      shared.storm_running = true;
-      kio::reactor::current()->spawn(storm_sender(shared, ctx));
-    }
-  }
+  ramp.release();  // in IDLE: the next connection may start
+  ++shared.idling;
+  settle(shared, ctx);
   uint32_t seen = exists_at_select;  // EXISTS count already timed
   const uint32_t storm_end = exists_at_select + shared.options.storm_messages;
   if (shared.options.storm_messages == 0) {
@@ -338,9 +350,15 @@ kio::task<void> imap_session(imap_shared& shared, session_context& ctx) {
     else ++ctx.stats.sessions_failed;
     co_return;
   }
+  // Idle: the ramp covers connect, TLS, LOGIN and SELECT, until IDLE.
+  ramp_slot ramp;
+  if (o.workload == "idle") co_await ramp.take(ctx);
   auto c = co_await open_connection(ctx, 1 << 20);
   if (!c) {
-    if (o.workload == "idle") ++shared.idle_failed;
+    if (o.workload == "idle") {
+      ++shared.idle_failed;
+      settle(shared, ctx);
+    }
     ++ctx.stats.sessions_failed;
     co_return;
   }
@@ -351,11 +369,14 @@ kio::task<void> imap_session(imap_shared& shared, session_context& ctx) {
   if (want_uids) uid_list = &uids;
   uint32_t exists = 0;
   bool logged_in = co_await log_in(shared, ctx, *c, client, uid_list, &exists);
-  if (!logged_in && o.workload == "idle") ++shared.idle_failed;
+  if (!logged_in && o.workload == "idle") {
+    ++shared.idle_failed;
+    settle(shared, ctx);
+  }
   if (logged_in) {
     ok = true;
     if (o.workload == "idle") {
-      co_await hold_idle(shared, ctx, client, exists);
+      co_await hold_idle(shared, ctx, client, exists, ramp);
     } else {
       for (unsigned round = 0; round < o.rounds && ok && !ctx.past_deadline(); ++round) {
         if (o.workload == "fetch-headers") {

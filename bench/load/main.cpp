@@ -29,6 +29,8 @@ void add_common(CLI::App* app, bench_load::common_options& o, std::string& tls) 
   app->add_option("--duration", o.duration_seconds, "Stop starting operations after this many seconds (0 = count only)");
   app->add_option("--time-limit", o.time_limit_seconds, "Hard cap on the run, seconds")->capture_default_str();
   app->add_option("--timeout-ms", o.timeout_ms, "Per read / connect timeout")->capture_default_str();
+  app->add_option("--connecting-max", o.connecting_max,
+                  "Connects + TLS handshakes under way at once per thread (0 = all at once)")->capture_default_str();
   app->add_option("--source", o.sources, "Local address(es) to connect from, round robin (127.0.0.2 ...)");
   app->add_option("--user", o.user, "Account to log in as (SMTP: AUTH PLAIN)");
   app->add_option("--password", o.password, "Its password");
