@@ -27,16 +27,34 @@ std::string_view headers_of(std::string_view message) {
 std::string one_line(std::string_view s, size_t max = 900) {
   std::string out;
   for (char c : s) {
-    if (out.size() >= max) break;
+    if (out.size() >= max) {
+      // Never end inside a UTF-8 sequence: drop a cut sequence's lead and
+      // continuation bytes.
+      while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+      if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
+      break;
+    }
     out += (c == '\r' || c == '\n') ? ' ' : c;
   }
   return out;
+}
+
+bool has_non_ascii(std::string_view s) {
+  for (unsigned char c : s)
+    if (c >= 0x80) return true;
+  return false;
 }
 
 }  // namespace
 
 std::string compose_dsn(const dsn_request& r) {
   bool delayed = !r.recipients.empty() && r.recipients.front().action == "delayed";
+  // RFC 6533: an internationalized address cannot go into an "rfc822;"
+  // field of a message/delivery-status part (7-bit headers only). Such a
+  // report is a message/global-delivery-status whose addresses are typed
+  // "utf-8;", and a returned SMTPUTF8 message travels as message/global.
+  bool global = has_non_ascii(headers_of(r.original));
+  for (const auto& rc : r.recipients) global = global || has_non_ascii(rc.address) || has_non_ascii(rc.orcpt);
   std::string boundary = "=_ringmail_dsn_" + r.boundary_seed;
   std::string m;
   m += "From: Mail Delivery System <" + r.from + ">\r\n";
@@ -62,7 +80,7 @@ std::string compose_dsn(const dsn_request& r) {
   for (const auto& rc : r.recipients)
     m += "<" + one_line(rc.address, 300) + ">: " + one_line(rc.diagnostic) + "\r\n";
   m += "\r\n--" + boundary + "\r\n";
-  m += "Content-Type: message/delivery-status\r\n";
+  m += global ? "Content-Type: message/global-delivery-status\r\n" : "Content-Type: message/delivery-status\r\n";
   m += "Content-Description: Delivery report\r\n\r\n";
   m += "Reporting-MTA: dns; " + r.reporting_mta + "\r\n";
   if (!r.envid.empty()) m += "Original-Envelope-Id: " + one_line(r.envid, 100) + "\r\n";
@@ -70,7 +88,8 @@ std::string compose_dsn(const dsn_request& r) {
   for (const auto& rc : r.recipients) {
     m += "\r\n";
     if (!rc.orcpt.empty()) m += "Original-Recipient: " + one_line(rc.orcpt, 300) + "\r\n";
-    m += "Final-Recipient: rfc822; " + one_line(rc.address, 300) + "\r\n";
+    m += (has_non_ascii(rc.address) ? "Final-Recipient: utf-8; " : "Final-Recipient: rfc822; ") +
+         one_line(rc.address, 300) + "\r\n";
     m += "Action: " + rc.action + "\r\n";
     m += "Status: " + rc.status + "\r\n";
     if (!rc.remote_mta.empty()) m += "Remote-MTA: dns; " + one_line(rc.remote_mta, 255) + "\r\n";
@@ -80,12 +99,12 @@ std::string compose_dsn(const dsn_request& r) {
   }
   m += "\r\n--" + boundary + "\r\n";
   if (r.ret == "FULL") {
-    m += "Content-Type: message/rfc822\r\n";
+    m += global ? "Content-Type: message/global\r\n" : "Content-Type: message/rfc822\r\n";
     m += "Content-Description: Undelivered Message\r\n\r\n";
     m += r.original;
     if (!r.original.ends_with("\r\n")) m += "\r\n";
   } else {
-    m += "Content-Type: text/rfc822-headers\r\n";
+    m += global ? "Content-Type: message/global-headers\r\n" : "Content-Type: text/rfc822-headers\r\n";
     m += "Content-Description: Undelivered Message Headers\r\n\r\n";
     m += headers_of(r.original);
   }

@@ -110,5 +110,48 @@ TEST(Dsn, FailureReportNamesOnlyItsRecipients) {
   EXPECT_NE(m.find("secret body"), std::string::npos);
 }
 
+TEST(Dsn, InternationalizedRecipientMakesAGlobalReport) {
+  dsn_request r;
+  r.reporting_mta = "mx.alpha.test";
+  r.from = "MAILER-DAEMON@mx.alpha.test";
+  r.to = "ann@alpha.test";
+  r.arrival_ms = 1'700'000'000'000;
+  r.now_ms = 1'700'000'100'000;
+  r.ret = "FULL";
+  r.boundary_seed = "seed2";
+  r.recipients = {{"j\xC3\xBCrgen@b\xC3\xBC" "cher.test", "", "failed", "5.1.1", "", "550 no such user"},
+                  {"plain@sink.test", "", "failed", "5.1.1", "", "550 no such user"}};
+  r.original = "From: ann@alpha.test\r\nSubject: caf\xC3\xA9\r\n\r\nbody\r\n";
+  std::string m = compose_dsn(r);
+  EXPECT_NE(m.find("Content-Type: message/global-delivery-status\r\n"), std::string::npos);
+  EXPECT_NE(m.find("Final-Recipient: utf-8; j\xC3\xBCrgen@b\xC3\xBC" "cher.test\r\n"), std::string::npos);
+  EXPECT_NE(m.find("Final-Recipient: rfc822; plain@sink.test\r\n"), std::string::npos)
+      << "an ASCII address keeps its rfc822 type";
+  EXPECT_NE(m.find("Content-Type: message/global\r\n"), std::string::npos);
+  r.ret = "";
+  m = compose_dsn(r);
+  EXPECT_NE(m.find("Content-Type: message/global-headers\r\n"), std::string::npos);
+}
+
+TEST(Dsn, ALongDiagnosticIsNotCutInsideAUtf8Sequence) {
+  dsn_request r;
+  r.reporting_mta = "mx.alpha.test";
+  r.from = "MAILER-DAEMON@mx.alpha.test";
+  r.to = "ann@alpha.test";
+  r.boundary_seed = "seed3";
+  std::string diag = "550 x";  // odd length, so the 900-byte cut falls inside a pair
+  while (diag.size() < 2000) diag += "\xC3\xA9";  // 'é' over and over: any cut lands on a pair
+  r.recipients = {{"x@sink.test", "", "failed", "5.0.0", "", diag}};
+  r.original = "From: a\r\n\r\nb\r\n";
+  std::string m = compose_dsn(r);
+  size_t at = m.find("Diagnostic-Code: smtp; ");
+  ASSERT_NE(at, std::string::npos);
+  size_t end = m.find("\r\n", at);
+  std::string value = m.substr(at + 23, end - at - 23);
+  ASSERT_GE(value.size(), 5u);
+  EXPECT_EQ((value.size() - 5) % 2, 0u) << "the value ends on a whole character";
+  EXPECT_EQ(value.substr(value.size() - 2), "\xC3\xA9");
+}
+
 }  // namespace
 }  // namespace appliance::outbound
