@@ -5,27 +5,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "protocols/common/utf8.h"
 #include "protocols/mime/header.h"
 
 namespace mime {
-
-static void append_code_point(char32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 static constexpr char32_t replacement_character = 0xFFFD;
 
@@ -66,7 +49,7 @@ void append_sanitized_utf8(std::string_view bytes, std::string& out) {
     }
     std::size_t n = utf8_sequence_size(bytes, i);
     if (n == 0) {
-      append_code_point(replacement_character, out);
+      proto::append_code_point(replacement_character, out);
       ++i;
     } else {
       out.append(bytes.data() + i, n);
@@ -116,7 +99,7 @@ static bool append_with_iconv(const std::string& charset, std::string_view bytes
     if (rc == static_cast<std::size_t>(-1)) {
       if (errno == E2BIG) continue;
       // EILSEQ or EINVAL (truncated input): replace one byte and go on.
-      append_code_point(replacement_character, out);
+      proto::append_code_point(replacement_character, out);
       ++in;
       --in_left;
       iconv(cd, nullptr, nullptr, nullptr, nullptr);
@@ -142,7 +125,7 @@ bool append_utf8(std::string_view charset, std::string_view bytes, std::string& 
     if (name != set.name) continue;
     for (char ch : bytes) {
       auto c = static_cast<unsigned char>(ch);
-      append_code_point(c < 0x80 ? c : set.upper_half[c - 0x80], out);
+      proto::append_code_point(c < 0x80 ? c : set.upper_half[c - 0x80], out);
     }
     return true;
   }

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "kernel_io/base/assert.h"
+#include "protocols/common/utf8.h"
 
 namespace imap {
 namespace {
@@ -18,24 +19,6 @@ int base64_value(char c) {
   if (c == '+') return 62;
   if (c == ',') return 63;
   return -1;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 // Decodes one UTF-8 code point at text[pos]; returns its length, 0 if invalid.
@@ -126,7 +109,7 @@ kio::result<std::string, errc> decode_modified_utf7(std::string_view wire) {
         any = true;
         if (high_surrogate != 0) {
           if (unit < 0xDC00 || unit > 0xDFFF) return kio::fail(errc::bad_mailbox_name);
-          append_utf8(out, 0x10000 + ((high_surrogate - 0xD800) << 10) + (unit - 0xDC00));
+          proto::append_code_point(char32_t(0x10000 + ((high_surrogate - 0xD800) << 10) + (unit - 0xDC00)), out);
           high_surrogate = 0;
         } else if (unit >= 0xD800 && unit <= 0xDBFF) {
           high_surrogate = unit;
@@ -137,7 +120,7 @@ kio::result<std::string, errc> decode_modified_utf7(std::string_view wire) {
           // (NUL above all) have no place in a mailbox name.
           return kio::fail(errc::bad_mailbox_name);
         } else {
-          append_utf8(out, unit);
+          proto::append_code_point(char32_t(unit), out);
         }
       }
     }

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "protocols/common/utf8.h"
+
 namespace imap::search {
 
 namespace {
@@ -19,24 +21,6 @@ char32_t fold(char32_t c) {
   if (c >= 0x410 && c <= 0x42F) return c + 32;                        // Cyrillic
   if (c >= 0x400 && c <= 0x40F) return c + 80;
   return c;
-}
-
-void append_utf8(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out += char(c);
-  } else if (c < 0x800) {
-    out += char(0xC0 | (c >> 6));
-    out += char(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += char(0xE0 | (c >> 12));
-    out += char(0x80 | ((c >> 6) & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  } else {
-    out += char(0xF0 | (c >> 18));
-    out += char(0x80 | ((c >> 12) & 0x3F));
-    out += char(0x80 | ((c >> 6) & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  }
 }
 
 }  // namespace
@@ -66,7 +50,7 @@ void append_folded(std::string_view text, std::string& out) {
     if ((b & 0xE0) == 0xC0 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80) {
       char32_t c = char32_t(b & 0x1F) << 6 | (static_cast<unsigned char>(text[i + 1]) & 0x3F);
       if (c >= 0x80) {
-        append_utf8(fold(c), out);
+        proto::append_code_point(fold(c), out);
         i += 2;
         continue;
       }

@@ -75,4 +75,27 @@ TEST(common_utf8, validity) {
   EXPECT_FALSE(proto::utf8_valid("\xff"));
 }
 
+TEST(common_utf8, encoder_writes_shortest_valid_forms) {
+  auto enc = [](char32_t cp) {
+    std::string s;
+    proto::append_code_point(cp, s);
+    return s;
+  };
+  EXPECT_EQ(enc(U'A'), "A");
+  EXPECT_EQ(enc(0x7F), "\x7f");
+  EXPECT_EQ(enc(0x80), "\xc2\x80");
+  EXPECT_EQ(enc(0xF6), "\xc3\xb6");
+  EXPECT_EQ(enc(0x7FF), "\xdf\xbf");
+  EXPECT_EQ(enc(0x800), "\xe0\xa0\x80");
+  EXPECT_EQ(enc(0x20AC), "\xe2\x82\xac");
+  EXPECT_EQ(enc(0xFFFD), "\xef\xbf\xbd");
+  EXPECT_EQ(enc(0x10000), "\xf0\x90\x80\x80");
+  EXPECT_EQ(enc(0x10FFFF), "\xf4\x8f\xbf\xbf");
+  // Every scalar value encodes to something the validator accepts.
+  for (char32_t cp = 1; cp <= 0x10FFFF; cp += (cp < 0x1000 ? 1 : 97)) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    ASSERT_TRUE(proto::utf8_valid(enc(cp))) << unsigned(cp);
+  }
+}
+
 }  // namespace
