@@ -392,13 +392,17 @@ class Outbound(unittest.TestCase):
         reports = [m for m in messages if m.get_content_type() == "multipart/report"]
         self.assertTrue(reports, "ann got delivery reports")
 
-        def status_blocks(report):
+        def status_blocks(report, international=False):
             self.assertEqual(report.get_param("report-type"), "delivery-status")
             parts = list(report.iter_parts())
             self.assertEqual(len(parts), 3)
             self.assertEqual(parts[0].get_content_type(), "text/plain")
-            self.assertEqual(parts[1].get_content_type(), "message/delivery-status")
-            self.assertIn(parts[2].get_content_type(), ("text/rfc822-headers", "message/rfc822"))
+            if international:  # RFC 6533: a non-ASCII address needs the global types
+                self.assertEqual(parts[1].get_content_type(), "message/global-delivery-status")
+                self.assertIn(parts[2].get_content_type(), ("message/global-headers", "message/global"))
+            else:
+                self.assertEqual(parts[1].get_content_type(), "message/delivery-status")
+                self.assertIn(parts[2].get_content_type(), ("text/rfc822-headers", "message/rfc822"))
             raw = parts[1].as_bytes().decode()
             body = raw.split("\n\n", 1)[1]
             return [b for b in body.replace("\r\n", "\n").split("\n\n") if b.strip()]
@@ -421,8 +425,9 @@ class Outbound(unittest.TestCase):
 
         utf8 = [r for r in reports if "Subject: utf8-bounce" in r.as_string()]
         self.assertEqual(len(utf8), 1, "one bounce for the UTF-8 recipient")
-        blocks = status_blocks(utf8[0])
+        blocks = status_blocks(utf8[0], international=True)
         self.assertEqual(len(blocks), 2)
+        self.assertIn("Final-Recipient: utf-8; ", blocks[1])
         self.assertIn("Action: failed", blocks[1])
         self.assertIn("Status: 5.6.7", blocks[1])
         self.assertIn("does not support SMTPUTF8", " ".join(blocks[1].split()))  # the field may be folded
