@@ -1611,6 +1611,9 @@ kio::task<bool> session::on_idle(const std::string& tag) {
         result = false;
         continue;
       }
+      // Look again before reading: a change that landed during the refresh
+      // found no read to interrupt, so only `_changed` remembers it.
+      continue;
     }
     std::uint64_t now_ns = kio::monotonic_ns();
     if (now_ns >= deadline_ns) {

@@ -21,6 +21,7 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include <zlib.h>
 
@@ -63,6 +64,11 @@ struct fake_store {
   std::uint32_t next_validity = 1000;
   change_listener* listener = nullptr;
   std::string watched;
+  // Test hooks, each run once: when a session starts watching a mailbox
+  // (IDLE), and right after select() has taken its snapshot (a change that
+  // lands while the session's refresh is still in flight).
+  std::function<void()> on_watch;
+  std::function<void()> after_snapshot;
 
   fake_mailbox& create(const std::string& name, special_use use = special_use::none) {
     auto& m = mailboxes[name];
@@ -112,6 +118,7 @@ class fake_account : public mailbox_service {
     if (!m) co_return kio::fail(missing());
     mailbox_snapshot s{m->uid_validity, m->uid_next, m->highest_modseq, {}};
     for (auto& msg : m->messages) s.messages.push_back(msg.info);
+    if (auto hook = std::exchange(_s.after_snapshot, nullptr)) hook();
     co_return s;
   }
   kio::task<service_result<std::string>> read_message(std::string_view name, std::uint32_t uid) override {
@@ -259,6 +266,8 @@ class fake_account : public mailbox_service {
   void watch(std::string_view name, change_listener* listener) override {
     _s.listener = listener;
     _s.watched = std::string(name);
+    if (listener)
+      if (auto hook = std::exchange(_s.on_watch, nullptr)) hook();
   }
 
  private:
@@ -618,6 +627,45 @@ TEST(compress, corrupt_input_closes_the_connection) {
   });
   EXPECT_NE(output.find("z OK DEFLATE active\r\n"), std::string::npos) << output;
   EXPECT_EQ(output.substr(output.find("z OK DEFLATE active\r\n") + 21), "");  // nothing more: closed
+}
+
+// A change that lands while IDLE is still refreshing after the previous one
+// must be pushed too: the session's read is not waiting at that moment, so
+// nothing can interrupt it, and the session has to look again before it
+// reads. (The bug: the second EXISTS came only when the client said DONE;
+// the bench's IDLE storm saw 1 of 2 messages under load.)
+TEST(idle, a_change_during_the_refresh_is_pushed_before_the_client_speaks) {
+  fake_store store;
+  fill(store);
+  auto late = [&store](const char* subject) {
+    store.deliver("INBOX", std::string("Subject: ") + subject + "\r\nFrom: a@example.org\r\n\r\nhi\r\n", 0, mar10);
+  };
+  store.on_watch = [&] {
+    store.after_snapshot = [&] { late("second"); };
+    late("first");
+  };
+  std::string before_done, after_done;
+  serve_one(store, options_from("").config, [&](std::uint16_t port) {
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    timeval tv{0, 200'000};  // 200 ms per read: the pushes come at once or not at all
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    write_all_fd(fd, "a LOGIN alice@example.test \"correct horse battery\"\r\nb SELECT INBOX\r\nc IDLE\r\n");
+    char buf[4096];
+    for (int quiet = 0; quiet < 10 && before_done.find("* 5 EXISTS\r\n") == std::string::npos;) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n > 0) before_done.append(buf, std::size_t(n));
+      else ++quiet;
+    }
+    write_all_fd(fd, "DONE\r\nz LOGOUT\r\n");
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) after_done.append(buf, std::size_t(n));
+    close(fd);
+  });
+  EXPECT_NE(before_done.find("* 4 EXISTS\r\n"), std::string::npos) << before_done;
+  EXPECT_NE(before_done.find("* 5 EXISTS\r\n"), std::string::npos)
+      << "the change made during the refresh waited for DONE:\n" << before_done << "--- after DONE:\n" << after_done;
+  EXPECT_NE(after_done.find("c OK IDLE terminated"), std::string::npos) << after_done;
 }
 
 std::vector<std::string> transcript_names() {
