@@ -14,6 +14,12 @@ import time
 RINGMAIL = os.environ.get("RINGMAIL_BIN", "ringmail")
 
 
+# Ports handed out by this process. A daemon binds with SO_REUSEPORT, so a
+# port given twice (say, as both a plain and a TLS listener) would not fail
+# to bind: the kernel would split connections between the two listeners.
+_ports_given = set()
+
+
 def free_port():
     """A free loopback TCP port for a daemon under test. Chosen at random
     below the kernel's ephemeral range (32768+), so it is never the local
@@ -21,9 +27,12 @@ def free_port():
     pick the same one (bind(0) tends to hand a just-released port out again)."""
     for _ in range(200):
         port = random.randrange(20000, 32000)
+        if port in _ports_given:  # free until its daemon binds it: never hand it out twice
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
+                _ports_given.add(port)
                 return port
             except OSError:
                 continue
@@ -37,11 +46,14 @@ def free_dns_port():
     later, and dnsmasq's TCP bind then fails on a loaded machine."""
     for _ in range(200):
         port = random.randrange(20000, 32000)
+        if port in _ports_given:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
                 socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             try:
                 t.bind(("127.0.0.1", port))
                 u.bind(("127.0.0.1", port))
+                _ports_given.add(port)
                 return port
             except OSError:
                 continue
