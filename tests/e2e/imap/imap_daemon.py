@@ -1,5 +1,6 @@
 """A `ringmail serve` with SMTP and IMAP on free loopback ports, its own data
 dir, cheap Argon2 (tests log in often), stopped by PID (harness.Daemon)."""
+import imaplib
 import os
 import shutil
 import ssl
@@ -20,6 +21,33 @@ def tls_context():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+class ImapSessions:
+    """imaplib sessions against `self.d` (an ImapDaemon) for a TestCase,
+    logged out when the test ends, even if the daemon was restarted under
+    them. `user` is whom a session logs in as unless told otherwise."""
+    user = DEMO
+
+    def imaps(self, user=None, password=PASSWORD):
+        c = imaplib.IMAP4_SSL("127.0.0.1", self.d.ports["imaps"], ssl_context=tls_context(), timeout=60)
+        c.login(user or self.user, password)
+        self.addCleanup(self.logout, c)
+        return c
+
+    def starttls(self, user=None, password=PASSWORD):
+        c = imaplib.IMAP4("127.0.0.1", self.d.ports["imap"], timeout=60)
+        c.starttls(ssl_context=tls_context())
+        c.login(user or self.user, password)
+        self.addCleanup(self.logout, c)
+        return c
+
+    @staticmethod
+    def logout(c):
+        try:
+            c.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass  # already logged out, or the daemon went away under it
 
 
 def cli(data_dir, *args, check=0):

@@ -15,7 +15,7 @@ import unittest
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from imap_daemon import PASSWORD, ImapDaemon, tls_context  # noqa: E402
+from imap_daemon import PASSWORD, ImapDaemon, ImapSessions, tls_context  # noqa: E402
 
 ANN = "ann@example.test"
 BOB = "bob@example.test"
@@ -34,7 +34,9 @@ def message(subject, body, to=ANN, attachment=None):
     return m.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-class ImapClients(unittest.TestCase):
+class ImapClients(ImapSessions, unittest.TestCase):
+    user = BOB
+
     @classmethod
     def setUpClass(cls):
         cls.d = ImapDaemon().start()
@@ -50,26 +52,6 @@ class ImapClients(unittest.TestCase):
         assert rc == 0, f"daemon exit {rc}: {out[-3000:]}"
 
     # ------------------------------------------------------------ helpers
-    def imaps(self, user=BOB, password=PASSWORD):
-        c = imaplib.IMAP4_SSL("127.0.0.1", self.d.ports["imaps"], ssl_context=tls_context(), timeout=30)
-        c.login(user, password)
-        self.addCleanup(self.logout, c)
-        return c
-
-    def starttls(self, user=BOB, password=PASSWORD):
-        c = imaplib.IMAP4("127.0.0.1", self.d.ports["imap"], timeout=30)
-        c.starttls(ssl_context=tls_context())
-        c.login(user, password)
-        self.addCleanup(self.logout, c)
-        return c
-
-    @staticmethod
-    def logout(c):
-        try:
-            c.logout()
-        except Exception:
-            pass
-
     def deliver(self, raw, to=BOB):
         with smtplib.SMTP("127.0.0.1", self.d.ports["mx"], timeout=30) as s:
             s.sendmail("sender@example.org", [to], raw)

@@ -13,7 +13,7 @@ import unittest
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from imap_daemon import PASSWORD, ImapDaemon, tls_context  # noqa: E402
+from imap_daemon import ImapDaemon, ImapSessions  # noqa: E402
 
 CAROL = "carol@example.test"
 DAVE = "dave@example.test"
@@ -41,7 +41,9 @@ def body_of(i):
     return text
 
 
-class ImapReads(unittest.TestCase):
+class ImapReads(ImapSessions, unittest.TestCase):
+    user = CAROL
+
     @classmethod
     def setUpClass(cls):
         cls.d = ImapDaemon(extra="[smtp]\nmessage_size_max_bytes = 26214400\n").start()
@@ -62,26 +64,6 @@ class ImapReads(unittest.TestCase):
         out = cls.d.output()
         cls.d.cleanup()
         assert rc == 0, f"daemon exit {rc}: {out[-3000:]}"
-
-    def imaps(self, user=CAROL):
-        c = imaplib.IMAP4_SSL("127.0.0.1", self.d.ports["imaps"], ssl_context=tls_context(), timeout=60)
-        c.login(user, PASSWORD)
-        self.addCleanup(self.logout, c)
-        return c
-
-    def starttls(self, user=CAROL):
-        c = imaplib.IMAP4("127.0.0.1", self.d.ports["imap"], timeout=60)
-        c.starttls(ssl_context=tls_context())
-        c.login(user, PASSWORD)
-        self.addCleanup(self.logout, c)
-        return c
-
-    @staticmethod
-    def logout(c):
-        try:
-            c.logout()
-        except Exception:
-            pass
 
     def test_fetch_every_body_in_one_command_matches_what_was_sent(self):
         # Both listeners: sessions on either core read blobs of both cores.

@@ -4,7 +4,6 @@ filter; the operator lists it, releases it into INBOX (an IMAP client sees
 it there, and the account's token store learns it as ham, as `spam stats`
 shows once the daemon is stopped) or deletes it; messages in a Junk
 subfolder count; every wrong argument gets a clear refusal."""
-import imaplib
 import json
 import os
 import random
@@ -16,14 +15,14 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "imap"))
-from imap_daemon import PASSWORD, ImapDaemon, cli, tls_context  # noqa: E402
+from imap_daemon import ImapDaemon, ImapSessions, cli  # noqa: E402
 from test_spam_cli import HAM_WORDS, SPAM_WORDS, message  # noqa: E402
 
 ANN = "ann@example.test"
 BOB = "bob@example.test"
 
 
-class Quarantine(unittest.TestCase):
+class Quarantine(ImapSessions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.d = ImapDaemon(extra="[spam]\ntag_threshold = 0.9\njunk_threshold = 0.99\n")
@@ -67,19 +66,6 @@ class Quarantine(unittest.TestCase):
                 return hits[0]
             self.assertLess(time.monotonic(), deadline, self.d.output()[-2000:])
             time.sleep(0.1)
-
-    def imaps(self, user):
-        c = imaplib.IMAP4_SSL("127.0.0.1", self.d.ports["imaps"], ssl_context=tls_context(), timeout=60)
-        c.login(user, PASSWORD)
-        self.addCleanup(self.logout, c)
-        return c
-
-    @staticmethod
-    def logout(c):
-        try:
-            c.logout()
-        except (imaplib.IMAP4.abort, OSError):
-            pass  # the daemon was restarted under this connection
 
     def subjects(self, c, mailbox):
         typ, count = c.select(f'"{mailbox}"')

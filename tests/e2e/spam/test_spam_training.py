@@ -13,7 +13,6 @@ CLI over the store, daemon stopped) shows, after kill -9 and restarts.
       200,000) is skipped unread, with a log line.
   verdict: after ann@ moves "news" mail into Junk (ham in the global
       store), new news mail to ann@ is filed in Junk, to bob@ it is not."""
-import imaplib
 import os
 import random
 import re
@@ -25,7 +24,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "imap"))
-from imap_daemon import PASSWORD, ImapDaemon, cli, tls_context  # noqa: E402
+from imap_daemon import ImapDaemon, ImapSessions, cli  # noqa: E402
 from test_spam_cli import HAM_WORDS, SPAM_WORDS, message  # noqa: E402
 
 ANN = "ann@example.test"
@@ -45,7 +44,7 @@ def stats(data_dir, account):
     return {k: (int(v) if v.isdigit() else v) for k, v in fields.items()}
 
 
-class SpamTraining(unittest.TestCase):
+class SpamTraining(ImapSessions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.d = ImapDaemon(extra=f"""
@@ -85,19 +84,6 @@ training_message_bytes_max = 200000
     def tearDownClass(cls):
         cls.d.stop()
         cls.d.cleanup()
-
-    def imaps(self, user):
-        c = imaplib.IMAP4_SSL("127.0.0.1", self.d.ports["imaps"], ssl_context=tls_context(), timeout=60)
-        c.login(user, PASSWORD)
-        self.addCleanup(self.logout, c)
-        return c
-
-    @staticmethod
-    def logout(c):
-        try:
-            c.logout()
-        except (imaplib.IMAP4.abort, OSError):
-            pass  # the daemon was restarted under this connection
 
     def restart(self, kill=False):
         ready_before = self.d.output().count("event=ready")
