@@ -6,6 +6,14 @@
 
 namespace appliance {
 
+kio::result<std::unique_ptr<dns::ares_resolver>, std::string> create_core_resolver(const dns_section& dns) {
+  dns::resolver_options o;
+  o.servers = dns.servers;
+  o.timeout_ms = dns.timeout_ms;
+  o.attempts = dns.tries;
+  return dns::ares_resolver::create(o);
+}
+
 msgauth::dns_status to_msgauth_status(dns::errc e) {
   switch (e) {
     case dns::errc::not_found: return msgauth::dns_status::nxdomain;

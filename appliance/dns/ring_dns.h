@@ -9,10 +9,19 @@
 // shutdown) every lookup answers `temporary`, so a straggler gets a
 // temperror instead of a dangling resolver.
 
+#include <memory>
+#include <string>
+
+#include "appliance/config/config.h"
+#include "protocols/dns/ares_resolver.h"
 #include "protocols/dns/resolver.h"
 #include "protocols/msgauth/dns.h"
 
 namespace appliance {
+
+// One core's ring resolver as the [dns] section configures it (message
+// authentication and the outbound queue each make one on their core).
+kio::result<std::unique_ptr<dns::ares_resolver>, std::string> create_core_resolver(const dns_section& dns);
 
 // Pure conversions between the two vocabularies (unit-tested).
 msgauth::dns_status to_msgauth_status(dns::errc e);

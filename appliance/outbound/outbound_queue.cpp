@@ -14,6 +14,7 @@
 #include "appliance/smtp/cross_core.h"
 #include "kernel_io/ring/ops.h"
 #include "kernel_io/ring/reactor.h"
+#include "appliance/dns/ring_dns.h"
 #include "protocols/dns/ares_resolver.h"
 
 namespace appliance::outbound {
@@ -238,11 +239,7 @@ kio::task<void> outbound_queue::run() {
   kio::reactor& r = *kio::reactor::current();
   std::shared_ptr<const config> cfg = _shared.configs.get(_core);
   if (!_resolver) {
-    dns::resolver_options o;
-    o.servers = cfg->dns.servers;
-    o.timeout_ms = uint32_t(cfg->dns.timeout_ms);
-    o.attempts = cfg->dns.tries;
-    auto created = dns::ares_resolver::create(o);
+    auto created = create_core_resolver(cfg->dns);
     if (!created) {
       _shared.log.error("outbound").kv("error", created.error());
       _running = false;

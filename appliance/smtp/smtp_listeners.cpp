@@ -6,6 +6,7 @@
 
 #include "kernel_io/net/connection.h"
 #include "kernel_io/net/listener.h"
+#include "appliance/dns/ring_dns.h"
 #include "protocols/dns/ares_resolver.h"
 #include "protocols/smtp/session/session.h"
 
@@ -147,11 +148,7 @@ bool start_smtp(kio::reactor& r, smtp_listeners_shared& shared) {
   if (shared.services.msgauth) {
     // Message authentication's resolver: this core's, on this core's ring.
     // Created even when verify_inbound is off, so a reload can turn it on.
-    dns::resolver_options o;
-    o.servers = cfg->dns.servers;
-    o.timeout_ms = uint32_t(cfg->dns.timeout_ms);
-    o.attempts = cfg->dns.tries;
-    auto created = dns::ares_resolver::create(o);
+    auto created = create_core_resolver(cfg->dns);
     if (!created) {
       shared.services.log.error("dns").kv("core", uint64_t(core)).kv("error", created.error());
       std::fprintf(stderr, "ringmail: core %u: cannot start the DNS resolver: %s\n", core, created.error().c_str());

@@ -6,24 +6,15 @@
 
 #include <gtest/gtest.h>
 
-#include <optional>
-
 #include "protocols/dns/static_resolver.h"
 #include "protocols/msgauth/spf.h"
+#include "tests/unit/msgauth/fake_dns.h"
 
 using namespace appliance;
 
 namespace {
 
-template <class T>
-T run(kio::task<T> t) {
-  std::optional<T> out;
-  auto driver = [](kio::task<T>& inner, std::optional<T>& result) -> kio::detached {
-    result.emplace(co_await inner);
-  };
-  driver(t, out).handle.resume();
-  return std::move(*out);
-}
+using msgauth::test::run;  // the static resolver answers at once, as the fake does
 
 dns::ip_address ip(const char* text) { return *dns::ip_address::parse(text); }
 
