@@ -48,6 +48,7 @@
 #include "appliance/spam/spam_training.h"
 #include "appliance/storage/store_setup.h"
 #include "kernel_io/net/connection.h"
+#include "kernel_io/net/listener.h"
 #include "kernel_io/ring/ops.h"
 #include "kernel_io/shard/cross_core.h"
 #include "kernel_io/shard/runtime.h"
@@ -538,6 +539,30 @@ kio::result<int, std::string> open_admin_socket(const std::string& data_dir) {
   return fd;
 }
 
+// Every address this daemon is about to listen on must be free. The cores
+// bind with SO_REUSEPORT, which would let this daemon join another one's
+// port (same user) and quietly take half of its connections; refuse to
+// start instead, naming the listener.
+kio::result<void, std::string> check_addresses_free(const config& cfg, const serve_options& options) {
+  std::vector<std::pair<std::string, std::string>> wanted;  // (what, address as written)
+  for (const auto& l : cfg.listeners)
+    if (l.enabled) wanted.emplace_back("listeners." + l.name, l.address_text);
+  wanted.emplace_back("--listen-plain (demo line server)", options.demo_plain);
+  wanted.emplace_back("--listen-tls (demo line server)", options.demo_tls);
+  std::vector<std::pair<std::string, std::string>> seen;  // (address, what): one process may not bind one twice either
+  for (const auto& [what, text] : wanted) {
+    auto address = kio::socket_address::parse(text);
+    if (!address || address->port() == 0) continue;  // bad ones are reported where they are used
+    for (const auto& [other, other_what] : seen)
+      if (other == address->to_string()) return kio::fail(what + ": " + text + " is also " + other_what);
+    seen.emplace_back(address->to_string(), what);
+    if (auto free = kio::listener::probe(*address); !free)
+      return kio::fail(what + ": cannot listen on " + text + ": " + free.error().message() +
+                       (free.error().code == EADDRINUSE ? " (another ringmail or mail server?)" : ""));
+  }
+  return {};
+}
+
 // First start: the demo domain and account, its password printed once and
 // kept in DATA/demo-password (0600) for the operator to find again.
 kio::result<void, std::string> create_demo(daemon_state& s, const config& cfg) {
@@ -614,6 +639,7 @@ int serve(const serve_options& options) {
     return fatal("not started: fix the config (ringmail check-config explains every error)");
   }
   auto cfg = std::make_shared<const config>(std::move(*loaded));
+  if (auto free = check_addresses_free(*cfg, options); !free) return fatal("not started: " + free.error());
 
   if (::geteuid() == 0) {
     // Root only to bind ports below 1024; then the configured user.

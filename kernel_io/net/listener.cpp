@@ -31,6 +31,20 @@ result<std::unique_ptr<listener>, sys_error> listener::bind(reactor& r, const so
   return l;
 }
 
+result<void, sys_error> listener::probe(const socket_address& address) {
+  int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(sys_error{errno});
+  int one = 1;
+  // SO_REUSEADDR as the real bind has it: our own connections lingering
+  // in TIME_WAIT after a restart do not count as "in use".
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc = ::bind(fd, address.get(), address.length());
+  int e = errno;
+  ::close(fd);
+  if (rc < 0) return fail(sys_error{e});
+  return {};
+}
+
 listener::~listener() {
   RM_ASSERT_MSG(!_armed, "listener destroyed with its accept in flight");
   _reactor.disarm(_rearm);

@@ -30,6 +30,11 @@ struct accepted {
 class listener {
  public:
   static result<std::unique_ptr<listener>, sys_error> bind(reactor& r, const socket_address& address, int backlog = 4096);
+  // Whether `address` is free to listen on, asked before the cores bind:
+  // SO_REUSEPORT would otherwise let a second daemon (same user) join an
+  // address already in use and silently split its connections. The probe
+  // binds without SO_REUSEPORT and closes at once; EADDRINUSE means taken.
+  static result<void, sys_error> probe(const socket_address& address);
   ~listener();
   listener(const listener&) = delete;
   listener& operator=(const listener&) = delete;

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import tomllib
 
 RINGMAIL = os.environ.get("RINGMAIL_BIN", "ringmail")
 
@@ -77,6 +78,34 @@ def wait_for_port(port, timeout=60.0, proc=None):
     raise TimeoutError(f"nothing listens on {port}")
 
 
+# Every listener a config has (appliance/config/config.h, listener_names).
+LISTENER_NAMES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
+
+
+def place_listeners(config_path):
+    """Gives each listener the config at `config_path` leaves out its own
+    free port, appending `[listeners.NAME] address = ...` tables to the file
+    (made if missing). The embedded defaults are fixed ports (2525, 1143...);
+    two daemons started at once on them would be refused (the daemon will not
+    share an address). Tables the test wrote itself are left as they are; an
+    enabled one without an address is an error in the test."""
+    text = ""
+    if os.path.exists(config_path):
+        with open(config_path) as f:
+            text = f.read()
+    listeners = tomllib.loads(text).get("listeners", {})
+    added = ""
+    for name in LISTENER_NAMES:
+        table = listeners.get(name)
+        if table is None:
+            added += f'\n[listeners.{name}]\naddress = "127.0.0.1:{free_port()}"\n'
+        elif table.get("enabled", True) and "address" not in table:
+            raise ValueError(f"{config_path}: [listeners.{name}] is enabled but has no address; give it free_port()")
+    if added:
+        with open(config_path, "a") as f:
+            f.write(added)
+
+
 class Daemon:
     def __init__(self, args, ports, data_dir=None):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="ringmail-e2e-")
@@ -87,6 +116,9 @@ class Daemon:
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
+        if "serve" in self.args:
+            explicit = self.args.index("--config") + 1 if "--config" in self.args else 0
+            place_listeners(self.args[explicit] if explicit else os.path.join(self.data_dir, "ringmail.toml"))
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
         for p in self.ports:

@@ -4,6 +4,7 @@ directly), password policy, check-config, SIGHUP reload, brute-force
 blocking and per-account login policy through the daemon's authenticator
 (`ringmail auth test`; the protocol servers will get their own tests)."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -127,6 +128,46 @@ class FirstStart(Base):
                             "--listen-tls", f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 1)
         self.assertIn("ringmail.lock", p.stderr)
+
+
+class AddressInUse(Base):
+    """Listeners bind with SO_REUSEPORT; a daemon must still not join an
+    address another process listens on, nor bind one of its own twice."""
+
+    def serve_refused(self, config, *args):
+        other = tempfile.mkdtemp(prefix="ringmail-app-")
+        try:
+            with open(os.path.join(other, "ringmail.toml"), "w") as f:
+                f.write(config)
+            p = subprocess.run([RINGMAIL, "serve", "--data-dir", other, *args], capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            return p.stderr
+        finally:
+            shutil.rmtree(other, ignore_errors=True)
+
+    def test_a_second_daemon_on_a_taken_port_is_refused_and_the_first_keeps_serving(self):
+        self.start(FAST_CONFIG)
+        with open(os.path.join(self.dir, "ringmail.toml")) as f:
+            imap_port = int(re.search(r'\[listeners\.imap\]\naddress = "127\.0\.0\.1:(\d+)"', f.read()).group(1))
+        off = "".join(f"[listeners.{n}]\nenabled = false\n"
+                      for n in ("smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http"))
+        err = self.serve_refused(f'{off}[listeners.imap]\naddress = "127.0.0.1:{imap_port}"\n',
+                                 "--listen-plain", f"127.0.0.1:{free_port()}", "--listen-tls", f"127.0.0.1:{free_port()}")
+        self.assertIn(f"listeners.imap: cannot listen on 127.0.0.1:{imap_port}: Address already in use", err)
+        # The first daemon still has the port to itself: every connection is its.
+        for _ in range(8):
+            with socket.create_connection(("127.0.0.1", imap_port), timeout=10) as c:
+                self.assertTrue(c.recv(200).startswith(b"* OK"))
+        self.assertEqual(self.stop().count("event=ready"), 1)
+
+    def test_a_demo_address_equal_to_a_listener_is_refused(self):
+        port = free_port()
+        off = "".join(f"[listeners.{n}]\nenabled = false\n"
+                      for n in ("submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http"))
+        err = self.serve_refused(f'{off}[listeners.smtp]\naddress = "127.0.0.1:{port}"\n',
+                                 "--listen-plain", f"127.0.0.1:{port}", "--listen-tls", f"127.0.0.1:{free_port()}")
+        self.assertIn(f"--listen-plain (demo line server): 127.0.0.1:{port} is also listeners.smtp", err)
 
 
 class Systemd(Base):
