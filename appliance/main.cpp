@@ -335,6 +335,7 @@ int main(int argc, char** argv) {
   positional(queue_show, "id", s1, "Queue id");
   auto* queue_retry = queue_cmd->add_subcommand("retry", "Try a message again now");
   positional(queue_retry, "id", s1, "Queue id");
+  auto* queue_flush = queue_cmd->add_subcommand("flush", "Try every waiting message now (held ones stay held)");
   auto* queue_remove = queue_cmd->add_subcommand("remove", "Drop a message from the queue (no bounce)");
   positional(queue_remove, "id", s1, "Queue id");
   auto* queue_hold = queue_cmd->add_subcommand("hold", "Stop delivering a message until released");
@@ -514,6 +515,7 @@ int main(int argc, char** argv) {
     req = {"quarantine.delete", {{"account", quarantine_account}, {"uid", s1}, {"mailbox", quarantine_mailbox}}};
   else if (*queue_show) req = {"queue.show", {{"id", s1}}};
   else if (*queue_retry) req = {"queue.retry", {{"id", s1}}};
+  else if (*queue_flush) req.verb = "queue.flush";
   else if (*queue_remove) req = {"queue.remove", {{"id", s1}}};
   else if (*queue_hold) req = {"queue.hold", {{"id", s1}}};
   else if (*queue_release) req = {"queue.release", {{"id", s1}}};

@@ -256,6 +256,12 @@ kio::task<admin_response> run_queue_command(outbound::outbound_queue& q, const a
     if (r.out.empty()) r = admin_failure(request, "no queued message with id " + request.arg("id"));
     co_return r;
   }
+  if (verb == "flush") {
+    std::size_t due = q.flush();
+    r.out = request.json ? "{\"ok\":true,\"messages\":" + std::to_string(due) + "}\n"
+                         : "flush: " + std::to_string(due) + " message(s) to try now\n";
+    co_return r;
+  }
   std::string error = co_await q.control(verb, request.arg("id"));
   if (!error.empty()) co_return admin_failure(request, error);
   r.out = request.json ? "{\"ok\":true}\n" : verb + ": " + request.arg("id") + "\n";

@@ -838,6 +838,17 @@ std::string outbound_queue::show(const std::string& id, bool json) const {
   return out;
 }
 
+std::size_t outbound_queue::flush() {
+  std::size_t due = 0;
+  for (auto& [uid, item] : _items) {
+    if (item->state.held || item->in_flight || item->removed) continue;
+    item->next_attempt_ms = 0;
+    ++due;
+  }
+  if (due) wake();
+  return due;
+}
+
 kio::task<std::string> outbound_queue::control(std::string verb, std::string id) {
   auto item = find(id);
   if (!item) co_return "no queued message with id " + id;

@@ -65,6 +65,9 @@ class outbound_queue {
   std::string show(const std::string& id, bool json) const;
   // retry: due now; hold / release; remove: drop without DSN.
   kio::task<std::string> control(std::string verb, std::string id);
+  // Every waiting message that is not held becomes due now (Postfix's
+  // `postqueue -f`: the operator fixed the far side). Returns how many.
+  std::size_t flush();
 
   // For tests and logs: a resolver can be injected before run().
   void set_resolver(std::unique_ptr<dns::resolver> r) { _resolver = std::move(r); }

@@ -42,7 +42,7 @@ def cli(data_dir, *args, check=None):
     return p
 
 
-def config(ip, ports, dns_port, extra=""):
+def config(ip, ports, dns_port, extra="", retry_ms=(300, 800)):
     off = "".join(f"[listeners.{n}]\nenabled = false\n" for n in ("submissions", "imap", "imaps", "pop3", "pop3s",
                                                                    "http"))
     return f"""
@@ -65,8 +65,8 @@ timeout_ms = 300
 [outbound]
 port = {ports['mx']}
 source_address = "{ip}"
-retry_initial_ms = 300
-retry_max_ms = 800
+retry_initial_ms = {retry_ms[0]}
+retry_max_ms = {retry_ms[1]}
 delay_warning_ms = 2500
 queue_lifetime_ms = 9000
 connect_timeout_ms = 1000
@@ -103,13 +103,13 @@ def generate_dkim_key(data_dir, domain, algorithm):
 
 
 class Instance:
-    def __init__(self, ip, domain, user, mx_port, dns_port, extra=""):
+    def __init__(self, ip, domain, user, mx_port, dns_port, extra="", retry_ms=(300, 800)):
         self.ip = ip
         self.dir = tempfile.mkdtemp(prefix=f"ringmail-out-{domain}-")
         self.ports = {"mx": mx_port, "submission": free_port(), "plain": free_port(), "tls": free_port(),
                       "domain": domain}
         with open(os.path.join(self.dir, "ringmail.toml"), "w") as f:
-            f.write(config(ip, self.ports, dns_port, extra))
+            f.write(config(ip, self.ports, dns_port, extra, retry_ms))
         pw = os.path.join(self.dir, "pw")
         with open(pw, "w") as f:
             f.write(PASSWORD + "\n")
@@ -436,6 +436,58 @@ class Outbound(unittest.TestCase):
         later = [r for r in reports if "later@sink.test" in r.as_string()]
         actions = sorted(b.split("Action: ")[1].split("\n")[0] for r in later for b in status_blocks(r)[1:])
         self.assertEqual(actions, ["delayed", "failed"], "a delay warning first, then the expiry bounce")
+
+
+class QueueFlush(unittest.TestCase):
+    """`ringmail queue flush`: every waiting message is tried at once (the
+    operator fixed the far side), held ones stay put. Retries here are an
+    hour apart, so a delivery within seconds can only be the flush's."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mx_port = free_port()
+        cls.dns_port = free_dns_port()
+        cls.inst = Instance("127.0.0.6", "gamma.test", "gus@gamma.test", cls.mx_port, cls.dns_port,
+                            retry_ms=(3_600_000, 3_600_000))
+        cls.dns = Dnsmasq(cls.dns_port, mx=[("far.test", "mx.far.test", 10)], hosts=[("mx.far.test", "127.0.0.8")])
+        cls.fixed = False
+        cls.sink = Sink("127.0.0.8", cls.mx_port,
+                        rcpt_reply=lambda a: "250 2.1.5 ok" if cls.fixed else "451 4.3.0 disk full, try later")
+        cls.inst.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.inst.daemon and cls.inst.daemon.proc.poll() is None:
+            cls.inst.stop()
+        cls.sink.stop()
+        cls.dns.stop()
+        shutil.rmtree(cls.inst.dir, ignore_errors=True)
+
+    def test_flush_tries_waiting_mail_now_and_leaves_held_mail(self):
+        self.inst.submit(["one@far.test"], "flush-one")
+        self.inst.submit(["two@far.test"], "flush-two")
+        def both_refused():
+            q = self.inst.queue()
+            refused = [m for m in q if m["attempts"] >= 1 and "451" in m["recipients"][0]["last"]]
+            return q if len(q) == 2 and len(refused) == 2 else []
+        waiting = wait_until(both_refused, 20, "both messages to be refused once")
+        held = next(m["id"] for m in waiting if m["recipients"][0]["address"] == "two@far.test")
+        cli(self.inst.dir, "queue", "hold", held, check=0)
+        type(self).fixed = True
+        out = cli(self.inst.dir, "queue", "flush", check=0).stdout
+        self.assertEqual(out, "flush: 1 message(s) to try now\n")
+        got = wait_until(lambda: self.sink.received_by("one@far.test"), 20, "the flushed message to arrive")
+        self.assertEqual(len(got), 1)
+        wait_until(lambda: len(self.inst.queue()) == 1, 20, "the delivered message to leave the queue")
+        [left] = self.inst.queue()
+        self.assertEqual((left["id"], left["status"], left["attempts"]), (held, "held", 1))
+        self.assertEqual(self.sink.received_by("two@far.test"), [])
+        # Release tries it at once; then nothing is left to flush.
+        cli(self.inst.dir, "queue", "release", held, check=0)
+        wait_until(lambda: self.sink.received_by("two@far.test"), 20, "the released message to arrive")
+        wait_until(lambda: not self.inst.queue(), 20, "the queue to empty")
+        p = cli(self.inst.dir, "queue", "flush", "--json", check=0)
+        self.assertEqual(json.loads(p.stdout), {"ok": True, "messages": 0})
 
 
 if __name__ == "__main__":
