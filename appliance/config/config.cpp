@@ -256,6 +256,7 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   c.server.worker_threads = r.u32("server.worker_threads", 1, 256);
   c.server.user = r.string("server.user");
   c.server.shutdown_grace_ms = r.integer("server.shutdown_grace_ms", 0, 3'600'000);
+  c.server.listen_wait_ms = r.integer("server.listen_wait_ms", 0, 600'000);
   c.server.create_demo = r.boolean("server.create_demo");
   c.server.demo_domain = r.string("server.demo_domain");
   if (!valid_hostname(c.server.demo_domain))

@@ -54,6 +54,7 @@ struct server_section {
   unsigned worker_threads = 1;      // Argon2id and other CPU-heavy work
   std::string user = "nobody";      // only used when started as root
   uint64_t shutdown_grace_ms = 10'000;
+  uint64_t listen_wait_ms = 3'000;  // start-up: an address still in use is probed again this long
   bool create_demo = true;          // demo domain + account on first start
   std::string demo_domain = "example.test";
 };

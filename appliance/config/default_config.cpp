@@ -16,6 +16,8 @@ cores = 0                         # reactor threads; 0 = one per online CPU
 worker_threads = 1                # threads for Argon2id and other CPU-heavy work
 user = "nobody"                   # when started as root: drop to this user after binding
 shutdown_grace_ms = 10000         # SIGTERM: how long a command in progress may finish
+listen_wait_ms = 3000             # start-up: how long a listen address in use is waited for (a daemon
+                                  # killed a moment ago holds its ports until the kernel tears it down)
 create_demo = true                # first start: domain, account, password in DATA/demo-password
 demo_domain = "example.test"
 

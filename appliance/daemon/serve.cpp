@@ -548,8 +548,12 @@ kio::result<int, std::string> open_admin_socket(const std::string& data_dir) {
 // Every address this daemon is about to listen on must be free. The cores
 // bind with SO_REUSEPORT, which would let this daemon join another one's
 // port (same user) and quietly take half of its connections; refuse to
-// start instead, naming the listener.
+// start instead, naming the listener. An address in use is probed again
+// for server.listen_wait_ms: after a kill -9 the dead daemon's listening
+// sockets live on until the kernel has torn down its io_uring, and a
+// supervisor restarting it at once must not be refused for that.
 kio::result<void, std::string> check_addresses_free(const config& cfg, const serve_options& options) {
+  const uint64_t give_up_ms = monotonic_ms() + cfg.server.listen_wait_ms;
   std::vector<std::pair<std::string, std::string>> wanted;  // (what, address as written)
   for (const auto& l : cfg.listeners)
     if (l.enabled) wanted.emplace_back("listeners." + l.name, l.address_text);
@@ -562,7 +566,12 @@ kio::result<void, std::string> check_addresses_free(const config& cfg, const ser
     for (const auto& [other, other_what] : seen)
       if (other == address->to_string()) return kio::fail(what + ": " + text + " is also " + other_what);
     seen.emplace_back(address->to_string(), what);
-    if (auto free = kio::listener::probe(*address); !free)
+    auto free = kio::listener::probe(*address);
+    while (!free && free.error().code == EADDRINUSE && monotonic_ms() < give_up_ms) {
+      ::usleep(50'000);
+      free = kio::listener::probe(*address);
+    }
+    if (!free)
       return kio::fail(what + ": cannot listen on " + text + ": " + free.error().message() +
                        (free.error().code == EADDRINUSE ? " (another ringmail or mail server?)" : ""));
   }

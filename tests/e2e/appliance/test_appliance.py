@@ -152,7 +152,7 @@ class AddressInUse(Base):
             imap_port = int(re.search(r'\[listeners\.imap\]\naddress = "127\.0\.0\.1:(\d+)"', f.read()).group(1))
         off = "".join(f"[listeners.{n}]\nenabled = false\n"
                       for n in ("smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http"))
-        err = self.serve_refused(f'{off}[listeners.imap]\naddress = "127.0.0.1:{imap_port}"\n',
+        err = self.serve_refused(f'[server]\nlisten_wait_ms = 300\n{off}[listeners.imap]\naddress = "127.0.0.1:{imap_port}"\n',
                                  "--listen-plain", f"127.0.0.1:{free_port()}", "--listen-tls", f"127.0.0.1:{free_port()}")
         self.assertIn(f"listeners.imap: cannot listen on 127.0.0.1:{imap_port}: Address already in use", err)
         # The first daemon still has the port to itself: every connection is its.
@@ -160,6 +160,33 @@ class AddressInUse(Base):
             with socket.create_connection(("127.0.0.1", imap_port), timeout=10) as c:
                 self.assertTrue(c.recv(200).startswith(b"* OK"))
         self.assertEqual(self.stop().count("event=ready"), 1)
+
+    def test_an_address_freed_within_listen_wait_ms_is_taken(self):
+        # As after a kill -9: the old daemon's port frees up a moment later.
+        self.start(FAST_CONFIG)
+        with open(os.path.join(self.dir, "ringmail.toml")) as f:
+            imap_port = int(re.search(r'\[listeners\.imap\]\naddress = "127\.0\.0\.1:(\d+)"', f.read()).group(1))
+        off = "".join(f"[listeners.{n}]\nenabled = false\n"
+                      for n in ("smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http"))
+        other = tempfile.mkdtemp(prefix="ringmail-app-")
+        with open(os.path.join(other, "ringmail.toml"), "w") as f:
+            f.write(f'[server]\nlisten_wait_ms = 30000\n{off}[listeners.imap]\naddress = "127.0.0.1:{imap_port}"\n')
+        second = Daemon(["serve", "--listen-plain", f"127.0.0.1:{free_port()}", "--listen-tls",
+                         f"127.0.0.1:{free_port()}"], [], data_dir=other).start()
+        try:
+            time.sleep(0.5)
+            self.assertIsNone(second.proc.poll(), "the second daemon waits for the port")
+            self.stop()
+            deadline = time.monotonic() + 20
+            while cli(other, "status").returncode != 0:
+                self.assertLess(time.monotonic(), deadline, second.output())
+                time.sleep(0.05)
+            with socket.create_connection(("127.0.0.1", imap_port), timeout=10) as c:
+                self.assertTrue(c.recv(200).startswith(b"* OK"))
+        finally:
+            self.assertEqual(second.stop(), 0, second.output())
+            second.log.close()
+            shutil.rmtree(other, ignore_errors=True)
 
     def test_a_demo_address_equal_to_a_listener_is_refused(self):
         port = free_port()
