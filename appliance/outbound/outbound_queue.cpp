@@ -307,9 +307,8 @@ kio::task<void> outbound_queue::run() {
   }
   // Deliveries in flight finish (their sockets are bounded by timeouts).
   while (_in_flight > 0) co_await kio::sleep_for(10);
-  for (auto& [domain, conns] : _idle)
-    for (auto& c : conns) co_await c.client->close();
-  _idle.clear();
+  std::vector<std::unique_ptr<smtp::client>> idle = take_idle(0, true);
+  for (auto& c : idle) co_await c->close();
   while (_reaper_running) co_await kio::sleep_for(10);
   _resolver.reset();
   _running = false;
@@ -640,27 +639,28 @@ kio::task<void> outbound_queue::deliver_domain(queue_item& item, std::string dom
   }
 }
 
+std::vector<std::unique_ptr<smtp::client>> outbound_queue::take_idle(uint64_t idle_since_before_ms, bool all) {
+  std::vector<std::unique_ptr<smtp::client>> taken;
+  for (auto& [domain, conns] : _idle)
+    std::erase_if(conns, [&](idle_connection& c) {
+      if (!all && c.idle_since_ms >= idle_since_before_ms) return false;
+      taken.push_back(std::move(c.client));
+      return true;
+    });
+  return taken;
+}
+
 kio::task<void> outbound_queue::reap_idle() {
   // Idle connections are closed after a few seconds: long enough to carry
   // a burst of messages to one domain, short enough to be polite.
   constexpr uint64_t idle_ms = 5'000;
   while (!_stopping) {
     co_await kio::sleep_for(500);
-    uint64_t now = wall_ms();
-    bool any = false;
-    for (auto& [domain, conns] : _idle) {
-      for (size_t i = 0; i < conns.size();) {
-        if (now - conns[i].idle_since_ms >= idle_ms || _stopping) {
-          std::unique_ptr<smtp::client> c = std::move(conns[i].client);
-          conns.erase(conns.begin() + long(i));
-          co_await c->close();
-        } else {
-          ++i;
-          any = true;
-        }
-      }
-    }
-    if (!any) break;
+    // Taken out of _idle before the closes suspend: meanwhile a delivery
+    // may take or return a connection, and the shutdown closes the rest.
+    std::vector<std::unique_ptr<smtp::client>> due = take_idle(wall_ms() - idle_ms, _stopping);
+    for (auto& c : due) co_await c->close();
+    if (std::all_of(_idle.begin(), _idle.end(), [](const auto& d) { return d.second.empty(); })) break;
   }
   _reaper_running = false;
 }

@@ -82,6 +82,10 @@ class outbound_queue {
   kio::task<bool> deliver_dsn(queue_item& item, std::vector<size_t> recipients, bool delayed);
   kio::task<void> finish(std::shared_ptr<queue_item> item);
   kio::task<void> reap_idle();
+  // Moves the idle connections out of _idle: those idle since before the
+  // given wall time, or all. The caller closes them; nothing is left in
+  // _idle that an await elsewhere could be closing at the same time.
+  std::vector<std::unique_ptr<smtp::client>> take_idle(uint64_t idle_since_before_ms, bool all);
   std::shared_ptr<queue_item> find(const std::string& id) const;
   uint64_t mailbox() const;
 

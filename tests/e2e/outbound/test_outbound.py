@@ -139,6 +139,14 @@ class Instance:
         self.daemon.kill9()
         self.daemon.log.close()
 
+    def close(self):
+        """The end of a test class: stops the daemon if it still runs and
+        removes the data directory (KEEP=1 in the environment keeps it)."""
+        if self.daemon and self.daemon.proc.poll() is None:
+            self.stop()
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
     def submit(self, recipients, subject, sender=None, mail_options=(), rcpt_options=()):
         msg = (f"From: <{sender or self.user}>\r\nTo: {', '.join('<' + r + '>' for r in recipients)}\r\n"
                f"Subject: {subject}\r\nMessage-ID: <{subject}@client.test>\r\n\r\nHello from {subject}.\r\n"
@@ -227,16 +235,12 @@ class Outbound(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for inst in (cls.a, cls.b):
-            if inst.daemon and inst.daemon.proc.poll() is None:
-                inst.stop()
+        cls.a.close()
+        cls.b.close()
         cls.sink.stop()
         cls.silent.stop()
         cls.chunk_sink.stop()
         cls.dns.stop()
-        for inst in (cls.a, cls.b):
-            if not os.environ.get("KEEP"):
-                shutil.rmtree(inst.dir, ignore_errors=True)
 
     def queued(self, address):
         return [m for m in self.a.queue() if any(r["address"] == address for r in m["recipients"])]
@@ -457,11 +461,9 @@ class QueueFlush(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.inst.daemon and cls.inst.daemon.proc.poll() is None:
-            cls.inst.stop()
+        cls.inst.close()
         cls.sink.stop()
         cls.dns.stop()
-        shutil.rmtree(cls.inst.dir, ignore_errors=True)
 
     def test_flush_tries_waiting_mail_now_and_leaves_held_mail(self):
         self.inst.submit(["one@far.test"], "flush-one")

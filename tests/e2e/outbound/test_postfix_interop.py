@@ -46,11 +46,9 @@ class PostfixInterop(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.a.daemon and cls.a.daemon.proc.poll() is None:
-            cls.a.stop()
+        cls.a.close()
         cls.postfix.stop()
         cls.dns.stop()
-        shutil.rmtree(cls.a.dir, ignore_errors=True)
         shutil.rmtree(cls.root, ignore_errors=True)
 
     def test_ringmail_delivers_to_postfix_over_starttls(self):
