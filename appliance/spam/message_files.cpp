@@ -71,8 +71,27 @@ kio::result<std::string, std::string> read_message_file(const std::string& path,
   return data;
 }
 
+message_file_reader::~message_file_reader() {
+  if (_directory_fd >= 0) ::close(_directory_fd);
+}
+
+int message_file_reader::open_file(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == path.size())
+    return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string_view directory(path.data(), slash);
+  if (_directory_fd < 0 || directory != _directory) {
+    if (_directory_fd >= 0) ::close(_directory_fd);
+    _directory.assign(directory);
+    _directory_fd = ::open(_directory.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    // Not a directory we can hold: the whole path, and its error, as usual.
+    if (_directory_fd < 0) return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  return ::openat(_directory_fd, path.c_str() + slash + 1, O_RDONLY | O_CLOEXEC);
+}
+
 kio::result<std::string_view, std::string> message_file_reader::read(const std::string& path, std::size_t size_max) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = open_file(path);
   if (fd < 0) return kio::fail(path + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {

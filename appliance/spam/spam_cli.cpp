@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -235,6 +236,22 @@ int spam_stats(const spam_stats_request& request, const config& cfg) {
   return 0;
 }
 
+namespace {
+
+// "\t<probability %.6f>\t<level %.1f>": to_chars rounds exactly as printf
+// does, at a tenth of snprintf's cost (which was ~1% of scoring a file).
+std::string_view score_columns(char (&line)[64], const filter::spam_score& score) {
+  char* at = line;
+  char* end = line + sizeof line;
+  *at++ = '\t';
+  at = std::to_chars(at, end, score.probability, std::chars_format::fixed, 6).ptr;
+  *at++ = '\t';
+  at = std::to_chars(at, end, score.level, std::chars_format::fixed, 1).ptr;
+  return std::string_view(line, static_cast<std::size_t>(at - line));
+}
+
+}  // namespace
+
 int spam_score(const spam_score_request& request) {
   auto loaded = load_token_store_file(request.token_store, true);
   if (!loaded) {
@@ -266,8 +283,8 @@ int spam_score(const spam_score_request& request) {
       tokenizer.feed(*data);
       tokenizer.finish();
       auto score = filter::classify(features.unique(), store, nullptr, classifier, scratch);
-      std::snprintf(line, sizeof line, "\t%.6f\t%.1f", score.probability, score.level);
-      lines[i] = request.files[i] + line;
+      lines[i] = request.files[i];
+      lines[i] += score_columns(line, score);
     }
   };
   unsigned threads = thread_count(request.threads, request.files.size());

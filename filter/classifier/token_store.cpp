@@ -1,10 +1,12 @@
 #include "filter/classifier/token_store.h"
 
+#include <sys/mman.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <new>
 
 #include "filter/classifier/wire_bytes.h"
 
@@ -39,6 +41,34 @@ std::string_view store_errc_name(store_errc e) {
   return "?";
 }
 
+namespace {
+constexpr std::size_t huge_page = std::size_t{2} << 20;
+}
+
+void* token_store::table_memory::allocate(std::size_t bytes) {
+  if (bytes < huge_page) return ::operator new(bytes);
+  // An anonymous mapping aligned to 2 MiB (over-map, trim the ends), with
+  // the hint; where THP is off it is simply zeroed memory.
+  std::size_t size = (bytes + huge_page - 1) & ~(huge_page - 1);
+  void* raw = ::mmap(nullptr, size + huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  auto start = reinterpret_cast<std::uintptr_t>(raw);
+  std::uintptr_t aligned = (start + huge_page - 1) & ~(huge_page - 1);
+  if (aligned > start) ::munmap(raw, aligned - start);
+  std::size_t tail = start + size + huge_page - (aligned + size);
+  if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + size), tail);
+  ::madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+  return reinterpret_cast<void*>(aligned);
+}
+
+void token_store::table_memory::deallocate(void* p, std::size_t bytes) {
+  if (bytes < huge_page) {
+    ::operator delete(p);
+    return;
+  }
+  ::munmap(p, (bytes + huge_page - 1) & ~(huge_page - 1));
+}
+
 token_counts token_store::get(std::uint64_t key) const {
   if (_slots.empty()) return {};
   key = stored_key(key);
@@ -71,7 +101,7 @@ void token_store::allocate(std::size_t capacity) {
 }
 
 void token_store::grow() {
-  std::vector<slot> old = std::move(_slots);
+  auto old = std::move(_slots);
   allocate(old.empty() ? 1024 : old.size() * 2);
   std::size_t mask = _slots.size() - 1;
   for (const slot& s : old) {

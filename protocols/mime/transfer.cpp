@@ -130,6 +130,16 @@ void qp_decoder::decode(std::string_view input, std::string& out) {
           out.append(input.data() + i, j - i);
           i = j - 1;
         } else if (c == ' ' || c == '\t') {
+          // Blanks are padding only at the end of a line. A run that some
+          // other byte follows in this piece is text: appended at once.
+          std::size_t j = i + 1;
+          while (j < input.size() && (input[j] == ' ' || input[j] == '\t')) ++j;
+          if (j < input.size() && input[j] != '\r' && input[j] != '\n') {
+            flush_blanks(out);
+            out.append(input.data() + i, j - i);
+            i = j - 1;
+            break;
+          }
           if (_blanks.size() >= qp_blank_run_max) flush_blanks(out);
           _blanks.push_back(c);
         } else if (c == '\n') {

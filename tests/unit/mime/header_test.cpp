@@ -244,6 +244,33 @@ TEST(mime_transfer, quoted_printable_soft_breaks_and_bad_escapes) {
   EXPECT_EQ(whole, "Line one continues = ok\r\nbad=G1 x");
 }
 
+// Blanks inside a line are text (a run that a byte follows is appended at
+// once); blanks before a line break or at the end are padding. Fed whole,
+// in two pieces split anywhere, and a byte at a time (where every run
+// reaches the end of its piece and takes the byte-wise path), the result
+// is the same.
+TEST(mime_transfer, quoted_printable_blank_runs_in_any_pieces) {
+  std::string in = "a  b\t c  \r\nd \t\n e =\r\nf  =41 g\t\t\th  ";
+  std::string expected = "a  b\t c\r\nd\n e f  A g\t\t\th";
+  EXPECT_EQ(decode_quoted_printable(in), expected);
+  for (std::size_t split = 0; split <= in.size(); ++split) {
+    qp_decoder d;
+    std::string out;
+    d.decode(in.substr(0, split), out);
+    d.decode(in.substr(split), out);
+    d.finish(out);
+    ASSERT_EQ(out, expected) << split;
+  }
+  qp_decoder bytewise;
+  std::string out;
+  for (char c : in) bytewise.decode(std::string_view(&c, 1), out);
+  bytewise.finish(out);
+  EXPECT_EQ(out, expected);
+  // A run longer than the pending-blank cap is text all the same.
+  std::string wide = "x" + std::string(3000, ' ') + "y";
+  EXPECT_EQ(decode_quoted_printable(wide), wide);
+}
+
 TEST(mime_transfer, encoding_tokens) {
   EXPECT_EQ(parse_transfer_encoding(" Base64 "), transfer_encoding::base64);
   EXPECT_EQ(parse_transfer_encoding("quoted-printable (yes)"), transfer_encoding::quoted_printable);
