@@ -22,15 +22,21 @@ class feature_collector final : public token_sink {
   explicit feature_collector(std::size_t tokens_max = 50000) : _tokens_max(tokens_max) {}
   void on_token(std::uint64_t hash, std::string_view, std::string_view) override;
   // Each distinct hash once, in order of first appearance. Valid until clear().
-  std::span<const std::uint64_t> unique() const { return _hashes; }
+  std::span<const std::uint64_t> unique() const { return {_hashes.data(), _count}; }
   void clear();
   std::size_t dropped() const { return _dropped; }
 
  private:
+  // The table is half full: grows it, or counts the token as dropped past
+  // tokens_max (false). Out of the per-token path.
+  [[gnu::noinline]] bool make_room();
   void grow();
 
   std::size_t _tokens_max;
+  // The distinct hashes, _count of them; sized to half the table, which is
+  // as many as it may hold, so adding one is a plain store.
   std::vector<std::uint64_t> _hashes;
+  std::size_t _count = 0;
   // The set: the hashes themselves, 0 = empty (a hash of 0 is stored as 1;
   // _hashes keeps the real value). clear() zeroes only a table that was
   // used, and shrinks one that a big message grew.

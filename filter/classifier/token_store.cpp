@@ -69,17 +69,6 @@ void token_store::table_memory::deallocate(void* p, std::size_t bytes) {
   ::munmap(p, (bytes + huge_page - 1) & ~(huge_page - 1));
 }
 
-token_counts token_store::get(std::uint64_t key) const {
-  if (_slots.empty()) return {};
-  key = stored_key(key);
-  std::size_t mask = _slots.size() - 1;
-  for (std::size_t i = home(key);; i = (i + 1) & mask) {
-    const slot& s = _slots[i];
-    if (s.key == key) return s.counts;
-    if (s.key == 0) return {};
-  }
-}
-
 token_store::slot* token_store::find_or_insert(std::uint64_t key) {
   if ((_size + 1) * 10 > _slots.size() * 7) grow();
   key = stored_key(key);

@@ -40,7 +40,17 @@ class token_store {
  public:
   token_store() = default;
 
-  token_counts get(std::uint64_t key) const;
+  // Inline: the classifier calls it for every token of every message.
+  token_counts get(std::uint64_t key) const {
+    if (_slots.empty()) return {};
+    key = stored_key(key);
+    std::size_t mask = _slots.size() - 1;
+    const slot* slots = _slots.data();
+    for (std::size_t i = home(key);; i = (i + 1) & mask) {
+      if (slots[i].key == key) return slots[i].counts;
+      if (slots[i].key == 0) return {};
+    }
+  }
   // Starts loading the cache line get(key) will probe first: a message's
   // lookups are independent, so the classifier overlaps their misses.
   void prefetch(std::uint64_t key) const {

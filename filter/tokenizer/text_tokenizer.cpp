@@ -53,7 +53,14 @@ inline __attribute__((always_inline)) std::size_t next_bit(const std::uint64_t* 
 }
 
 // Whether any bit in [begin, end) is set.
-bool any_bit(const std::uint64_t* masks, std::size_t begin, std::size_t end) {
+inline bool any_bit(const std::uint64_t* masks, std::size_t begin, std::size_t end) {
+  std::size_t bit = begin % 64;
+  if (bit + (end - begin) <= 64) {
+    // Within one mask word (nearly every word is): one shift and test.
+    std::size_t n = end - begin;
+    std::uint64_t w = masks[begin / 64] >> bit;
+    return (n == 64 ? w : w & ((std::uint64_t{1} << n) - 1)) != 0;
+  }
   while (begin < end) {
     std::size_t word = begin / 64, bit = begin % 64;
     std::size_t n = std::min<std::size_t>(64 - bit, end - begin);
