@@ -384,7 +384,8 @@ int main(int argc, char** argv) {
   spam_train_request train;
   spam_score_request score;
   spam_stats_request stats;
-  auto* spam_cmd = app.add_subcommand("spam", "The spam filter: train, score, stats (a token store file, or the daemon's store while it is stopped)");
+  spam_explain_request explain;
+  auto* spam_cmd = app.add_subcommand("spam", "The spam filter: train, score, explain, stats (a token store file, or the daemon's store while it is stopped)");
   spam_cmd->require_subcommand(1);
   auto* spam_train_cmd = spam_cmd->add_subcommand(
       "train", "Train a token store on ham and spam (Maildir, mbox or directory); without --token-store the daemon's store");
@@ -398,6 +399,11 @@ int main(int argc, char** argv) {
   spam_score_cmd->add_option("--token-store", score.token_store, "Token store file")->required();
   spam_score_cmd->add_option("files", score.files, "Message files")->required();
   spam_score_cmd->add_option("--threads", score.threads, "Threads (default: one per core)");
+  auto* spam_explain_cmd = spam_cmd->add_subcommand(
+      "explain", "Why message files score what they do: their strongest known tokens with text, counts and f(w)");
+  spam_explain_cmd->add_option("--token-store", explain.token_store, "Token store file")->required();
+  spam_explain_cmd->add_option("--clues", explain.clues, "Tokens listed per file, strongest first (0: all; default 30)");
+  spam_explain_cmd->add_option("files", explain.files, "Message files")->required();
   auto* spam_stats_cmd = spam_cmd->add_subcommand("stats", "Token counts of the daemon's global store or an account's (daemon stopped)");
   spam_stats_cmd->add_option("--account", stats.account, "This account's store (default: global)");
 
@@ -417,6 +423,7 @@ int main(int argc, char** argv) {
     return spam_stats(stats, *cfg);
   }
   if (*spam_score_cmd) return spam_score(score);
+  if (*spam_explain_cmd) return spam_explain(explain);
 
   if (*serve_cmd) {
     so.data_dir = g.data_dir;

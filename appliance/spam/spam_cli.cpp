@@ -18,6 +18,7 @@
 #include "appliance/storage/store_setup.h"
 #include "appliance/spam/token_store_file.h"
 #include "filter/classifier/classifier.h"
+#include "filter/classifier/explain.h"
 #include "filter/classifier/features.h"
 #include "filter/classifier/token_store.h"
 
@@ -301,6 +302,43 @@ int spam_score(const spam_score_request& request) {
     }
   }
   return failures.load() == 0 ? 0 : 2;
+}
+
+int spam_explain(const spam_explain_request& request) {
+  auto loaded = load_token_store_file(request.token_store, true);
+  if (!loaded) {
+    std::fprintf(stderr, "ringmail: spam explain: %s\n", loaded.error().c_str());
+    return 1;
+  }
+  const filter::token_store store = std::move(*loaded);
+  filter::tokenizer_options options = options_for(store);
+  filter::classifier_options classifier;
+  message_file_reader reader;
+  int status = 0;
+  for (const auto& path : request.files) {
+    auto data = reader.read(path, message_file_size_max);
+    if (!data) {
+      std::fprintf(stderr, "ringmail: spam explain: %s\n", data.error().c_str());
+      status = 2;
+      continue;
+    }
+    auto e = filter::explain(*data, options, store, nullptr, classifier);
+    std::size_t toward_spam = 0, toward_ham = 0;
+    for (const auto& t : e.known_tokens) {
+      if (!t.clue) continue;
+      (t.probability > 0.5 ? toward_spam : toward_ham)++;
+    }
+    std::printf("%s\t%.6f\t%.1f\n", path.c_str(), e.score.probability, e.score.level);
+    std::printf("# tokens %zu, known %zu, clues %zu (%zu toward spam, %zu toward ham)\n", e.tokens, e.known,
+                e.score.clues, toward_spam, toward_ham);
+    std::size_t shown = request.clues == 0 ? e.known_tokens.size() : std::min(request.clues, e.known_tokens.size());
+    for (std::size_t i = 0; i < shown; ++i) {
+      const auto& t = e.known_tokens[i];
+      std::printf("%.6f\t%u\t%u\t%s\t%s\n", t.probability, static_cast<unsigned>(t.counts.spam),
+                  static_cast<unsigned>(t.counts.ham), t.clue ? "clue" : "-", t.token.c_str());
+    }
+  }
+  return status;
 }
 
 }  // namespace appliance

@@ -1,5 +1,5 @@
 #pragma once
-// `ringmail spam train` and `ringmail spam score`: the filter without a
+// `ringmail spam train`, `score` and `explain`: the filter without a
 // daemon or data directory, over a token store file (--token-store), so an
 // evaluation is one command each. Both use every core: messages are
 // tokenized in parallel (training merges per-thread stores, whose counts
@@ -32,6 +32,12 @@ struct spam_score_request {
   unsigned threads = 0;
 };
 
+struct spam_explain_request {
+  std::string token_store;
+  std::vector<std::string> files;
+  std::size_t clues = 30;         // tokens listed per file; 0: every known token
+};
+
 struct spam_stats_request {
   std::string data_dir;
   std::string account;            // empty: the global store
@@ -45,5 +51,9 @@ int spam_train(const spam_train_request& request, const config* cfg);
 int spam_stats(const spam_stats_request& request, const config& cfg);
 // One line per file, in the order given: "PATH\tPROBABILITY\tLEVEL".
 int spam_score(const spam_score_request& request);
+// Per file: "PATH\tPROBABILITY\tLEVEL", a summary line, then its strongest
+// known tokens, one a line: "f(w)\tSPAM\tHAM\tclue|-\tTOKEN" (clue: combined
+// into the score; "-": too weak, or past the clue cap).
+int spam_explain(const spam_explain_request& request);
 
 }  // namespace appliance

@@ -1,4 +1,4 @@
-"""`ringmail spam train` and `ringmail spam score` through the real binary.
+"""`ringmail spam train`, `score` and `explain` through the real binary.
 
 Messages are generated here from two small vocabularies (no corpus, no
 network): ham about meetings and code review, spam about pills and prizes.
@@ -106,6 +106,39 @@ class SpamCli(unittest.TestCase):
                 self.assertGreater(probability, 0.9, line)
             else:
                 self.assertLess(probability, 0.1, line)
+
+    def test_explain_names_the_clues(self):
+        run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox, "--spam", self.links)
+        probe = self.spam_probes[0]
+        missing = os.path.join(self.dir, "nope.eml")
+        p = run("explain", "--token-store", self.store, "--clues", "8", probe, missing, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("nope.eml", p.stderr)
+        lines = p.stdout.splitlines()
+        name, probability, _level = lines[0].split("\t")
+        self.assertEqual(name, probe)
+        # The same score as `spam score` gives.
+        scored = run("score", "--token-store", self.store, probe).stdout.split("\t")[1]
+        self.assertEqual(probability, scored)
+        self.assertRegex(lines[1], r"^# tokens \d+, known \d+, clues \d+ \(\d+ toward spam, \d+ toward ham\)$")
+        clues = [line.split("\t") for line in lines[2:]]
+        self.assertEqual(len(clues), 8)
+        strengths = [abs(float(c[0]) - 0.5) for c in clues]
+        self.assertEqual(strengths, sorted(strengths, reverse=True))
+        tokens = {c[4]: c for c in clues}
+        # Spam words, seen only in the 40 spam messages, lead; header tokens
+        # carry their field name.
+        spam_words = [t for t in tokens if t in SPAM_WORDS or t.startswith("subject:") or t.startswith("from:")]
+        self.assertTrue(spam_words, tokens)
+        for t in spam_words:
+            self.assertEqual(tokens[t][2], "0")
+            self.assertGreater(int(tokens[t][1]), 0)
+            self.assertEqual(tokens[t][3], "clue")
+        # --clues 0 lists every known token.
+        every = run("explain", "--token-store", self.store, "--clues", "0", probe).stdout.splitlines()
+        known = int(every[1].split("known ")[1].split(",")[0])
+        self.assertEqual(len(every) - 2, known)
+        self.assertGreater(known, 8)
 
     def test_training_adds_up_and_bigrams_stick(self):
         run("train", "--token-store", self.store, "--bigrams", "--ham", self.maildir)

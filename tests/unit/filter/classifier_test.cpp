@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "filter/classifier/classifier.h"
+#include "filter/classifier/explain.h"
 #include "filter/classifier/features.h"
 #include "filter/classifier/token_store.h"
 #include "filter/classifier/training_state.h"
@@ -188,6 +189,54 @@ TEST(features, a_message_trains_and_scores) {
   auto probe_ham = message_features("Subject: notes\n\nmeeting on tuesday\n");
   EXPECT_GT(classify(probe_spam, s, nullptr, {}, scratch).probability, 0.9);
   EXPECT_LT(classify(probe_ham, s, nullptr, {}, scratch).probability, 0.1);
+}
+
+// explain() names the tokens behind a score: the same score as classify(),
+// the strongest first, with the text of each token and its prefix.
+TEST(explain, lists_the_clues_with_their_text) {
+  std::string spam = "Subject: cheap pills\n\nbuy cheap pills now at http://pills.example.ru/ today\n";
+  std::string ham = "Subject: meeting notes\n\nthe meeting notes from tuesday are attached\n";
+  token_store s;
+  for (int i = 0; i < 3; ++i) {
+    s.train(message_features(spam), true);
+    s.train(message_features(ham), false);
+  }
+  std::string probe = "Subject: pills\n\ncheap pills, meeting at http://www.example.ru/x zzunseen\n";
+  classifier_options o;
+  auto e = explain(probe, {}, s, nullptr, o);
+  std::vector<double> scratch;
+  auto direct = classify(message_features(probe), s, nullptr, o, scratch);
+  EXPECT_EQ(e.score.probability, direct.probability);
+  EXPECT_EQ(e.score.clues, direct.clues);
+  // subject:pills, cheap, pills, meeting, url:example.ru: known; zzunseen is not.
+  EXPECT_EQ(e.known, 5u);
+  EXPECT_EQ(e.known_tokens.size(), 5u);
+  EXPECT_GT(e.tokens, e.known);
+  auto find = [&](std::string_view t) -> const explained_token* {
+    for (const auto& k : e.known_tokens)
+      if (k.token == t) return &k;
+    return nullptr;
+  };
+  const auto* pills = find("subject:pills");
+  ASSERT_NE(pills, nullptr);
+  EXPECT_EQ(pills->counts.spam, 3u);
+  EXPECT_EQ(pills->counts.ham, 0u);
+  EXPECT_TRUE(pills->clue);
+  ASSERT_NE(find("url:example.ru"), nullptr);
+  const auto* meeting = find("meeting");
+  ASSERT_NE(meeting, nullptr);
+  EXPECT_EQ(meeting->counts.ham, 3u);
+  EXPECT_LT(meeting->probability, 0.1);
+  EXPECT_EQ(find("zzunseen"), nullptr);
+  for (std::size_t i = 1; i < e.known_tokens.size(); ++i)
+    EXPECT_GE(std::fabs(e.known_tokens[i - 1].probability - 0.5), std::fabs(e.known_tokens[i].probability - 0.5));
+
+  // With a cap of one clue, only the strongest counts.
+  o.clues_max = 1;
+  auto capped = explain(probe, {}, s, nullptr, o);
+  EXPECT_EQ(capped.score.clues, 1u);
+  EXPECT_TRUE(capped.known_tokens[0].clue);
+  for (std::size_t i = 1; i < capped.known_tokens.size(); ++i) EXPECT_FALSE(capped.known_tokens[i].clue);
 }
 
 // Train-on-error bookkeeping: a message is trained once per class; moving it
