@@ -334,8 +334,21 @@ int spam_explain(const spam_explain_request& request) {
     std::size_t shown = request.clues == 0 ? e.known_tokens.size() : std::min(request.clues, e.known_tokens.size());
     for (std::size_t i = 0; i < shown; ++i) {
       const auto& t = e.known_tokens[i];
+      // One token a line: control bytes (a tab or line break inside an
+      // href's host) are written as \xNN.
+      std::string text;
+      for (char c : t.token) {
+        auto b = static_cast<unsigned char>(c);
+        if (b < 0x20 || b == 0x7f || c == '\\') {
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\x%02x", b);
+          text += esc;
+        } else {
+          text += c;
+        }
+      }
       std::printf("%.6f\t%u\t%u\t%s\t%s\n", t.probability, static_cast<unsigned>(t.counts.spam),
-                  static_cast<unsigned>(t.counts.ham), t.clue ? "clue" : "-", t.token.c_str());
+                  static_cast<unsigned>(t.counts.ham), t.clue ? "clue" : "-", text.c_str());
     }
   }
   return status;

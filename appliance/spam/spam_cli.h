@@ -53,7 +53,8 @@ int spam_stats(const spam_stats_request& request, const config& cfg);
 int spam_score(const spam_score_request& request);
 // Per file: "PATH\tPROBABILITY\tLEVEL", a summary line, then its strongest
 // known tokens, one a line: "f(w)\tSPAM\tHAM\tclue|-\tTOKEN" (clue: combined
-// into the score; "-": too weak, or past the clue cap).
+// into the score; "-": too weak, or past the clue cap; control bytes and
+// '\\' in TOKEN written as \xNN).
 int spam_explain(const spam_explain_request& request);
 
 }  // namespace appliance
