@@ -2,8 +2,8 @@
 
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <vector>
+#include <span>
+#include <string_view>
 
 #include "appliance/spam/spam_training.h"
 
@@ -48,6 +48,9 @@ std::optional<std::uint64_t> single_account(const smtp::envelope& env) {
 
 spam_thresholds thresholds_for(const spam_section& cfg, const smtp::envelope& env) {
   spam_thresholds global{cfg.tag_threshold, cfg.junk_threshold, cfg.reject_threshold};
+  // Per message: no per-account entries (the usual case), no addresses to
+  // format and lowercase.
+  if (cfg.per_account.empty()) return global;
   const spam_account_thresholds* common = nullptr;
   for (const auto& rcpt : env.recipients) {
     std::string address = lowercase(smtp::format_mailbox(rcpt.address.address));
@@ -61,14 +64,35 @@ spam_thresholds thresholds_for(const spam_section& cfg, const smtp::envelope& en
   return {common->tag, common->junk, common->reject};
 }
 
+std::string_view fixed_decimal(double value, int precision, std::span<char> buf) {
+  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value, std::chars_format::fixed, precision);
+  if (ec != std::errc()) return "nan";  // not a finite number that fits: the buffers hold any probability
+  return std::string_view(buf.data(), static_cast<std::size_t>(end - buf.data()));
+}
+
 std::string spam_headers(const filter::spam_score& score, const spam_thresholds& t) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "X-Spam-Status: %s, probability=%.6f, level=%.1f, tag=%.2f, clues=%zu\r\n",
-                score.probability >= t.tag ? "Yes" : "No", score.probability, score.level, t.tag, score.clues);
-  std::string h = buf;
-  int stars = static_cast<int>(std::floor(score.level));
-  h += "X-Spam-Level: ";
-  h.append(static_cast<std::size_t>(std::max(0, stars)), '*');
+  // Once per message on the data path: std::to_chars (no locale, no
+  // format-string parsing) into one string sized up front.
+  char probability[32], level[32], tag[32], clues[24];
+  std::string_view p = fixed_decimal(score.probability, 6, probability);
+  std::string_view l = fixed_decimal(score.level, 1, level);
+  std::string_view g = fixed_decimal(t.tag, 2, tag);
+  std::string_view c(clues, static_cast<std::size_t>(std::to_chars(clues, clues + sizeof clues, score.clues).ptr - clues));
+  std::size_t stars = static_cast<std::size_t>(std::max(0.0, std::floor(score.level)));
+  std::string h;
+  h.reserve(96 + p.size() + l.size() + g.size() + c.size() + stars);
+  h += "X-Spam-Status: ";
+  h += score.probability >= t.tag ? "Yes" : "No";
+  h += ", probability=";
+  h += p;
+  h += ", level=";
+  h += l;
+  h += ", tag=";
+  h += g;
+  h += ", clues=";
+  h += c;
+  h += "\r\nX-Spam-Level: ";
+  h.append(stars, '*');
   h += "\r\n";
   return h;
 }
@@ -92,7 +116,14 @@ kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::
                                                                     const smtp::session_info& info) {
   _scanner->finish();
   std::optional<std::uint64_t> account = single_account(env);
-  filter::spam_score score = co_await _shared.classify_for(account, _scanner->unique());
+  // Scored on this core (no per-account store elsewhere): no task to await.
+  std::optional<filter::spam_score> here = _shared.classify_if_here(account, _scanner->unique());
+  filter::spam_score score;
+  if (here) {
+    score = *here;
+  } else {
+    score = co_await _shared.classify_for(account, _scanner->unique());
+  }
   outcome out{smtp::verdict{true, 250, "2.0.0", ""}, spam_headers(score, _thresholds), ""};
   const char* action = "none";
   if (score.probability >= _thresholds.reject) {
@@ -110,14 +141,12 @@ kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::
     // prefix, which mail readers show.
     out.added_headers += "Subject: " + _subject_prefix + std::string(_scanner->tokenizer().subject()) + "\r\n";
   }
-  char probability[32], level[16];
-  std::snprintf(probability, sizeof probability, "%.6f", score.probability);
-  std::snprintf(level, sizeof level, "%.1f", score.level);
+  char probability[32], level[32];
   _log.info("spam_scored")
       .kv("session", info.session_id)
       .kv("ref", _reference)
-      .kv("probability", probability)
-      .kv("level", level)
+      .kv("probability", fixed_decimal(score.probability, 6, probability))
+      .kv("level", fixed_decimal(score.level, 1, level))
       .kv("clues", uint64_t(score.clues))
       .kv("action", action)
       .kv("recipients", uint64_t(env.recipients.size()));

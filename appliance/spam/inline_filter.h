@@ -19,7 +19,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "appliance/config/config.h"
 #include "appliance/observe/log.h"
@@ -44,9 +46,13 @@ std::optional<std::uint64_t> single_account(const smtp::envelope& env);
 // The thresholds for a message to these recipients.
 spam_thresholds thresholds_for(const spam_section& cfg, const smtp::envelope& env);
 
-// "X-Spam-Status: Yes, probability=0.999812, level=10.0, tag=0.90\r\n
+// "X-Spam-Status: Yes, probability=0.999812, level=10.0, tag=0.90, clues=42\r\n
 //  X-Spam-Level: **********\r\n"
 std::string spam_headers(const filter::spam_score& score, const spam_thresholds& t);
+
+// `value` with `precision` decimals, as printf's "%.*f" writes it (the
+// probability and level in the headers and the log), in `buf`.
+std::string_view fixed_decimal(double value, int precision, std::span<char> buf);
 
 class spam_inline_filter final : public smtp::inbound_filter {
  public:

@@ -133,6 +133,14 @@ void spam_shared::give_back(std::unique_ptr<filter::feature_scanner> scanner) {
   if (idle.size() < idle_scanners_max) idle.push_back(std::move(scanner));
 }
 
+std::optional<filter::spam_score> spam_shared::classify_if_here(std::optional<std::uint64_t> account,
+                                                             std::span<const std::uint64_t> hashes) {
+  unsigned here = kio::reactor::current()->id();
+  if (account && !may_have_store(*account)) account.reset();
+  if (account && _store.owner_of(store::account_id{*account}).get() != here) return std::nullopt;
+  return classify_here(account, hashes);
+}
+
 kio::task<filter::spam_score> spam_shared::classify_for(std::optional<std::uint64_t> account,
                                                         std::span<const std::uint64_t> hashes) {
   unsigned here = kio::reactor::current()->id();

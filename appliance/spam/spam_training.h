@@ -104,6 +104,11 @@ class spam_shared {
   // core. `hashes` must stay alive until the task completes.
   kio::task<filter::spam_score> classify_for(std::optional<std::uint64_t> account,
                                              std::span<const std::uint64_t> hashes);
+  // On a core: the same score when it is computed on this core (global
+  // counts only, or the account's owner is this core), without a task;
+  // nullopt when classify_for() has to hop to the owner core.
+  std::optional<filter::spam_score> classify_if_here(std::optional<std::uint64_t> account,
+                                                     std::span<const std::uint64_t> hashes);
 
   // On a core: a scanner built for `options`, one of this core's idle ones
   // when one fits (allocation-free once warm); give_back() when the message
