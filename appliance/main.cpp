@@ -395,6 +395,14 @@ int main(int argc, char** argv) {
   spam_train_cmd->add_option("--spam", train.spam, "Spam: Maildir, mbox or directory of message files (repeatable)");
   spam_train_cmd->add_flag("--bigrams", train.bigrams, "Also learn body word pairs (set when the store is created)");
   spam_train_cmd->add_option("--threads", train.threads, "Threads (default: one per core)");
+  spam_train_cmd->add_option("--model", train.model, "bayes | ftrl: the model a new --token-store file holds (default bayes)")
+      ->check(CLI::IsMember({"bayes", "ftrl"}));
+  spam_train_cmd->add_option("--ftrl-bits", train.ftrl.bits, "FTRL: 2^bits weight slots, 10..24 (new model)")->capture_default_str();
+  spam_train_cmd->add_option("--ftrl-alpha", train.ftrl.alpha, "FTRL: learning rate alpha (new model)")->capture_default_str();
+  spam_train_cmd->add_option("--ftrl-beta", train.ftrl.beta, "FTRL: learning rate beta (new model)")->capture_default_str();
+  spam_train_cmd->add_option("--ftrl-l1", train.ftrl.l1, "FTRL: L1 regularization (new model)")->capture_default_str();
+  spam_train_cmd->add_option("--ftrl-l2", train.ftrl.l2, "FTRL: L2 regularization (new model)")->capture_default_str();
+  spam_train_cmd->add_option("--epochs", train.epochs, "FTRL: passes over the training set, 1..100")->capture_default_str();
   auto* spam_score_cmd = spam_cmd->add_subcommand("score", "Score message files: PATH<TAB>PROBABILITY<TAB>LEVEL per file");
   spam_score_cmd->add_option("--token-store", score.token_store, "Token store file")->required();
   spam_score_cmd->add_option("files", score.files, "Message files")->required();

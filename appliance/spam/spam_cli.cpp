@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "appliance/spam/filter_state_store.h"
+#include "appliance/spam/ftrl_cli.h"
 #include "appliance/spam/message_files.h"
 #include "appliance/storage/store_setup.h"
 #include "appliance/spam/token_store_file.h"
@@ -184,8 +185,13 @@ int spam_train(const spam_train_request& request, const config* cfg) {
       std::fprintf(stderr, "ringmail: spam train: give --token-store FILE, or train the daemon's store (--data)\n");
       return 1;
     }
+    if (!request.model.empty() && request.model != "bayes") {
+      std::fprintf(stderr, "ringmail: spam train: --model %s needs --token-store FILE\n", request.model.c_str());
+      return 1;
+    }
     return spam_train_in_store(request, *cfg);
   }
+  if (request.model == "ftrl" || is_ftrl_model_file(request.token_store)) return spam_train_ftrl(request);
   if (!request.account.empty()) {
     std::fprintf(stderr, "ringmail: spam train: --account trains the daemon's store (leave out --token-store)\n");
     return 1;
@@ -254,6 +260,7 @@ std::string_view score_columns(char (&line)[64], const filter::spam_score& score
 }  // namespace
 
 int spam_score(const spam_score_request& request) {
+  if (is_ftrl_model_file(request.token_store)) return spam_score_ftrl(request);
   auto loaded = load_token_store_file(request.token_store, true);
   if (!loaded) {
     std::fprintf(stderr, "ringmail: spam score: %s\n", loaded.error().c_str());

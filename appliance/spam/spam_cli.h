@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "appliance/config/config.h"
+#include "filter/classifier/ftrl.h"
 
 namespace appliance {
 
@@ -24,6 +25,11 @@ struct spam_train_request {
   std::vector<std::string> spam;
   bool bigrams = false;           // only when the store is created
   unsigned threads = 0;           // 0: one per core
+  // --model: "" (the file's kind; Bayesian when it is created), "bayes" or
+  // "ftrl" (the measured alternative, ftrl_cli.h; --token-store only).
+  std::string model;
+  filter::ftrl_options ftrl;      // only when the FTRL model is created
+  unsigned epochs = 3;            // FTRL: passes over the training set
 };
 
 struct spam_score_request {

@@ -65,6 +65,10 @@ kio::result<filter::token_store, std::string> load_token_store_file(const std::s
 kio::result<void, std::string> save_token_store_file(const filter::token_store& store, const std::string& path) {
   std::string bytes;
   store.serialize(bytes);
+  return write_file_atomically(path, bytes);
+}
+
+kio::result<void, std::string> write_file_atomically(const std::string& path, std::string_view bytes) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return kio::fail("cannot create " + tmp + ": " + std::strerror(errno));

@@ -6,6 +6,7 @@
 // by the daemon at start.
 
 #include <string>
+#include <string_view>
 
 #include "filter/classifier/token_store.h"
 #include "kernel_io/base/result.h"
@@ -16,5 +17,7 @@ namespace appliance {
 // error if must_exist.
 kio::result<filter::token_store, std::string> load_token_store_file(const std::string& path, bool must_exist);
 kio::result<void, std::string> save_token_store_file(const filter::token_store& store, const std::string& path);
+// The replacement itself (also the FTRL model file's, ftrl_cli.h).
+kio::result<void, std::string> write_file_atomically(const std::string& path, std::string_view bytes);
 
 }  // namespace appliance

@@ -1,0 +1,214 @@
+#include "appliance/spam/ftrl_cli.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "appliance/spam/message_files.h"
+#include "appliance/spam/token_store_file.h"
+#include "filter/classifier/features.h"
+#include "filter/classifier/ftrl.h"
+
+namespace appliance {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t message_file_size_max = 256u << 20;  // as spam_cli.cpp
+constexpr std::size_t model_file_size_max = 1u << 30;      // 2^24 slots * 12 B + header
+constexpr unsigned epochs_max = 100;
+
+unsigned thread_count(unsigned requested, std::size_t work) {
+  unsigned n = requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<unsigned>(std::min<std::size_t>(n, std::max<std::size_t>(work, 1)));
+}
+
+filter::tokenizer_options options_for(const filter::ftrl_model& model) {
+  filter::tokenizer_options o;
+  o.bigrams = (model.feature_flags() & filter::token_store::feature_bigrams) != 0;
+  return o;
+}
+
+kio::result<filter::ftrl_model, std::string> load_model(const std::string& path) {
+  auto bytes = read_message_file(path, model_file_size_max);
+  if (!bytes) return kio::fail("cannot read FTRL model: " + bytes.error());
+  auto model = filter::ftrl_model::parse(*bytes);
+  if (!model) return kio::fail("FTRL model " + path + ": " + std::string(filter::ftrl_errc_name(model.error())));
+  return std::move(*model);
+}
+
+// One training file: whether it is spam, and the slots of each of its
+// messages (an mbox holds several).
+struct training_file {
+  std::string path;
+  bool spam = false;
+  std::uint64_t name_hash = 0;
+  std::vector<std::vector<std::uint32_t>> messages;
+};
+
+std::uint64_t name_hash(const std::string& path, std::uint64_t seed) {
+  std::string name = fs::path(path).filename().string();
+  return XXH3_64bits_withSeed(name.data(), name.size(), seed);
+}
+
+}  // namespace
+
+bool is_ftrl_model_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char head[8];
+  ssize_t n = ::read(fd, head, sizeof head);
+  ::close(fd);
+  return n == static_cast<ssize_t>(sizeof head) && std::string_view(head, sizeof head) == filter::ftrl_model::magic;
+}
+
+int spam_train_ftrl(const spam_train_request& request) {
+  auto fail = [](const std::string& why) {
+    std::fprintf(stderr, "ringmail: spam train: %s\n", why.c_str());
+    return 1;
+  };
+  if (request.model == "bayes") return fail(request.token_store + " is an FTRL model (leave out --model bayes)");
+  if (!request.account.empty()) return fail("--account trains the daemon's store, which is Bayesian");
+  if (request.epochs == 0 || request.epochs > epochs_max) return fail("--epochs must be 1..100");
+  std::error_code ec;
+  std::optional<filter::ftrl_model> model;
+  if (fs::exists(request.token_store, ec)) {
+    if (!is_ftrl_model_file(request.token_store))
+      return fail(request.token_store + " is a Bayesian token store, not an FTRL model");
+    auto loaded = load_model(request.token_store);
+    if (!loaded) return fail(loaded.error());
+    model.emplace(std::move(*loaded));
+  } else {
+    if (auto why = request.ftrl.invalid(); !why.empty()) return fail("FTRL settings: " + std::string(why));
+    model.emplace(request.ftrl);
+    if (request.bigrams) model->set_feature_flags(filter::token_store::feature_bigrams);
+  }
+
+  std::vector<training_file> files;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& source : pass == 0 ? request.ham : request.spam) {
+      auto listed = list_message_files(source);
+      if (!listed) return fail(listed.error());
+      for (auto& f : *listed) files.push_back({std::move(f), pass == 1, 0, {}});
+    }
+  }
+
+  // Tokenize in parallel: each thread keeps one scanner.
+  filter::tokenizer_options options = options_for(*model);
+  std::atomic<std::size_t> next{0}, failures{0};
+  std::mutex error_lock;
+  auto work = [&] {
+    filter::feature_scanner scanner(options);
+    while (true) {
+      std::size_t i = next.fetch_add(1);
+      if (i >= files.size()) return;
+      auto data = read_message_file(files[i].path, message_file_size_max);
+      if (!data) {
+        ++failures;
+        std::lock_guard lock(error_lock);
+        std::fprintf(stderr, "ringmail: spam train: %s\n", data.error().c_str());
+        continue;
+      }
+      for_each_message(*data, [&](std::string_view message) {
+        scanner.start();
+        scanner.feed(message);
+        scanner.finish();
+        auto unique = scanner.unique();
+        auto& slots = files[i].messages.emplace_back();
+        slots.reserve(unique.size());
+        for (auto h : unique) slots.push_back(model->slot_of(h));
+      });
+    }
+  };
+  unsigned threads = thread_count(request.threads, files.size());
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+
+  // Train in a fixed order per epoch (ties broken by the whole path).
+  std::vector<std::size_t> order(files.size());
+  for (unsigned epoch = 0; epoch < request.epochs; ++epoch) {
+    for (auto& f : files) f.name_hash = name_hash(f.path, epoch);
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      if (files[a].name_hash != files[b].name_hash) return files[a].name_hash < files[b].name_hash;
+      return files[a].path < files[b].path;
+    });
+    for (std::size_t i : order)
+      for (const auto& slots : files[i].messages) model->train_slots(slots, files[i].spam);
+  }
+
+  std::size_t ham_messages = 0, spam_messages = 0;
+  for (const auto& f : files) (f.spam ? spam_messages : ham_messages) += f.messages.size();
+  std::string bytes;
+  model->serialize(bytes);
+  if (auto saved = write_file_atomically(request.token_store, bytes); !saved) return fail(saved.error());
+  const auto& o = model->options();
+  std::printf(
+      "trained %zu ham and %zu spam messages from %zu files, %u epochs; FTRL model: %llu ham and %llu spam steps, "
+      "%zu of 2^%u slots used, alpha %g beta %g l1 %g l2 %g%s\n",
+      ham_messages, spam_messages, files.size(), request.epochs,
+      static_cast<unsigned long long>(model->ham_messages()), static_cast<unsigned long long>(model->spam_messages()),
+      model->used_slots(), o.bits, o.alpha, o.beta, o.l1, o.l2, options.bigrams ? " (with bigrams)" : "");
+  return failures.load() == 0 ? 0 : 2;
+}
+
+int spam_score_ftrl(const spam_score_request& request) {
+  auto loaded = load_model(request.token_store);
+  if (!loaded) {
+    std::fprintf(stderr, "ringmail: spam score: %s\n", loaded.error().c_str());
+    return 1;
+  }
+  const filter::ftrl_model model = std::move(*loaded);
+  filter::tokenizer_options options = options_for(model);
+  std::vector<std::string> lines(request.files.size());
+  std::atomic<std::size_t> next{0}, failures{0};
+  auto work = [&] {
+    filter::feature_scanner scanner(options);  // reused: no allocation per message
+    message_file_reader reader;
+    char line[64];
+    while (true) {
+      std::size_t i = next.fetch_add(1);
+      if (i >= request.files.size()) return;
+      auto data = reader.read(request.files[i], message_file_size_max);
+      if (!data) {
+        ++failures;
+        lines[i] = "error: " + data.error();
+        continue;
+      }
+      scanner.start();
+      scanner.feed(*data);
+      scanner.finish();
+      double p = model.predict(scanner.unique());
+      std::snprintf(line, sizeof line, "\t%.6f\t%.1f", p, 10 * p);
+      lines[i] = request.files[i] + line;
+    }
+  };
+  unsigned threads = thread_count(request.threads, request.files.size());
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+  for (const auto& l : lines) {
+    if (l.starts_with("error: ")) {
+      std::fprintf(stderr, "ringmail: spam score: %s\n", l.c_str() + 7);
+    } else {
+      std::fputs(l.c_str(), stdout);
+      std::fputc('\n', stdout);
+    }
+  }
+  return failures.load() == 0 ? 0 : 2;
+}
+
+}  // namespace appliance
