@@ -44,7 +44,7 @@ namespace filter {
 // (filter/README.md, "FTRL (measured option)").
 struct ftrl_options {
   unsigned bits = 20;   // 2^bits weight slots (bits_min..bits_max)
-  double alpha = 0.1;   // learning rate scale
+  double alpha = 0.3;   // learning rate scale
   double beta = 1.0;    // learning rate smoothing
   double l1 = 1.0;      // L1: a slot whose |z| stays below it weighs 0
   double l2 = 1.0;      // L2
