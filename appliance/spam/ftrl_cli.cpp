@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "appliance/spam/message_files.h"
+#include "appliance/spam/score_files.h"
 #include "appliance/spam/token_store_file.h"
 #include "filter/classifier/features.h"
 #include "filter/classifier/ftrl.h"
@@ -24,14 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::size_t message_file_size_max = 256u << 20;  // as spam_cli.cpp
 constexpr std::size_t model_file_size_max = 1u << 30;      // 2^24 slots * 12 B + header
 constexpr unsigned epochs_max = 100;
-
-unsigned thread_count(unsigned requested, std::size_t work) {
-  unsigned n = requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
-  return static_cast<unsigned>(std::min<std::size_t>(n, std::max<std::size_t>(work, 1)));
-}
 
 filter::tokenizer_options options_for(const filter::ftrl_model& model) {
   filter::tokenizer_options o;
@@ -171,44 +166,11 @@ int spam_score_ftrl(const spam_score_request& request) {
     return 1;
   }
   const filter::ftrl_model model = std::move(*loaded);
-  filter::tokenizer_options options = options_for(model);
-  std::vector<std::string> lines(request.files.size());
-  std::atomic<std::size_t> next{0}, failures{0};
-  auto work = [&] {
-    filter::feature_scanner scanner(options);  // reused: no allocation per message
-    message_file_reader reader;
-    char line[64];
-    while (true) {
-      std::size_t i = next.fetch_add(1);
-      if (i >= request.files.size()) return;
-      auto data = reader.read(request.files[i], message_file_size_max);
-      if (!data) {
-        ++failures;
-        lines[i] = "error: " + data.error();
-        continue;
-      }
-      scanner.start();
-      scanner.feed(*data);
-      scanner.finish();
-      double p = model.predict(scanner.unique());
-      std::snprintf(line, sizeof line, "\t%.6f\t%.1f", p, 10 * p);
-      lines[i] = request.files[i] + line;
-    }
-  };
-  unsigned threads = thread_count(request.threads, request.files.size());
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
-  for (const auto& l : lines) {
-    if (l.starts_with("error: ")) {
-      std::fprintf(stderr, "ringmail: spam score: %s\n", l.c_str() + 7);
-    } else {
-      std::fputs(l.c_str(), stdout);
-      std::fputc('\n', stdout);
-    }
-  }
-  return failures.load() == 0 ? 0 : 2;
+  return score_files(request.files, request.threads, options_for(model),
+                     [&](std::span<const std::uint64_t> unique, std::vector<double>&) {
+                       double p = model.predict(unique);
+                       return filter::spam_score{p, 10 * p, unique.size()};
+                     });
 }
 
 }  // namespace appliance

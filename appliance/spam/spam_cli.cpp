@@ -16,6 +16,7 @@
 #include "appliance/spam/filter_state_store.h"
 #include "appliance/spam/ftrl_cli.h"
 #include "appliance/spam/message_files.h"
+#include "appliance/spam/score_files.h"
 #include "appliance/storage/store_setup.h"
 #include "appliance/spam/token_store_file.h"
 #include "filter/classifier/classifier.h"
@@ -28,14 +29,6 @@ namespace appliance {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A message file larger than this is refused (and reported), not read.
-constexpr std::size_t message_file_size_max = 256u << 20;
-
-unsigned thread_count(unsigned requested, std::size_t work) {
-  unsigned n = requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
-  return static_cast<unsigned>(std::min<std::size_t>(n, std::max<std::size_t>(work, 1)));
-}
 
 filter::tokenizer_options options_for(const filter::token_store& store) {
   filter::tokenizer_options o;
@@ -243,22 +236,6 @@ int spam_stats(const spam_stats_request& request, const config& cfg) {
   return 0;
 }
 
-namespace {
-
-// "\t<probability %.6f>\t<level %.1f>": to_chars rounds exactly as printf
-// does, at a tenth of snprintf's cost (which was ~1% of scoring a file).
-std::string_view score_columns(char (&line)[64], const filter::spam_score& score) {
-  char* at = line;
-  char* end = line + sizeof line;
-  *at++ = '\t';
-  at = std::to_chars(at, end, score.probability, std::chars_format::fixed, 6).ptr;
-  *at++ = '\t';
-  at = std::to_chars(at, end, score.level, std::chars_format::fixed, 1).ptr;
-  return std::string_view(line, static_cast<std::size_t>(at - line));
-}
-
-}  // namespace
-
 int spam_score(const spam_score_request& request) {
   if (is_ftrl_model_file(request.token_store)) return spam_score_ftrl(request);
   auto loaded = load_token_store_file(request.token_store, true);
@@ -267,48 +244,11 @@ int spam_score(const spam_score_request& request) {
     return 1;
   }
   const filter::token_store store = std::move(*loaded);
-  filter::tokenizer_options options = options_for(store);
-  filter::classifier_options classifier;
-  std::vector<std::string> lines(request.files.size());
-  std::atomic<std::size_t> next{0}, failures{0};
-  auto work = [&] {
-    filter::feature_collector features;
-    filter::message_tokenizer tokenizer(features, options);  // reused: no allocation per message
-    std::vector<double> scratch;
-    message_file_reader reader;
-    char line[64];
-    while (true) {
-      std::size_t i = next.fetch_add(1);
-      if (i >= request.files.size()) return;
-      auto data = reader.read(request.files[i], message_file_size_max);
-      if (!data) {
-        ++failures;
-        lines[i] = "error: " + data.error();
-        continue;
-      }
-      features.clear();
-      tokenizer.reset();
-      tokenizer.feed(*data);
-      tokenizer.finish();
-      auto score = filter::classify(features.unique(), store, nullptr, classifier, scratch);
-      lines[i] = request.files[i];
-      lines[i] += score_columns(line, score);
-    }
-  };
-  unsigned threads = thread_count(request.threads, request.files.size());
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
-  for (const auto& l : lines) {
-    if (l.starts_with("error: ")) {
-      std::fprintf(stderr, "ringmail: spam score: %s\n", l.c_str() + 7);
-    } else {
-      std::fputs(l.c_str(), stdout);
-      std::fputc('\n', stdout);
-    }
-  }
-  return failures.load() == 0 ? 0 : 2;
+  const filter::classifier_options classifier;
+  return score_files(request.files, request.threads, options_for(store),
+                     [&](std::span<const std::uint64_t> unique, std::vector<double>& scratch) {
+                       return filter::classify(unique, store, nullptr, classifier, scratch);
+                     });
 }
 
 int spam_explain(const spam_explain_request& request) {

@@ -102,8 +102,8 @@ double fisher_combine(std::span<const double> probabilities) {
 
 spam_score classify(std::span<const std::uint64_t> unique_hashes, const token_store& global,
                     const token_store* account, const classifier_options& options, std::vector<double>& scratch) {
-  std::uint64_t spam_messages = global.spam_messages() + (account ? account->spam_messages() : 0);
-  std::uint64_t ham_messages = global.ham_messages() + (account ? account->ham_messages() : 0);
+  std::uint64_t spam_messages = combined_spam_messages(global, account);
+  std::uint64_t ham_messages = combined_ham_messages(global, account);
   const robinson f_of(spam_messages, ham_messages, options);
   const double deviation = options.minimum_deviation;
   scratch.clear();
@@ -114,12 +114,7 @@ spam_score classify(std::span<const std::uint64_t> unique_hashes, const token_st
       if (account != nullptr) account->prefetch(unique_hashes[i + prefetch_distance]);
     }
     std::uint64_t h = unique_hashes[i];
-    token_counts c = global.get(h);
-    if (account != nullptr) {
-      token_counts a = account->get(h);
-      c.spam += a.spam;
-      c.ham += a.ham;
-    }
+    token_counts c = combined_counts(global, account, h);
     if (c.spam == 0 && c.ham == 0) continue;
     auto fraction = f_of.of(c);
     double f = fraction.num / fraction.den;

@@ -58,6 +58,24 @@ struct spam_score {
   std::size_t clues = 0;     // tokens that took part
 };
 
+// What a classification sees of the stores: the account's counts are added
+// to the global ones (account may be null).
+inline token_counts combined_counts(const token_store& global, const token_store* account, std::uint64_t hash) {
+  token_counts c = global.get(hash);
+  if (account != nullptr) {
+    token_counts a = account->get(hash);
+    c.spam += a.spam;
+    c.ham += a.ham;
+  }
+  return c;
+}
+inline std::uint64_t combined_spam_messages(const token_store& global, const token_store* account) {
+  return global.spam_messages() + (account ? account->spam_messages() : 0);
+}
+inline std::uint64_t combined_ham_messages(const token_store& global, const token_store* account) {
+  return global.ham_messages() + (account ? account->ham_messages() : 0);
+}
+
 // Robinson's f(w) for one token.
 double token_probability(token_counts counts, std::uint64_t spam_messages, std::uint64_t ham_messages,
                          const classifier_options& options);

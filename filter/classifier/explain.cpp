@@ -43,15 +43,10 @@ explanation explain(std::string_view message, const tokenizer_options& tokenizer
   out.score = classify(sink.features.unique(), global, account, options, scratch);
   out.tokens = sink.features.unique().size();
 
-  std::uint64_t spam_messages = global.spam_messages() + (account ? account->spam_messages() : 0);
-  std::uint64_t ham_messages = global.ham_messages() + (account ? account->ham_messages() : 0);
+  std::uint64_t spam_messages = combined_spam_messages(global, account);
+  std::uint64_t ham_messages = combined_ham_messages(global, account);
   for (std::uint64_t h : sink.features.unique()) {
-    token_counts c = global.get(h);
-    if (account != nullptr) {
-      token_counts a = account->get(h);
-      c.spam += a.spam;
-      c.ham += a.ham;
-    }
+    token_counts c = combined_counts(global, account, h);
     if (c.spam == 0 && c.ham == 0) continue;
     double f = token_probability(c, spam_messages, ham_messages, options);
     out.known_tokens.push_back({sink.texts[h], c, f, std::fabs(f - 0.5) >= options.minimum_deviation});

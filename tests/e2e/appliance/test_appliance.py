@@ -130,9 +130,22 @@ class FirstStart(Base):
         self.assertIn("ringmail.lock", p.stderr)
 
 
+def imap_only(port, listen_wait_ms):
+    """A config with one listener, IMAP on `port`."""
+    off = "".join(f"[listeners.{n}]\nenabled = false\n"
+                  for n in ("smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http"))
+    return f'[server]\nlisten_wait_ms = {listen_wait_ms}\n{off}[listeners.imap]\naddress = "127.0.0.1:{port}"\n'
+
+
 class AddressInUse(Base):
     """Listeners bind with SO_REUSEPORT; a daemon must still not join an
     address another process listens on, nor bind one of its own twice."""
+
+    def start_and_find_imap_port(self):
+        """Starts this test's daemon; the IMAP port the harness gave it."""
+        self.start(FAST_CONFIG)
+        with open(os.path.join(self.dir, "ringmail.toml")) as f:
+            return int(re.search(r'\[listeners\.imap\]\naddress = "127\.0\.0\.1:(\d+)"', f.read()).group(1))
 
     def serve_refused(self, config, *args):
         other = tempfile.mkdtemp(prefix="ringmail-app-")
@@ -147,12 +160,8 @@ class AddressInUse(Base):
             shutil.rmtree(other, ignore_errors=True)
 
     def test_a_second_daemon_on_a_taken_port_is_refused_and_the_first_keeps_serving(self):
-        self.start(FAST_CONFIG)
-        with open(os.path.join(self.dir, "ringmail.toml")) as f:
-            imap_port = int(re.search(r'\[listeners\.imap\]\naddress = "127\.0\.0\.1:(\d+)"', f.read()).group(1))
-        off = "".join(f"[listeners.{n}]\nenabled = false\n"
-                      for n in ("smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http"))
-        err = self.serve_refused(f'[server]\nlisten_wait_ms = 300\n{off}[listeners.imap]\naddress = "127.0.0.1:{imap_port}"\n',
+        imap_port = self.start_and_find_imap_port()
+        err = self.serve_refused(imap_only(imap_port, listen_wait_ms=300),
                                  "--listen-plain", f"127.0.0.1:{free_port()}", "--listen-tls", f"127.0.0.1:{free_port()}")
         self.assertIn(f"listeners.imap: cannot listen on 127.0.0.1:{imap_port}: Address already in use", err)
         # The first daemon still has the port to itself: every connection is its.
@@ -163,14 +172,10 @@ class AddressInUse(Base):
 
     def test_an_address_freed_within_listen_wait_ms_is_taken(self):
         # As after a kill -9: the old daemon's port frees up a moment later.
-        self.start(FAST_CONFIG)
-        with open(os.path.join(self.dir, "ringmail.toml")) as f:
-            imap_port = int(re.search(r'\[listeners\.imap\]\naddress = "127\.0\.0\.1:(\d+)"', f.read()).group(1))
-        off = "".join(f"[listeners.{n}]\nenabled = false\n"
-                      for n in ("smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http"))
+        imap_port = self.start_and_find_imap_port()
         other = tempfile.mkdtemp(prefix="ringmail-app-")
         with open(os.path.join(other, "ringmail.toml"), "w") as f:
-            f.write(f'[server]\nlisten_wait_ms = 30000\n{off}[listeners.imap]\naddress = "127.0.0.1:{imap_port}"\n')
+            f.write(imap_only(imap_port, listen_wait_ms=30000))
         second = Daemon(["serve", "--listen-plain", f"127.0.0.1:{free_port()}", "--listen-tls",
                          f"127.0.0.1:{free_port()}"], [], data_dir=other).start()
         try:

@@ -1,0 +1,77 @@
+#include "appliance/spam/score_files.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <string_view>
+#include <thread>
+
+#include "appliance/spam/message_files.h"
+#include "filter/classifier/features.h"
+
+namespace appliance {
+
+namespace {
+
+// "\t<probability %.6f>\t<level %.1f>": to_chars rounds exactly as printf
+// does, at a tenth of snprintf's cost (which was ~1% of scoring a file).
+std::string_view score_columns(char (&line)[64], const filter::spam_score& score) {
+  char* at = line;
+  char* end = line + sizeof line;
+  *at++ = '\t';
+  at = std::to_chars(at, end, score.probability, std::chars_format::fixed, 6).ptr;
+  *at++ = '\t';
+  at = std::to_chars(at, end, score.level, std::chars_format::fixed, 1).ptr;
+  return std::string_view(line, static_cast<std::size_t>(at - line));
+}
+
+}  // namespace
+
+unsigned thread_count(unsigned requested, std::size_t work) {
+  unsigned n = requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<unsigned>(std::min<std::size_t>(n, std::max<std::size_t>(work, 1)));
+}
+
+int score_files(const std::vector<std::string>& files, unsigned requested_threads,
+                const filter::tokenizer_options& options, const features_scorer& score) {
+  std::vector<std::string> lines(files.size());
+  std::atomic<std::size_t> next{0}, failures{0};
+  auto work = [&] {
+    filter::feature_scanner scanner(options);  // reused: no allocation per message
+    std::vector<double> scratch;
+    message_file_reader reader;
+    char line[64];
+    while (true) {
+      std::size_t i = next.fetch_add(1);
+      if (i >= files.size()) return;
+      auto data = reader.read(files[i], message_file_size_max);
+      if (!data) {
+        ++failures;
+        lines[i] = "error: " + data.error();
+        continue;
+      }
+      scanner.start();
+      scanner.feed(*data);
+      scanner.finish();
+      lines[i] = files[i];
+      lines[i] += score_columns(line, score(scanner.unique(), scratch));
+    }
+  };
+  unsigned threads = thread_count(requested_threads, files.size());
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+  for (const auto& l : lines) {
+    if (l.starts_with("error: ")) {
+      std::fprintf(stderr, "ringmail: spam score: %s\n", l.c_str() + 7);
+    } else {
+      std::fputs(l.c_str(), stdout);
+      std::fputc('\n', stdout);
+    }
+  }
+  return failures.load() == 0 ? 0 : 2;
+}
+
+}  // namespace appliance

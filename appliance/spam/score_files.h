@@ -1,0 +1,36 @@
+#pragma once
+// What `ringmail spam score` does whatever the model (spam_cli.cpp: the
+// Bayesian token store; ftrl_cli.cpp: an FTRL model): the files are read
+// and tokenized on up to N threads, each with its own scanner reused from
+// message to message, and one line per file is printed in the order given.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "filter/classifier/classifier.h"
+#include "filter/tokenizer/message_tokenizer.h"
+
+namespace appliance {
+
+// A message file larger than this is refused (and reported), not read.
+inline constexpr std::size_t message_file_size_max = 256u << 20;
+
+// `requested` threads (0: one per CPU), never more than there is work.
+unsigned thread_count(unsigned requested, std::size_t work);
+
+// Scores one message from its unique token hashes; called on several
+// threads at once (the model must be read-only), `scratch` is the calling
+// thread's own.
+using features_scorer = std::function<filter::spam_score(std::span<const std::uint64_t> unique_hashes,
+                                                         std::vector<double>& scratch)>;
+
+// Prints "PATH\tPROBABILITY\tLEVEL" per file (errors on stderr); returns 0,
+// or 2 when a file could not be read.
+int score_files(const std::vector<std::string>& files, unsigned requested_threads,
+                const filter::tokenizer_options& options, const features_scorer& score);
+
+}  // namespace appliance
