@@ -5,16 +5,14 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "appliance/spam/message_files.h"
-#include "appliance/spam/score_files.h"
+#include "appliance/spam/scan_files.h"
 #include "appliance/spam/token_store_file.h"
 #include "filter/classifier/features.h"
 #include "filter/classifier/ftrl.h"
@@ -99,37 +97,15 @@ int spam_train_ftrl(const spam_train_request& request) {
   }
 
   // Tokenize in parallel: each thread keeps one scanner.
-  filter::tokenizer_options options = options_for(*model);
-  std::atomic<std::size_t> next{0}, failures{0};
-  std::mutex error_lock;
-  auto work = [&] {
-    filter::feature_scanner scanner(options);
-    while (true) {
-      std::size_t i = next.fetch_add(1);
-      if (i >= files.size()) return;
-      auto data = read_message_file(files[i].path, message_file_size_max);
-      if (!data) {
-        ++failures;
-        std::lock_guard lock(error_lock);
-        std::fprintf(stderr, "ringmail: spam train: %s\n", data.error().c_str());
-        continue;
-      }
-      for_each_message(*data, [&](std::string_view message) {
-        scanner.start();
-        scanner.feed(message);
-        scanner.finish();
-        auto unique = scanner.unique();
-        auto& slots = files[i].messages.emplace_back();
-        slots.reserve(unique.size());
-        for (auto h : unique) slots.push_back(model->slot_of(h));
-      });
-    }
-  };
-  unsigned threads = thread_count(request.threads, files.size());
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
+  const filter::tokenizer_options options = options_for(*model);
+  std::vector<std::string> paths;
+  for (const auto& f : files) paths.push_back(f.path);
+  std::size_t failures = tokenize_files(paths, thread_count(request.threads, files.size()), options,
+                                        [&](unsigned, std::size_t i, std::span<const std::uint64_t> unique) {
+                                          auto& slots = files[i].messages.emplace_back();
+                                          slots.reserve(unique.size());
+                                          for (auto h : unique) slots.push_back(model->slot_of(h));
+                                        });
 
   // Train in a fixed order per epoch (ties broken by the whole path).
   std::vector<std::size_t> order(files.size());
@@ -156,7 +132,7 @@ int spam_train_ftrl(const spam_train_request& request) {
       ham_messages, spam_messages, files.size(), request.epochs,
       static_cast<unsigned long long>(model->ham_messages()), static_cast<unsigned long long>(model->spam_messages()),
       model->used_slots(), o.bits, o.alpha, o.beta, o.l1, o.l2, options.bigrams ? " (with bigrams)" : "");
-  return failures.load() == 0 ? 0 : 2;
+  return failures == 0 ? 0 : 2;
 }
 
 int spam_score_ftrl(const spam_score_request& request) {

@@ -3,20 +3,18 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "appliance/spam/filter_state_store.h"
 #include "appliance/spam/ftrl_cli.h"
 #include "appliance/spam/message_files.h"
-#include "appliance/spam/score_files.h"
+#include "appliance/spam/scan_files.h"
 #include "appliance/storage/store_setup.h"
 #include "appliance/spam/token_store_file.h"
 #include "filter/classifier/classifier.h"
@@ -61,37 +59,14 @@ filter::token_store train_items(const std::vector<training_item>& items, const f
                                 unsigned requested_threads, std::size_t& failures_out) {
   unsigned threads = thread_count(requested_threads, items.size());
   std::vector<filter::token_store> partial(threads);
-  std::atomic<std::size_t> next{0}, failures{0};
-  std::mutex error_lock;
-  auto work = [&](unsigned t) {
-    filter::feature_collector features;
-    filter::message_tokenizer tokenizer(features, options);  // reused: no allocation per message
-    while (true) {
-      std::size_t i = next.fetch_add(1);
-      if (i >= items.size()) return;
-      auto data = read_message_file(items[i].path, message_file_size_max);
-      if (!data) {
-        ++failures;
-        std::lock_guard lock(error_lock);
-        std::fprintf(stderr, "ringmail: spam train: %s\n", data.error().c_str());
-        continue;
-      }
-      for_each_message(*data, [&](std::string_view message) {
-        features.clear();
-        tokenizer.reset();
-        tokenizer.feed(message);
-        tokenizer.finish();
-        partial[t].train(features.unique(), items[i].spam);
-      });
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
-  work(0);
-  for (auto& th : pool) th.join();
+  std::vector<std::string> paths;
+  for (const auto& item : items) paths.push_back(item.path);
+  failures_out = tokenize_files(paths, threads, options,
+                                [&](unsigned t, std::size_t i, std::span<const std::uint64_t> unique) {
+                                  partial[t].train(unique, items[i].spam);
+                                });
   filter::token_store out;
   for (auto& p : partial) out.merge(p);
-  failures_out = failures.load();
   return out;
 }
 

@@ -1,9 +1,10 @@
-#include "appliance/spam/score_files.h"
+#include "appliance/spam/scan_files.h"
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdio>
+#include <mutex>
 #include <string_view>
 #include <thread>
 
@@ -31,6 +32,37 @@ std::string_view score_columns(char (&line)[64], const filter::spam_score& score
 unsigned thread_count(unsigned requested, std::size_t work) {
   unsigned n = requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
   return static_cast<unsigned>(std::min<std::size_t>(n, std::max<std::size_t>(work, 1)));
+}
+
+std::size_t tokenize_files(const std::vector<std::string>& paths, unsigned threads,
+                           const filter::tokenizer_options& options, const message_features_sink& on_message) {
+  std::atomic<std::size_t> next{0}, failures{0};
+  std::mutex error_lock;
+  auto work = [&](unsigned t) {
+    filter::feature_scanner scanner(options);  // reused: no allocation per message
+    while (true) {
+      std::size_t i = next.fetch_add(1);
+      if (i >= paths.size()) return;
+      auto data = read_message_file(paths[i], message_file_size_max);
+      if (!data) {
+        ++failures;
+        std::lock_guard lock(error_lock);
+        std::fprintf(stderr, "ringmail: spam train: %s\n", data.error().c_str());
+        continue;
+      }
+      for_each_message(*data, [&](std::string_view message) {
+        scanner.start();
+        scanner.feed(message);
+        scanner.finish();
+        on_message(t, i, scanner.unique());
+      });
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (auto& th : pool) th.join();
+  return failures.load();
 }
 
 int score_files(const std::vector<std::string>& files, unsigned requested_threads,

@@ -1,8 +1,8 @@
 #pragma once
-// What `ringmail spam score` does whatever the model (spam_cli.cpp: the
-// Bayesian token store; ftrl_cli.cpp: an FTRL model): the files are read
-// and tokenized on up to N threads, each with its own scanner reused from
-// message to message, and one line per file is printed in the order given.
+// What `ringmail spam train` and `spam score` do whatever the model
+// (spam_cli.cpp: the Bayesian token store; ftrl_cli.cpp: an FTRL model):
+// message files are read and tokenized on several threads, each with its
+// own scanner reused from message to message.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,7 +22,16 @@ inline constexpr std::size_t message_file_size_max = 256u << 20;
 // `requested` threads (0: one per CPU), never more than there is work.
 unsigned thread_count(unsigned requested, std::size_t work);
 
-// Scores one message from its unique token hashes; called on several
+// Training: tokenizes every message of every file in `paths` (an mbox file
+// holds several) on exactly `threads` threads; on_message(thread, file
+// index, unique hashes) runs on the thread that tokenized it. A file that
+// cannot be read is reported on stderr and counted; returns that count.
+using message_features_sink =
+    std::function<void(unsigned thread, std::size_t file, std::span<const std::uint64_t> unique_hashes)>;
+std::size_t tokenize_files(const std::vector<std::string>& paths, unsigned threads,
+                           const filter::tokenizer_options& options, const message_features_sink& on_message);
+
+// Scoring: scores one message from its unique token hashes; called on several
 // threads at once (the model must be read-only), `scratch` is the calling
 // thread's own.
 using features_scorer = std::function<filter::spam_score(std::span<const std::uint64_t> unique_hashes,
