@@ -126,3 +126,11 @@ address = "127.0.0.1:{p['imaps']}"
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def finish(self):
+        """The end of a test class: stops the daemon, removes its data dir,
+        and fails when it did not exit cleanly (with the end of its log)."""
+        rc = self.stop()
+        out = self.output()
+        self.cleanup()
+        assert rc == 0, f"daemon exit {rc}: {out[-3000:]}"

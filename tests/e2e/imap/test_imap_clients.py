@@ -46,10 +46,7 @@ class ImapClients(ImapSessions, unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.d.stop()
-        out = cls.d.output()
-        cls.d.cleanup()
-        assert rc == 0, f"daemon exit {rc}: {out[-3000:]}"
+        cls.d.finish()
 
     # ------------------------------------------------------------ helpers
     def deliver(self, raw, to=BOB):

@@ -81,10 +81,7 @@ class ImapLimits(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.d.stop()
-        out = cls.d.output()
-        cls.d.cleanup()
-        assert rc == 0, f"daemon exit {rc}: {out[-3000:]}"
+        cls.d.finish()
 
     def client(self, tls=True, login=BOB):
         c = Raw(self.d.ports["imaps" if tls else "imap"], tls=tls)

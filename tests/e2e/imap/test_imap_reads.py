@@ -60,10 +60,7 @@ class ImapReads(ImapSessions, unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.d.stop()
-        out = cls.d.output()
-        cls.d.cleanup()
-        assert rc == 0, f"daemon exit {rc}: {out[-3000:]}"
+        cls.d.finish()
 
     def test_fetch_every_body_in_one_command_matches_what_was_sent(self):
         # Both listeners: sessions on either core read blobs of both cores.

@@ -79,11 +79,18 @@ TEST(QueueEnvelope, BackoffDoublesUpToTheCap) {
   EXPECT_FALSE(needs_smtputf8("joerg@bücher.example"));  // an IDN domain converts to an A-label
 }
 
-TEST(Dsn, FailureReportNamesOnlyItsRecipients) {
+// A report from mx.alpha.test's MAILER-DAEMON to ann@alpha.test, as every
+// DSN test below starts.
+dsn_request report_to_ann() {
   dsn_request r;
   r.reporting_mta = "mx.alpha.test";
   r.from = "MAILER-DAEMON@mx.alpha.test";
   r.to = "ann@alpha.test";
+  return r;
+}
+
+TEST(Dsn, FailureReportNamesOnlyItsRecipients) {
+  dsn_request r = report_to_ann();
   r.envid = "E1";
   r.arrival_ms = 1'700'000'000'000;
   r.now_ms = 1'700'000'100'000;
@@ -111,10 +118,7 @@ TEST(Dsn, FailureReportNamesOnlyItsRecipients) {
 }
 
 TEST(Dsn, InternationalizedRecipientMakesAGlobalReport) {
-  dsn_request r;
-  r.reporting_mta = "mx.alpha.test";
-  r.from = "MAILER-DAEMON@mx.alpha.test";
-  r.to = "ann@alpha.test";
+  dsn_request r = report_to_ann();
   r.arrival_ms = 1'700'000'000'000;
   r.now_ms = 1'700'000'100'000;
   r.ret = "FULL";
@@ -134,10 +138,7 @@ TEST(Dsn, InternationalizedRecipientMakesAGlobalReport) {
 }
 
 TEST(Dsn, ALongDiagnosticIsNotCutInsideAUtf8Sequence) {
-  dsn_request r;
-  r.reporting_mta = "mx.alpha.test";
-  r.from = "MAILER-DAEMON@mx.alpha.test";
-  r.to = "ann@alpha.test";
+  dsn_request r = report_to_ann();
   r.boundary_seed = "seed3";
   std::string diag = "550 x";  // odd length, so the 900-byte cut falls inside a pair
   while (diag.size() < 2000) diag += "\xC3\xA9";  // 'é' over and over: any cut lands on a pair
