@@ -161,8 +161,7 @@ kio::task<service_result<changed_mailbox>> changes_on_owner(const owner_call* c,
   }
   out.changes.full = false;
   if (box->highest_modseq == modseq) co_return out;
-  for (const auto& [uid, m] : box->messages)
-    if (m.modseq > modseq) snap.messages.push_back(info_of(uid, m));
+  for (auto uid : box->changed_since(modseq)) snap.messages.push_back(info_of(uid, box->messages.at(uid)));
   auto first = std::upper_bound(box->expunged.begin(), box->expunged.end(), modseq,
                                 [](uint64_t m, const std::pair<uint32_t, uint64_t>& e) { return m < e.second; });
   for (auto it = first; it != box->expunged.end(); ++it) out.changes.expunged.push_back(it->first);

@@ -46,6 +46,39 @@ const mailbox_state* index_state::find_mailbox(account_id a, std::string_view na
   return nullptr;
 }
 
+std::vector<std::uint32_t> mailbox_state::changed_since(std::uint64_t modseq) const {
+  std::vector<std::uint32_t> uids;
+  if (modseq >= highest_modseq) return uids;
+  if (!_change_log_sorted) {
+    for (const auto& [uid, m] : messages)
+      if (m.modseq > modseq) uids.push_back(uid);
+    return uids;
+  }
+  auto first = std::upper_bound(_change_log.begin(), _change_log.end(), modseq,
+                                [](std::uint64_t ms, const auto& entry) { return ms < entry.first; });
+  // A stale entry of a message still here is harmless: its modseq only
+  // grows, so its latest change is above `modseq` too (and deduplicated).
+  for (auto it = first; it != _change_log.end(); ++it)
+    if (messages.count(it->second)) uids.push_back(it->second);
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  return uids;
+}
+
+void mailbox_state::note_change(std::uint32_t uid, std::uint64_t modseq) {
+  if (!_change_log.empty() && modseq < _change_log.back().first) _change_log_sorted = false;
+  _change_log.emplace_back(modseq, uid);
+  if (_change_log.size() > 2 * messages.size() + 64) rebuild_change_log();
+}
+
+void mailbox_state::rebuild_change_log() {
+  _change_log.clear();
+  _change_log.reserve(messages.size());
+  for (const auto& [uid, m] : messages) _change_log.emplace_back(m.modseq, uid);
+  std::sort(_change_log.begin(), _change_log.end());
+  _change_log_sorted = true;
+}
+
 void index_state::anomaly(std::string what) { _anomalies.push_back({std::move(what)}); }
 
 void index_state::add_message(account_state& acct, mailbox_state& box, message_entry entry) {
@@ -56,7 +89,10 @@ void index_state::add_message(account_state& acct, mailbox_state& box, message_e
   box.uid_reserved = std::max(box.uid_reserved, box.uid_next);
   box.highest_modseq = std::max(box.highest_modseq, entry.modseq);
   box.modseq_reserved = std::max(box.modseq_reserved, box.highest_modseq);
-  box.messages.emplace(entry.uid, std::move(entry));
+  const std::uint32_t uid = entry.uid;
+  const std::uint64_t modseq = entry.modseq;
+  box.messages.emplace(uid, std::move(entry));
+  box.note_change(uid, modseq);
 }
 
 void index_state::remove_message(account_state& acct, mailbox_state& box, std::uint32_t uid, std::uint64_t modseq) {
@@ -164,7 +200,10 @@ void index_state::apply(const format::record_payload& record) {
                 m.keywords = kws;
                 break;
             }
-            m.modseq = std::max(m.modseq, r.modseq);
+            if (r.modseq > m.modseq) {
+              m.modseq = r.modseq;
+              box->note_change(uid, r.modseq);
+            }
           }
           box->highest_modseq = std::max(box->highest_modseq, r.modseq);
           box->modseq_reserved = std::max(box->modseq_reserved, box->highest_modseq);
@@ -317,6 +356,7 @@ std::optional<index_state> index_state::deserialize(std::string_view bytes) {
       if (box.uid_next > uid_next || box.highest_modseq > hms) return std::nullopt;
       box.uid_next = box.uid_reserved = uid_next;
       box.highest_modseq = box.modseq_reserved = hms;
+      box.rebuild_change_log();  // the messages came in UID order, not modseq order
       std::uint32_t expunged = 0;
       if (!r.u32(expunged) || expunged > r.remaining() / 12) return std::nullopt;
       box.expunged.resize(expunged);

@@ -51,6 +51,27 @@ struct mailbox_state {
   // shown to a client.
   std::uint32_t uid_reserved = 1;
   std::uint64_t modseq_reserved = 1;
+
+  // UIDs of the messages whose modseq is above `modseq`, ascending. IMAP
+  // asks after every command (a session's refresh); this reads the change
+  // log, so it costs the changes since, not the size of the mailbox.
+  std::vector<std::uint32_t> changed_since(std::uint64_t modseq) const;
+
+  // Called by index_state whenever a message takes a modseq (delivered,
+  // moved in, flags changed), and after a checkpoint load.
+  void note_change(std::uint32_t uid, std::uint64_t modseq);
+  void rebuild_change_log();
+
+ private:
+  // Every (modseq, uid) a message took, in modseq order. A later change of
+  // the same message (or its expunge) leaves the earlier entry stale; the
+  // log is rebuilt from `messages` once it is more than twice their number.
+  // Derived, never serialized.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> _change_log;
+  // False after an entry arrived below the last one (records are applied
+  // in modseq order, so only a checkpoint load does that, and rebuilds):
+  // reads then walk the messages until the next rebuild.
+  bool _change_log_sorted = true;
 };
 
 struct account_state {
