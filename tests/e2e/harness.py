@@ -119,6 +119,11 @@ class Daemon:
         if "serve" in self.args:
             explicit = self.args.index("--config") + 1 if "--config" in self.args else 0
             place_listeners(self.args[explicit] if explicit else os.path.join(self.data_dir, "ringmail.toml"))
+            # The demo line server's defaults (127.0.0.1:7070/7071) are one
+            # per machine as well.
+            for flag in ("--listen-plain", "--listen-tls"):
+                if flag not in self.args:
+                    self.args += [flag, f"127.0.0.1:{free_port()}"]
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
         for p in self.ports:
