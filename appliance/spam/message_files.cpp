@@ -135,6 +135,23 @@ bool is_mbox_from_line(std::string_view rest_of_file) {
 
 }  // namespace
 
+bool looks_like_message(std::string_view contents) {
+  if (contents.starts_with("From ")) return true;
+  // RFC 5322 allows any printable US-ASCII but ':' in a field name, which
+  // a JSON object ({"id": ...) would pass; names in mail are letters,
+  // digits and '-' (some '_' or '.'). Then ':' (obsolete syntax allows
+  // blanks before it).
+  auto name_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.';
+  };
+  std::size_t i = 0;
+  while (i < contents.size() && name_char(contents[i])) ++i;
+  if (i == 0) return false;
+  while (i < contents.size() && (contents[i] == ' ' || contents[i] == '\t')) ++i;
+  return i < contents.size() && contents[i] == ':';
+}
+
 void for_each_message(std::string_view contents, const std::function<void(std::string_view)>& each) {
   if (!contents.starts_with("From ")) {
     if (!contents.empty()) each(contents);

@@ -50,4 +50,10 @@ class message_file_reader {
 // Calls `each` with every message of a file's contents (see above).
 void for_each_message(std::string_view contents, const std::function<void(std::string_view)>& each);
 
+// Whether a file's contents can be mail: its first line is an mbox "From "
+// line or a header field ("Name:", RFC 5322). Training skips other files,
+// such as the .json files beside each message of the SpamAssassin corpus's
+// npm package: they would be learnt as ham or spam.
+bool looks_like_message(std::string_view contents);
+
 }  // namespace appliance

@@ -38,6 +38,7 @@ std::size_t tokenize_files(const std::vector<std::string>& paths, unsigned threa
                            const filter::tokenizer_options& options, const message_features_sink& on_message) {
   std::atomic<std::size_t> next{0}, failures{0};
   std::mutex error_lock;
+  std::size_t not_messages = 0, first_not_message = 0;  // under error_lock
   auto work = [&](unsigned t) {
     filter::feature_scanner scanner(options);  // reused: no allocation per message
     while (true) {
@@ -48,6 +49,11 @@ std::size_t tokenize_files(const std::vector<std::string>& paths, unsigned threa
         ++failures;
         std::lock_guard lock(error_lock);
         std::fprintf(stderr, "ringmail: spam train: %s\n", data.error().c_str());
+        continue;
+      }
+      if (!looks_like_message(*data)) {
+        std::lock_guard lock(error_lock);
+        if (not_messages++ == 0 || i < first_not_message) first_not_message = i;
         continue;
       }
       for_each_message(*data, [&](std::string_view message) {
@@ -62,6 +68,11 @@ std::size_t tokenize_files(const std::vector<std::string>& paths, unsigned threa
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
   work(0);
   for (auto& th : pool) th.join();
+  if (not_messages > 0)
+    std::fprintf(stderr,
+                 "ringmail: spam train: skipped %zu file(s) that are not messages (the first line is neither a "
+                 "header field nor an mbox \"From \" line), e.g. %s\n",
+                 not_messages, paths[first_not_message].c_str());
   return failures.load();
 }
 

@@ -26,6 +26,8 @@ unsigned thread_count(unsigned requested, std::size_t work);
 // holds several) on exactly `threads` threads; on_message(thread, file
 // index, unique hashes) runs on the thread that tokenized it. A file that
 // cannot be read is reported on stderr and counted; returns that count.
+// Files that are not messages (looks_like_message) are skipped, and their
+// number reported on stderr.
 using message_features_sink =
     std::function<void(unsigned thread, std::size_t file, std::span<const std::uint64_t> unique_hashes)>;
 std::size_t tokenize_files(const std::vector<std::string>& paths, unsigned threads,

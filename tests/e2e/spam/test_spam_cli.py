@@ -160,6 +160,20 @@ class SpamCli(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("checksum mismatch", p.stderr)
 
+    def test_files_that_are_not_messages_are_not_learnt(self):
+        # The SpamAssassin corpus's npm package keeps a .json file beside each
+        # message: training on its directories must learn the messages only.
+        corpus = os.path.join(self.dir, "corpus")
+        os.makedirs(corpus)
+        for i, name in enumerate(sorted(os.listdir(self.files))[:5]):
+            os.symlink(os.path.join(self.files, name), os.path.join(corpus, "%05d.txt" % i))
+            with open(os.path.join(corpus, "%05d.json" % i), "w") as f:
+                f.write('{"id": %d, "group": "spam-1", "text": "Subject: free money"}\n' % i)
+        p = run("train", "--token-store", self.store, "--spam", corpus)
+        self.assertIn("trained 0 ham and 5 spam messages", p.stdout)
+        self.assertIn("skipped 5 file(s) that are not messages", p.stderr)
+        self.assertIn("00000.json", p.stderr)
+
     def test_unreadable_file_is_reported_and_others_scored(self):
         run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox)
         missing = os.path.join(self.dir, "nope.eml")
