@@ -15,9 +15,9 @@ for a --before binary older than that command; Postfix: `postqueue -f`). Measure
 last message at the sink, messages/s, and the sender's CPU seconds per 1000
 messages (ringmail: the daemon process; Postfix: master and its children).
 Sinks: Postfix's smtp-sink for plain SMTP (it has no TLS); for TLS the
-scripted sink of tests/e2e/outbound with STARTTLS (Python: it may be the
-bottleneck there, for both senders alike). Loopback only; every process is
-ours and stopped by PID.
+scripted sink of tests/e2e/outbound with STARTTLS (Python, TCP_NODELAY),
+which also counts the connections each sender opened. Loopback only; every
+process is ours and stopped by PID.
 """
 import argparse
 import os
@@ -123,7 +123,7 @@ def run_ringmail(n, tls, root, dns_port, mx_port):
     inst.stop()
     sink.stop()
     shutil.rmtree(inst.dir, ignore_errors=True)
-    return wall, cpu
+    return wall, cpu, connections(sink)
 
 
 def run_postfix(n, tls, root, mx_port):
@@ -155,13 +155,20 @@ def run_postfix(n, tls, root, mx_port):
     cpu = cpu_seconds(children(pf.proc.pid)) - cpu0
     pf.stop()
     sink.stop()
-    return wall, cpu
+    return wall, cpu, connections(sink)
+
+
+def connections(sink):
+    """Connections the sender opened (the scripted TLS sink keeps a
+    transcript of each; smtp-sink does not count them)."""
+    return len(sink.transcripts) if isinstance(sink, Sink) else None
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=300)
     ap.add_argument("--before", help="another ringmail binary to measure in the same run")
+    ap.add_argument("--tls", choices=("both", "no", "yes"), default="both", help="which sink(s) to measure")
     args = ap.parse_args()
     import harness
     import test_outbound
@@ -173,24 +180,25 @@ def main():
                   hosts=[("mx.alpha.test", "127.0.0.2"), ("mx.sink.test", SINK_IP)])
     rows = []
     try:
-        for tls in (False, True):
+        for tls in {"both": (False, True), "no": (False,), "yes": (True,)}[args.tls]:
             for name, binary in binaries:
                 # The e2e helpers read the binary from module globals.
                 harness.RINGMAIL = test_outbound.RINGMAIL = binary
-                wall, cpu = run_ringmail(args.messages, tls, root, dns_port, mx_port)
-                rows.append((name, tls, wall, cpu))
+                wall, cpu, conns = run_ringmail(args.messages, tls, root, dns_port, mx_port)
+                rows.append((name, tls, wall, cpu, conns))
                 print("measured", rows[-1], flush=True)
-            wall, cpu = run_postfix(args.messages, tls, root, mx_port)
-            rows.append(("postfix", tls, wall, cpu))
+            wall, cpu, conns = run_postfix(args.messages, tls, root, mx_port)
+            rows.append(("postfix", tls, wall, cpu, conns))
             print("measured", rows[-1], flush=True)
     finally:
         dns.stop()
         shutil.rmtree(root, ignore_errors=True)
     n = args.messages
     print(f"outbound: {n} queued one-recipient messages to a loopback sink")
-    print(f"{'sender':16} {'tls':5} {'seconds':>8} {'msg/s':>8} {'cpu s/1000 msg':>15}")
-    for who, tls, wall, cpu in rows:
-        print(f"{who:16} {'yes' if tls else 'no':5} {wall:8.2f} {n / wall:8.1f} {cpu * 1000 / n:15.3f}")
+    print(f"{'sender':16} {'tls':5} {'seconds':>8} {'msg/s':>8} {'cpu s/1000 msg':>15} {'connections':>12}")
+    for who, tls, wall, cpu, conns in rows:
+        print(f"{who:16} {'yes' if tls else 'no':5} {wall:8.2f} {n / wall:8.1f} {cpu * 1000 / n:15.3f} "
+              f"{'-' if conns is None else conns:>12}")
 
 
 if __name__ == "__main__":

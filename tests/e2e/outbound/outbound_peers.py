@@ -78,6 +78,11 @@ class Sink:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            # Each reply line is its own send: without TCP_NODELAY, Nagle
+            # holds a pipelined group's second reply until the sender's
+            # delayed ACK (~40 ms), a stall no real server has (they flush
+            # a group's replies at once).
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.open.append(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
