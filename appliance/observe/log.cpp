@@ -77,6 +77,13 @@ logger::line& logger::line::kv(std::string_view key, std::string_view value) {
   return *this;
 }
 
+logger::line& logger::line::fields(std::string_view formatted) {
+  if (formatted.empty()) return *this;
+  if (formatted.front() != ' ') _text += ' ';
+  _text += formatted;
+  return *this;
+}
+
 logger::line& logger::line::kv(std::string_view key, uint64_t value) { return kv(key, std::string_view(std::to_string(value))); }
 logger::line& logger::line::kv(std::string_view key, int64_t value) { return kv(key, std::string_view(std::to_string(value))); }
 

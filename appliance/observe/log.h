@@ -45,6 +45,10 @@ class logger {
     line& kv(std::string_view key, unsigned value) { return kv(key, uint64_t(value)); }
     line& kv(std::string_view key, int value) { return kv(key, int64_t(value)); }
     line& kv(std::string_view key, bool value) { return kv(key, std::string_view(value ? "yes" : "no")); }
+    // " key=value ..." pairs the caller formatted (append_log_value for the
+    // values), e.g. a filter's verdict carried over to the line that
+    // reports the message.
+    line& fields(std::string_view formatted);
 
    private:
     const logger& _owner;

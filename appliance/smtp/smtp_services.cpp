@@ -604,7 +604,7 @@ kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
 
   // Distinct accounts, grouped by owner core; the first recipient address
   // that reached an account is its Delivered-To.
-  std::string extra = request.filter ? request.filter->added_headers : std::string();
+  std::string_view extra = request.filter ? std::string_view(request.filter->added_headers) : std::string_view();
   std::string folder = request.filter ? request.filter->folder : std::string();
   std::vector<std::vector<delivery_item>> by_core(_shared.runtime.cores());
   std::vector<uint64_t> seen;
@@ -717,7 +717,8 @@ kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
       size_t end = trace.find("\r\n");
       trace.remove_prefix(end == std::string_view::npos ? trace.size() : end + 2);
     }
-    queued.trace_headers = std::string(trace) + extra;
+    queued.trace_headers = std::string(trace);
+    queued.trace_headers += extra;
     smtp_shared* shared = &_shared;
     const outbound::envelope* env = &queued;
     store::blob_key key = blob.key;
@@ -744,7 +745,8 @@ kio::task<smtp::verdict> store_sink::commit(const commit_request& request) {
       .kv("recipients", uint64_t(request.env.recipients.size()))
       .kv("deliveries", uint64_t(deliveries))
       .kv("blob", blob.key.to_hex())
-      .kv("deduplicated", blob.deduplicated);
+      .kv("deduplicated", blob.deduplicated)
+      .fields(request.filter ? std::string_view(request.filter->log_fields) : std::string_view());
   co_return smtp::verdict{true, 250, "2.0.0", "Ok: queued as " + _id};
 }
 

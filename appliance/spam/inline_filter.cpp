@@ -100,31 +100,39 @@ std::string spam_headers(const filter::spam_score& score, const spam_thresholds&
 spam_inline_filter::spam_inline_filter(spam_shared& shared, const spam_section& cfg, const smtp::envelope& env,
                                        const logger& log, std::string reference)
     : _shared(shared),
+      _options(options_for(shared, cfg)),
       _thresholds(thresholds_for(cfg, env)),
       _subject_prefix(cfg.subject_prefix),
       _log(log),
-      _reference(std::move(reference)),
-      _scanner(shared.take_scanner(options_for(shared, cfg))) {}
+      _reference(std::move(reference)) {}
 
-spam_inline_filter::~spam_inline_filter() { _shared.give_back(std::move(_scanner)); }
+spam_inline_filter::~spam_inline_filter() {
+  if (_scanner) _shared.give_back(std::move(_scanner));
+}
+
+filter::feature_scanner& spam_inline_filter::scanner() {
+  if (!_scanner) _scanner = _shared.take_scanner(_options);
+  return *_scanner;
+}
 
 void spam_inline_filter::feed(std::span<const std::byte> content) {
-  _scanner->feed(std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
+  scanner().feed(std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
 }
 
 kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::envelope& env,
                                                                     const smtp::session_info& info) {
-  _scanner->finish();
+  filter::feature_scanner& s = scanner();
+  s.finish();
   std::optional<std::uint64_t> account = single_account(env);
   // Scored on this core (no per-account store elsewhere): no task to await.
-  std::optional<filter::spam_score> here = _shared.classify_if_here(account, _scanner->unique());
+  std::optional<filter::spam_score> here = _shared.classify_if_here(account, s.unique());
   filter::spam_score score;
   if (here) {
     score = *here;
   } else {
-    score = co_await _shared.classify_for(account, _scanner->unique());
+    score = co_await _shared.classify_for(account, s.unique());
   }
-  outcome out{smtp::verdict{true, 250, "2.0.0", ""}, spam_headers(score, _thresholds), ""};
+  outcome out{smtp::verdict{true, 250, "2.0.0", ""}, spam_headers(score, _thresholds), "", ""};
   const char* action = "none";
   if (score.probability >= _thresholds.reject) {
     out.decision = smtp::verdict::refuse(550, "5.7.1", "Message refused as spam (ref " + _reference + ")");
@@ -139,17 +147,40 @@ kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::
     // The stored message is not rewritten (it is already in the store as it
     // arrived); a new first Subject field in the delivery record carries the
     // prefix, which mail readers show.
-    out.added_headers += "Subject: " + _subject_prefix + std::string(_scanner->tokenizer().subject()) + "\r\n";
+    out.added_headers += "Subject: " + _subject_prefix + std::string(s.tokenizer().subject()) + "\r\n";
   }
+  // The verdict is known: the scanner goes back to the core's idle ones
+  // for the next message while this one waits for its group commit.
+  _shared.give_back(std::move(_scanner));
   char probability[32], level[32];
-  _log.info("spam_scored")
-      .kv("session", info.session_id)
-      .kv("ref", _reference)
-      .kv("probability", fixed_decimal(score.probability, 6, probability))
-      .kv("level", fixed_decimal(score.level, 1, level))
-      .kv("clues", uint64_t(score.clues))
-      .kv("action", action)
-      .kv("recipients", uint64_t(env.recipients.size()));
+  std::string_view p = fixed_decimal(score.probability, 6, probability);
+  std::string_view l = fixed_decimal(score.level, 1, level);
+  if (!out.decision.ok) {
+    // No message_accepted line follows a refusal: this one carries the
+    // reference the sender was given.
+    _log.info("spam_scored")
+        .kv("session", info.session_id)
+        .kv("ref", _reference)
+        .kv("probability", p)
+        .kv("level", l)
+        .kv("clues", uint64_t(score.clues))
+        .kv("action", action)
+        .kv("recipients", uint64_t(env.recipients.size()));
+    co_return out;
+  }
+  // Accepted: the verdict rides on the message_accepted line (one write(2)
+  // per message, not two). Numbers and the action need no quoting.
+  char clues[24];
+  std::string_view c(clues, static_cast<std::size_t>(std::to_chars(clues, clues + sizeof clues, score.clues).ptr - clues));
+  out.log_fields.reserve(64 + p.size() + l.size() + c.size());
+  out.log_fields += "spam_probability=";
+  out.log_fields += p;
+  out.log_fields += " spam_level=";
+  out.log_fields += l;
+  out.log_fields += " spam_clues=";
+  out.log_fields += c;
+  out.log_fields += " spam_action=";
+  out.log_fields += action;
   co_return out;
 }
 

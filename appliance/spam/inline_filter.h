@@ -13,8 +13,13 @@
 // has the same one. Counts: the global store's, plus the recipient
 // account's own store when every recipient is that one account (scored on
 // its owner core, spam_training.h). Lifecycle: one per message, on the
-// session's core; its tokenizer and feature set are borrowed from the
-// core's idle ones (spam_shared::take_scanner) and given back when it ends.
+// session's core. Its tokenizer and feature set are borrowed from the
+// core's idle ones (spam_shared::take_scanner) when the first bytes arrive
+// and given back as soon as the verdict is known, not when the message is
+// committed: a message that arrives in one read then tokenizes and scores
+// in one go, with the scanner the previous message just used (warm in the
+// cache), instead of one scanner per session held across the DATA
+// transfer and the group commit (16 sessions: 16 scanners in turn).
 
 #include <cstdint>
 #include <memory>
@@ -66,12 +71,15 @@ class spam_inline_filter final : public smtp::inbound_filter {
   kio::task<outcome> finish(const smtp::envelope& env, const smtp::session_info& info) override;
 
  private:
+  filter::feature_scanner& scanner();
+
   spam_shared& _shared;
+  filter::tokenizer_options _options;
   spam_thresholds _thresholds;
   std::string _subject_prefix;
   const logger& _log;
   std::string _reference;
-  std::unique_ptr<filter::feature_scanner> _scanner;
+  std::unique_ptr<filter::feature_scanner> _scanner;  // from the first bytes to the verdict
 };
 
 }  // namespace appliance

@@ -96,6 +96,9 @@ class inbound_filter {
     verdict decision;              // ok = deliver
     std::string added_headers;     // "X-Spam-Level: ...\r\n..." (per delivery)
     std::string folder;            // "" = Inbox
+    // Appended to the message's acceptance log line ("key=value ...",
+    // formatted by the filter): the verdict costs no log line of its own.
+    std::string log_fields;
   };
   virtual kio::task<outcome> finish(const envelope& env, const session_info& info) = 0;
 };

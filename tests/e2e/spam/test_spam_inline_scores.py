@@ -1,0 +1,181 @@
+"""The inline filter and `ringmail spam score` give the same score to the
+same message.
+
+The daemon tokenizes a message chunk by chunk as it streams in (several
+sessions interleaved on a core, a warm scanner reused from message to
+message), the CLI reads the whole file and tokenizes it at once; both must
+end with the same token set and so the same probability. A token store is
+trained with the CLI into a file, the daemon (`[spam] token_store`) gets
+probes over several SMTP connections at once, on one connection after
+another: small messages mixing ham and spam words (so the probabilities
+spread between 0 and 1, where a missing or extra token moves the printed
+digits), and large ones with a base64 text part and a quoted-printable
+HTML part that arrive in many reads. `ringmail export` then shows each
+probe's X-Spam-Status, whose probability and level must equal the CLI's
+for the probe's file (the bytes the client sent). Both print the same
+classify() result with 6 and 1 decimals."""
+import base64
+import os
+import quopri
+import random
+import re
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import RINGMAIL, Daemon, free_port, wait_for_port  # noqa: E402
+from test_spam_cli import HAM_WORDS, SPAM_WORDS, message  # noqa: E402
+
+DEMO = "demo@example.test"
+CONNECTIONS = 4
+
+
+def mixed(rng, tag, spam_share, count):
+    """A small message of `count` words, each spam with probability
+    spam_share (few clues: the probability lands between 0 and 1)."""
+    words = [rng.choice(SPAM_WORDS) if rng.random() < spam_share else rng.choice(HAM_WORDS) for _ in range(count)]
+    # Rare words: tokens the store has never seen, which must not count.
+    words += ["unseen%d" % rng.randrange(10**6) for _ in range(3)]
+    return ("From: sender%d@mixed.example.org\r\nTo: %s\r\nSubject: %s %s\r\nContent-Type: text/plain\r\n\r\n%s\r\n"
+            % (rng.randrange(1000), DEMO, tag, " ".join(rng.sample(words, 2)), " ".join(words)))
+
+
+def large(rng, tag, spam_share):
+    """~150 KB: a base64 text part and a quoted-printable HTML part, many reads."""
+    def words(n):
+        return " ".join(rng.choice(SPAM_WORDS) if rng.random() < spam_share else rng.choice(HAM_WORDS)
+                        for _ in range(n))
+    text = "\n".join(words(12) for _ in range(1200)).encode()
+    html = ("<html><body>%s<a href=\"http://www.%s.example.biz/x\">here</a></body></html>"
+            % ("".join("<p>%s</p>\n" % words(10) for _ in range(600)), rng.choice(["deals", "docs"]))).encode()
+    b64 = base64.encodebytes(text).decode().replace("\n", "\r\n")
+    qp = quopri.encodestring(html).decode().replace("\n", "\r\n")
+    return ("From: bulk@large.example.net\r\nTo: %s\r\nSubject: %s large\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/alternative; boundary=\"b0\"\r\n\r\n"
+            "--b0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n%s"
+            "--b0\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n%s\r\n"
+            "--b0--\r\n" % (DEMO, tag, b64, qp))
+
+
+def read_maildir(path):
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(path, sub)
+        if os.path.isdir(d):
+            for name in sorted(os.listdir(d)):
+                with open(os.path.join(d, name), "rb") as f:
+                    out.append(f.read().decode(errors="replace"))
+    return out
+
+
+class SpamInlineScores(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ringmail-spam-scores-")
+        rng = random.Random(11)
+        train = os.path.join(self.dir, "train")
+        for kind, words, n in (("ham", HAM_WORDS, 60), ("spam", SPAM_WORDS, 60)):
+            os.makedirs(os.path.join(train, kind))
+            for i in range(n):
+                with open(os.path.join(train, kind, "%d.eml" % i), "w") as f:
+                    f.write(message(rng, words, "%s%d@%s.example.net" % (kind, i, kind), words, html=kind == "spam"))
+        self.store = os.path.join(self.dir, "global.tokens")
+        subprocess.run([RINGMAIL, "spam", "train", "--token-store", self.store, "--ham", os.path.join(train, "ham"),
+                        "--spam", os.path.join(train, "spam")], check=True, capture_output=True, timeout=120)
+        # Probes: the exact bytes each client sends (CRLF, ending in CRLF,
+        # no line starting with a dot, so nothing is stuffed).
+        self.probes = {}
+        probe_dir = os.path.join(self.dir, "probes")
+        os.makedirs(probe_dir)
+        for i in range(48):
+            tag = "probe-%02d" % i
+            share = (i % 12) / 11.0
+            text = large(rng, tag, share) if i % 8 == 7 else mixed(rng, tag, share, 2 + i % 5)
+            path = os.path.join(probe_dir, tag + ".eml")
+            with open(path, "wb") as f:
+                f.write(text.encode())
+            self.probes[tag] = path
+        self.ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
+        off = "".join(f"[listeners.{n}]\nenabled = false\n" for n in ("imap", "imaps", "pop3", "pop3s", "http"))
+        with open(os.path.join(self.dir, "ringmail.toml"), "w") as f:
+            f.write(f"""
+[server]
+cores = 2
+[spam]
+token_store = "{self.store}"
+[listeners.smtp]
+address = "127.0.0.1:{self.ports['mx']}"
+[listeners.submission]
+address = "127.0.0.1:{self.ports['submission']}"
+[listeners.submissions]
+address = "127.0.0.1:{self.ports['submissions']}"
+{off}""")
+        self.daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{self.ports['plain']}",
+                              "--listen-tls", f"127.0.0.1:{self.ports['tls']}"], [], data_dir=self.dir).start()
+        wait_for_port(self.ports["mx"], timeout=60)
+
+    def tearDown(self):
+        self.daemon.stop()
+        self.daemon.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def send_all(self, tags):
+        """Each connection sends its share of the probes one after another."""
+        errors = []
+
+        def client(mine):
+            try:
+                with smtplib.SMTP("127.0.0.1", self.ports["mx"], timeout=60) as s:
+                    s.ehlo("client.test")
+                    for tag in mine:
+                        with open(self.probes[tag], "rb") as f:
+                            s.sendmail("someone@remote.example.org", [DEMO], f.read())
+            except Exception as e:  # reported by the test thread
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=client, args=(tags[c::CONNECTIONS],)) for c in range(CONNECTIONS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertEqual(errors, [])
+
+    def export(self, mailbox):
+        target = os.path.join(tempfile.mkdtemp(dir=self.dir), "out")
+        p = subprocess.run([RINGMAIL, "export", "--account", DEMO, "--mailbox", mailbox, "--format", "maildir",
+                            "--to", target, "--data-dir", self.dir], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return read_maildir(target)
+
+    def test_inline_scores_equal_the_cli_scores(self):
+        tags = sorted(self.probes)
+        self.send_all(tags)
+        self.assertEqual(self.daemon.stop(), 0, self.daemon.output()[-2000:])
+        inline = {}
+        for text in self.export("INBOX") + self.export("Junk"):
+            tag = re.search(r"probe-\d\d", text).group(0)
+            status = re.search(r"X-Spam-Status: (Yes|No), probability=([0-9.]+), level=([0-9.]+)", text)
+            self.assertIsNotNone(status, text[:800])
+            self.assertNotIn(tag, inline, "delivered twice")
+            inline[tag] = (status.group(2), status.group(3))
+        self.assertEqual(sorted(inline), tags)
+        cli = subprocess.run([RINGMAIL, "spam", "score", "--token-store", self.store, *[self.probes[t] for t in tags]],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        by_path = {line.split("\t")[0]: tuple(line.split("\t")[1:3]) for line in cli.splitlines()}
+        differing = [(t, inline[t], by_path[self.probes[t]]) for t in tags if inline[t] != by_path[self.probes[t]]]
+        self.assertEqual(differing, [])
+        # The comparison has teeth: probabilities spread over the range,
+        # where one token more or less changes the printed digits.
+        middle = {p for p, _ in inline.values() if 0.01 < float(p) < 0.99}
+        self.assertGreaterEqual(len(middle), 10, sorted(inline.values()))
+        self.assertTrue(any(float(p) >= 0.99 for p, _ in inline.values()))
+        self.assertTrue(any(float(p) <= 0.01 for p, _ in inline.values()))
+
+
+if __name__ == "__main__":
+    unittest.main()
