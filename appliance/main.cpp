@@ -394,6 +394,8 @@ int main(int argc, char** argv) {
   spam_train_cmd->add_option("--ham", train.ham, "Ham: Maildir, mbox or directory of message files (repeatable)");
   spam_train_cmd->add_option("--spam", train.spam, "Spam: Maildir, mbox or directory of message files (repeatable)");
   spam_train_cmd->add_flag("--bigrams", train.bigrams, "Also learn body word pairs (set when the store is created)");
+  spam_train_cmd->add_flag("--case-tokens", train.case_tokens,
+                           "Also learn words with capitals as written (set when the store is created)");
   spam_train_cmd->add_option("--threads", train.threads, "Threads (default: one per core)");
   spam_train_cmd->add_option("--model", train.model, "bayes | ftrl: the model a new --token-store file holds (default bayes)")
       ->check(CLI::IsMember({"bayes", "ftrl"}));

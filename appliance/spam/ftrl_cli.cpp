@@ -29,6 +29,7 @@ constexpr unsigned epochs_max = 100;
 filter::tokenizer_options options_for(const filter::ftrl_model& model) {
   filter::tokenizer_options o;
   o.bigrams = (model.feature_flags() & filter::token_store::feature_bigrams) != 0;
+  o.case_tokens = (model.feature_flags() & filter::token_store::feature_case) != 0;
   return o;
 }
 
@@ -84,7 +85,7 @@ int spam_train_ftrl(const spam_train_request& request) {
   } else {
     if (auto why = request.ftrl.invalid(); !why.empty()) return fail("FTRL settings: " + std::string(why));
     model.emplace(request.ftrl);
-    if (request.bigrams) model->set_feature_flags(filter::token_store::feature_bigrams);
+    model->set_feature_flags(request.feature_flags());
   }
 
   std::vector<training_file> files;

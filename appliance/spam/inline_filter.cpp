@@ -14,6 +14,7 @@ namespace {
 filter::tokenizer_options options_for(const spam_shared& shared, const spam_section& cfg) {
   filter::tokenizer_options o;
   o.bigrams = shared.bigrams();
+  o.case_tokens = shared.case_tokens();
   o.text_bytes_max = cfg.text_bytes_max;
   o.capture_subject = !cfg.subject_prefix.empty();
   return o;

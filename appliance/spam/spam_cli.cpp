@@ -31,6 +31,7 @@ namespace fs = std::filesystem;
 filter::tokenizer_options options_for(const filter::token_store& store) {
   filter::tokenizer_options o;
   o.bigrams = (store.feature_flags() & filter::token_store::feature_bigrams) != 0;
+  o.case_tokens = (store.feature_flags() & filter::token_store::feature_case) != 0;
   return o;
 }
 
@@ -71,13 +72,13 @@ filter::token_store train_items(const std::vector<training_item>& items, const f
 }
 
 void print_trained(const filter::token_store& store, std::uint64_t ham_before, std::uint64_t spam_before,
-                   std::size_t files, bool bigrams, const std::string& where) {
-  std::printf("trained %llu ham and %llu spam messages from %zu files; %s: %llu ham, %llu spam, %zu tokens%s\n",
+                   std::size_t files, const filter::tokenizer_options& options, const std::string& where) {
+  std::printf("trained %llu ham and %llu spam messages from %zu files; %s: %llu ham, %llu spam, %zu tokens%s%s\n",
               static_cast<unsigned long long>(store.ham_messages() - ham_before),
               static_cast<unsigned long long>(store.spam_messages() - spam_before), files, where.c_str(),
               static_cast<unsigned long long>(store.ham_messages()),
               static_cast<unsigned long long>(store.spam_messages()), store.token_count(),
-              bigrams ? " (with bigrams)" : "");
+              options.bigrams ? " (with bigrams)" : "", options.case_tokens ? " (with case tokens)" : "");
 }
 
 // The offline store and the account id --account names (nullopt: global).
@@ -118,7 +119,7 @@ int spam_train_in_store(const spam_train_request& request, const config& cfg) {
   filter::training_state& state = loaded->state;
   // An account's store is scored together with the global one, so it is
   // tokenized the global store's way.
-  std::uint32_t flags = request.bigrams ? filter::token_store::feature_bigrams : 0;
+  std::uint32_t flags = request.feature_flags();
   if (opened->account) {
     auto global = load_filter_state(st, std::nullopt);
     if (global) flags = global->state.tokens.feature_flags();
@@ -141,7 +142,7 @@ int spam_train_in_store(const spam_train_request& request, const config& cfg) {
     return 1;
   }
   std::string where = opened->account ? "store of " + request.account : std::string("global store");
-  print_trained(store, ham_before, spam_before, items->size(), options.bigrams, where);
+  print_trained(store, ham_before, spam_before, items->size(), options, where);
   return failures == 0 ? 0 : 2;
 }
 
@@ -170,8 +171,8 @@ int spam_train(const spam_train_request& request, const config* cfg) {
     return 1;
   }
   filter::token_store store = std::move(*loaded);
-  if (store.spam_messages() + store.ham_messages() == 0 && store.token_count() == 0 && request.bigrams)
-    store.set_feature_flags(filter::token_store::feature_bigrams);
+  if (store.spam_messages() + store.ham_messages() == 0 && store.token_count() == 0)
+    store.set_feature_flags(request.feature_flags());
   auto items = list_training(request);
   if (!items) {
     std::fprintf(stderr, "ringmail: spam train: %s\n", items.error().c_str());
@@ -186,7 +187,7 @@ int spam_train(const spam_train_request& request, const config* cfg) {
     std::fprintf(stderr, "ringmail: spam train: %s\n", saved.error().c_str());
     return 1;
   }
-  print_trained(store, ham_before, spam_before, items->size(), options.bigrams, "store");
+  print_trained(store, ham_before, spam_before, items->size(), options, "store");
   return failures == 0 ? 0 : 2;
 }
 
@@ -203,11 +204,12 @@ int spam_stats(const spam_stats_request& request, const config& cfg) {
   }
   for (const auto& p : loaded->problems) std::fprintf(stderr, "ringmail: spam stats: skipped %s\n", p.c_str());
   const auto& t = loaded->state.tokens;
-  std::printf("store=%s ham=%llu spam=%llu tokens=%zu trained_messages=%zu deltas_bytes=%llu bigrams=%s\n",
+  std::printf("store=%s ham=%llu spam=%llu tokens=%zu trained_messages=%zu deltas_bytes=%llu bigrams=%s case_tokens=%s\n",
               opened->account ? request.account.c_str() : "global", static_cast<unsigned long long>(t.ham_messages()),
               static_cast<unsigned long long>(t.spam_messages()), t.token_count(), loaded->state.ledger_size(),
               static_cast<unsigned long long>(loaded->delta_bytes),
-              (t.feature_flags() & filter::token_store::feature_bigrams) ? "yes" : "no");
+              (t.feature_flags() & filter::token_store::feature_bigrams) ? "yes" : "no",
+              (t.feature_flags() & filter::token_store::feature_case) ? "yes" : "no");
   return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include "appliance/config/config.h"
 #include "filter/classifier/ftrl.h"
+#include "filter/classifier/token_store.h"
 
 namespace appliance {
 
@@ -24,6 +25,10 @@ struct spam_train_request {
   std::vector<std::string> ham;   // Maildir, mbox or directory of files
   std::vector<std::string> spam;
   bool bigrams = false;           // only when the store is created
+  bool case_tokens = false;       // words with capitals also as written; same
+  std::uint32_t feature_flags() const {
+    return (bigrams ? filter::token_store::feature_bigrams : 0) | (case_tokens ? filter::token_store::feature_case : 0);
+  }
   unsigned threads = 0;           // 0: one per core
   // --model: "" (the file's kind; Bayesian when it is created), "bayes" or
   // "ftrl" (the measured alternative, ftrl_cli.h; --token-store only).

@@ -36,6 +36,10 @@ bool spam_shared::bigrams() const {
   return _global && (_global->feature_flags() & filter::token_store::feature_bigrams) != 0;
 }
 
+bool spam_shared::case_tokens() const {
+  return _global && (_global->feature_flags() & filter::token_store::feature_case) != 0;
+}
+
 void spam_shared::load(const config& cfg) {
   // Loaded even with the filter off: Junk training goes on, and a delta
   // or snapshot written over a state that was never loaded would hide the
@@ -290,6 +294,7 @@ kio::task<void> spam_shared::worker(spam_shared* self, unsigned core) {
     std::shared_ptr<const config> cfg = self->_configs.get(core);
     filter::tokenizer_options options;
     options.bigrams = self->bigrams();
+    options.case_tokens = self->case_tokens();
     options.text_bytes_max = cfg->spam.text_bytes_max;
     // One batch: ops per account, in queue order.
     std::vector<std::pair<std::uint64_t, std::vector<filter::training_op>>> batch;

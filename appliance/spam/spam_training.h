@@ -98,6 +98,7 @@ class spam_shared {
   // when the daemon started, i.e. whether the filter has anything to say.
   bool active() const { return _active.load(std::memory_order_relaxed); }
   bool bigrams() const;
+  bool case_tokens() const;  // the global store's feature flags
 
   // On any core: the score of a message (its unique token hashes) for one
   // account (nullopt: global counts only), computed on the account's owner

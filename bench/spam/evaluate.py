@@ -24,7 +24,7 @@ config file; Robinson-Fisher, spam_cutoff 0.99).
 
 Usage: bench/spam/evaluate.py --ringmail BUILD/appliance/ringmail [--out DIR]
        [--folds 5] [--classifiers ringmail,bogofilter,spamassassin] [--sa-sample N]
-       [--bigrams] [--before OLD/appliance/ringmail]
+       [--bigrams] [--case-tokens] [--before OLD/appliance/ringmail]
        [--classifiers ...,ringmail-ftrl] [--ftrl-args '--epochs 3 ...'] [--ftrl-threshold P]
 Writes DIR/report.md (the tables) and DIR/scores.png (score distributions).
 """
@@ -109,20 +109,25 @@ def chunks(seq, n):
 class Ringmail:
     name = "ringmail"
 
-    def __init__(self, binary, bigrams=False, threshold=0.995, name=None):
+    def __init__(self, binary, bigrams=False, threshold=0.995, name=None, case_tokens=False):
         self.binary = binary
         self.bigrams = bigrams
+        self.case_tokens = case_tokens
         self.threshold = threshold
         if name:
             self.name = name
         if bigrams:
             self.name += "+bigrams"
+        if case_tokens:
+            self.name += "+case"
 
     def train(self, work, ham_dir, spam_dir):
         self.store = os.path.join(work, self.name + ".tokens")
         args = [self.binary, "spam", "train", "--token-store", self.store, "--ham", ham_dir, "--spam", spam_dir]
         if self.bigrams:
             args.append("--bigrams")
+        if self.case_tokens:
+            args.append("--case-tokens")
         subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
     def score(self, work, files):
@@ -288,6 +293,8 @@ def main():
     ap.add_argument("--sa-splits", default="cross12,cross21",
                     help="splits SpamAssassin runs on (it costs ~0.2 CPU s per message)")
     ap.add_argument("--bigrams", action="store_true", help="also evaluate ringmail with body bigrams")
+    ap.add_argument("--case-tokens", action="store_true",
+                    help="also evaluate ringmail with case-kept word tokens (spam train --case-tokens)")
     ap.add_argument("--before", metavar="BIN",
                     help="also evaluate a second ringmail binary (an older build) in the same run, as ringmail-before")
     ap.add_argument("--threshold", type=float, default=0.995,
@@ -311,6 +318,8 @@ def main():
         classifiers.append(Ringmail(os.path.abspath(args.ringmail), threshold=args.threshold))
         if args.bigrams:
             classifiers.append(Ringmail(os.path.abspath(args.ringmail), bigrams=True, threshold=args.threshold))
+        if args.case_tokens:
+            classifiers.append(Ringmail(os.path.abspath(args.ringmail), case_tokens=True, threshold=args.threshold))
         if args.before:
             classifiers.append(Ringmail(os.path.abspath(args.before), threshold=args.threshold, name="ringmail-before"))
     if "ringmail-ftrl" in wanted_classifiers:

@@ -65,7 +65,7 @@ class feature_scanner {
 
   // Whether it was built for these options (the tokenizer's own settings).
   bool fits(const tokenizer_options& o) const {
-    return o.level == _options.level && o.bigrams == _options.bigrams && o.text_bytes_max == _options.text_bytes_max &&
+    return o.level == _options.level && o.bigrams == _options.bigrams && o.case_tokens == _options.case_tokens && o.text_bytes_max == _options.text_bytes_max &&
            o.header_value_bytes_max == _options.header_value_bytes_max && o.capture_subject == _options.capture_subject;
   }
 

@@ -11,7 +11,8 @@
 //   magic "RMTOKENS" (8) | version u32 (1) | header_size u32 (48: readers
 //   skip unknown trailing header fields) | spam_messages u64 |
 //   ham_messages u64 | token_count u64 | feature_flags u32 (bit 0: trained
-//   with body bigrams; scoring must tokenize the same way) | reserved u32
+//   with body bigrams, bit 1: with case tokens; scoring must tokenize the
+//   same way) | reserved u32
 //   (0) | tokens (key u64, spam u32, ham u32)
 //   sorted by key | XXH3-64 of everything before it (u64).
 // Lifecycle: a value type; single owner (in the daemon: the account's owner
@@ -71,6 +72,8 @@ class token_store {
 
   // Bit 0: the features include body bigrams.
   static constexpr std::uint32_t feature_bigrams = 1;
+  // Bit 1: words with capitals are also features as written (case_tokens).
+  static constexpr std::uint32_t feature_case = 2;
   std::uint32_t feature_flags() const { return _feature_flags; }
   void set_feature_flags(std::uint32_t flags) { _feature_flags = flags; }
 

@@ -47,7 +47,7 @@ bool is_ascii(std::string_view bytes) {
 
 message_tokenizer::message_tokenizer(token_sink& sink, const tokenizer_options& options)
     : _options(options),
-      _text(sink, options.level),
+      _text(sink, options.level, options.case_tokens),
       _html(_text),
       _text_budget(options.text_bytes_max),
       _parser(*this, mime::stream_options{options.mime_limits, true, false}) {}

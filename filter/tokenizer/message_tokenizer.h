@@ -39,6 +39,7 @@ namespace filter {
 struct tokenizer_options {
   simd_level level = detect_simd_level();
   bool bigrams = false;                          // body word pairs as extra features
+  bool case_tokens = false;                      // words with capitals also as written (text_tokenizer.h)
   std::size_t text_bytes_max = 256 * 1024;       // body text tokenized per message
   std::size_t header_value_bytes_max = 2048;     // bytes of one header value tokenized
   mime::limits mime_limits = default_mime_limits();

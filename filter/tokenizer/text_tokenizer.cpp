@@ -119,7 +119,8 @@ void fold_utf8(char* s, std::size_t size) {
 
 }  // namespace
 
-text_tokenizer::text_tokenizer(token_sink& sink, simd_level level) : _sink(sink), _level(level) {
+text_tokenizer::text_tokenizer(token_sink& sink, simd_level level, bool case_tokens)
+    : _sink(sink), _level(level), _case_tokens(case_tokens) {
   _prefixes.reserve(prefixes_max);  // entries never move: _current points into it
   _current = &entry_for("");
 }
@@ -170,6 +171,7 @@ void text_tokenizer::feed(std::string_view text) {
   while (!text.empty()) {
     std::size_t n = std::min(text.size(), window_size);
     fold_and_classify(_level, text.data(), _window, _masks, _special, n);
+    _raw = text.data();
     scan_window(_window, n);
     text.remove_prefix(n);
   }
@@ -177,11 +179,7 @@ void text_tokenizer::feed(std::string_view text) {
 
 void text_tokenizer::scan_window(const char* data, std::size_t size) {
   std::size_t pos = 0;
-  if (_carry_size > 0 && (_masks[0] & 1) == 0) {
-    word(_carry, _carry_size, false);
-    _carry.clear();
-    _carry_size = 0;
-  }
+  if (_carry_size > 0 && (_masks[0] & 1) == 0) word_break();
   while (pos < size) {
     std::size_t start = next_bit<true>(_masks, pos, size);
     if (start >= size) break;
@@ -191,18 +189,18 @@ void text_tokenizer::scan_window(const char* data, std::size_t size) {
       // The word may go on in the next piece: keep its start.
       std::size_t room = carry_size_max - std::min(carry_size_max, _carry.size());
       _carry.append(run.substr(0, room));
+      if (_case_tokens) _carry_raw.append(_raw + start, std::min(room, run.size()));
       _carry_size += run.size();
       break;
     }
     if (start == 0 && _carry_size > 0) {
       std::size_t room = carry_size_max - std::min(carry_size_max, _carry.size());
       _carry.append(run.substr(0, room));
+      if (_case_tokens) _carry_raw.append(_raw + start, std::min(room, run.size()));
       _carry_size += run.size();
-      word(_carry, _carry_size, false);
-      _carry.clear();
-      _carry_size = 0;
+      word_break();
     } else {
-      word(run, run.size(), !any_bit(_special, start, stop));
+      word(run, _raw + start, run.size(), !any_bit(_special, start, stop));
     }
     pos = stop;
   }
@@ -210,13 +208,15 @@ void text_tokenizer::scan_window(const char* data, std::size_t size) {
 
 void text_tokenizer::word_break() {
   if (_carry_size == 0) return;
-  word(_carry, _carry_size, false);
+  word(_carry, _carry_raw.data(), _carry_size, false);
   _carry.clear();
+  _carry_raw.clear();
   _carry_size = 0;
 }
 
 void text_tokenizer::reset() {
   _carry.clear();
+  _carry_raw.clear();
   _carry_size = 0;
   _open = false;
   _have_previous = false;
@@ -229,11 +229,12 @@ void text_tokenizer::end() {
   _open = false;
 }
 
-void text_tokenizer::word(std::string_view w, std::size_t true_size, bool plain) {
+void text_tokenizer::word(std::string_view w, const char* raw, std::size_t true_size, bool plain) {
   bool whole = w.size() == true_size;
   std::size_t lead = 0;
   while (lead < w.size() && w[lead] != '$' && is_edge_punctuation(w[lead])) ++lead;
   w.remove_prefix(lead);
+  if (_case_tokens) raw += lead;
   true_size -= lead;
   if (w.empty()) return;
 
@@ -299,6 +300,15 @@ void text_tokenizer::word(std::string_view w, std::size_t true_size, bool plain)
   }
   if (w.size() < 3) return;
   emit_word(w, high);
+  if (_case_tokens) emit_as_written(w, raw);
+}
+
+void text_tokenizer::emit_as_written(std::string_view lowered, const char* raw) {
+  // Only ASCII capitals differ: the kernel folds nothing else.
+  if (std::memcmp(lowered.data(), raw, lowered.size()) == 0) return;
+  std::string_view text(raw, lowered.size());
+  _sink.on_token(token_hash(_current->seed, text), _current->prefix, text);
+  ++_token_count;
 }
 
 void text_tokenizer::emit_word(std::string_view text, bool high) {

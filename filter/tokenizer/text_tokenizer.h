@@ -19,7 +19,10 @@
 //     "skip" token of its first byte and length in tens (SpamBayes);
 //   - else the word, with Latin-1, Greek and Cyrillic capitals of its
 //     UTF-8 lowercased.
-// Optionally each body word also yields a bigram with the previous one.
+// Optionally each body word also yields a bigram with the previous one, and
+// (case_tokens) each such word with ASCII capitals also yields itself as
+// written ("Anybody" beside "anybody": bogofilter keeps case), read from
+// the input at the word's offsets (the window holds the folded copy).
 //
 // Memory: the window (4 KiB), its masks, one partial word (at most
 // carry_size_max bytes; longer words are tracked by length only) and the
@@ -43,7 +46,7 @@ class text_tokenizer {
   static constexpr std::size_t window_size = 4096;
   static constexpr std::size_t word_size_max = 40;
 
-  text_tokenizer(token_sink& sink, simd_level level);
+  text_tokenizer(token_sink& sink, simd_level level, bool case_tokens = false);
   text_tokenizer(const text_tokenizer&) = delete;
   text_tokenizer& operator=(const text_tokenizer&) = delete;
 
@@ -89,14 +92,17 @@ class text_tokenizer {
 
   void scan_window(const char* data, std::size_t size);
   // `plain`: the word is known to hold no special byte (simd_scan.h).
-  void word(std::string_view lowered, std::size_t true_size, bool plain);
+  // `raw`: the same bytes as written (lowered.size() of them).
+  void word(std::string_view lowered, const char* raw, std::size_t true_size, bool plain);
   void emit_sub(kind k, std::string_view text);
   void emit_url_host(std::string_view host);
   void emit_domains(kind k, std::string_view host);
   void emit_word(std::string_view text, bool high);
+  void emit_as_written(std::string_view lowered, const char* raw);
 
   token_sink& _sink;
   simd_level _level;
+  bool _case_tokens;
   std::vector<prefix_entry> _prefixes;
   prefix_entry* _current = nullptr;  // the stream's prefix
   bool _bigrams = false;
@@ -106,6 +112,8 @@ class text_tokenizer {
 
   // The partial word at the end of the last window.
   std::string _carry;
+  std::string _carry_raw;  // the same bytes as written (case_tokens only)
+  const char* _raw = nullptr;  // the input of the window being scanned
   std::size_t _carry_size = 0;  // true size, may exceed word_size_max + 1
 
   std::size_t _token_count = 0;

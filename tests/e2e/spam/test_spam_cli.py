@@ -146,6 +146,37 @@ class SpamCli(unittest.TestCase):
         self.assertIn("store: 40 ham, 20 spam", p.stdout)
         self.assertIn("(with bigrams)", p.stdout)
 
+    def test_case_tokens_stick_and_keep_words_as_written(self):
+        # Five ham messages that write "Tuesday" capitalised; everything else
+        # is lowercase, so only a case-kept store can tell the two apart.
+        capitals = os.path.join(self.dir, "capitals")
+        os.makedirs(capitals)
+        for i in range(5):
+            with open(os.path.join(capitals, "m%d.eml" % i), "w") as f:
+                f.write("From: boss@work.example.org\nSubject: review\n\nTuesday meeting agenda, see you.\n")
+        probe = os.path.join(capitals, "m0.eml")
+        cased = os.path.join(self.dir, "cased.tokens")
+        p = run("train", "--token-store", cased, "--case-tokens", "--ham", self.maildir)
+        self.assertIn("(with case tokens)", p.stdout)
+        # Set when the store was created: later training keeps tokenizing so.
+        p = run("train", "--token-store", cased, "--ham", capitals, "--spam", self.mbox)
+        self.assertIn("store: 45 ham, 20 spam", p.stdout)
+        self.assertIn("(with case tokens)", p.stdout)
+        lines = run("explain", "--token-store", cased, "--clues", "0", probe).stdout.splitlines()
+        tokens = {line.split("\t")[4]: line.split("\t") for line in lines[2:]}
+        self.assertEqual(tokens["Tuesday"][1:3], ["0", "5"])
+        self.assertGreater(int(tokens["tuesday"][2]), 5)
+        self.assertEqual(lines[0].split("\t")[1],
+                         run("score", "--token-store", cased, probe).stdout.split("\t")[1])
+        # Without the flag: the folded word only.
+        plain = os.path.join(self.dir, "plain.tokens")
+        p = run("train", "--token-store", plain, "--ham", self.maildir, "--ham", capitals, "--spam", self.mbox)
+        self.assertNotIn("case tokens", p.stdout)
+        lines = run("explain", "--token-store", plain, "--clues", "0", probe).stdout.splitlines()
+        tokens = {line.split("\t")[4]: line.split("\t") for line in lines[2:]}
+        self.assertIn("tuesday", tokens)
+        self.assertNotIn("Tuesday", tokens)
+
     def test_missing_and_corrupt_store(self):
         p = run("score", "--token-store", self.store, self.ham_probes[0], check=False)
         self.assertEqual(p.returncode, 1)

@@ -30,6 +30,7 @@ std::vector<std::uint64_t> run(std::string_view msg, filter::simd_level level, s
   filter::tokenizer_options options;
   options.level = level;
   options.bigrams = true;
+  options.case_tokens = true;
   options.mime_limits.depth_max = 8;
   options.mime_limits.part_count_max = 64;
   options.mime_limits.header_field_size_max = 512;

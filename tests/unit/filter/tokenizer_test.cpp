@@ -43,11 +43,13 @@ std::vector<simd_level> levels() {
   return l;
 }
 
-recording_sink tokenize_message(std::string_view msg, simd_level level, std::size_t chunk = 0, bool bigrams = false) {
+recording_sink tokenize_message(std::string_view msg, simd_level level, std::size_t chunk = 0, bool bigrams = false,
+                                bool case_tokens = false) {
   recording_sink sink;
   tokenizer_options options;
   options.level = level;
   options.bigrams = bigrams;
+  options.case_tokens = case_tokens;
   message_tokenizer tok(sink, options);
   if (chunk == 0) {
     tok.feed(msg);
@@ -159,6 +161,40 @@ TEST(text_tokenizer, words_split_across_pieces_and_windows) {
     tok.end();
     EXPECT_EQ(sink.tokens, whole.tokens) << piece;
   }
+}
+
+TEST(text_tokenizer, case_tokens_add_words_with_capitals_as_written) {
+  const std::string text =
+      "Anybody SEEN the iPhone? lower-case 'Quoted' Mail@Example.COM http://Example.COM/X $1,000 Ab \xc3\x84RGER";
+  const std::vector<std::string> expected = {
+      "|anybody", "|Anybody", "|seen", "|SEEN", "|the", "|iphone", "|iPhone", "|lower-case", "|quoted", "|Quoted",
+      "|mail@example.com", "email|example.com", "url|example.com", "num|$1,3", "|\xc3\xa4rger", "|\xc3\x84RGER"};
+  for (auto level : levels()) {
+    // Whole, and in pieces that split words (the carried word keeps its
+    // bytes as written too).
+    for (std::size_t piece : {text.size(), std::size_t{1}, std::size_t{5}}) {
+      recording_sink sink;
+      text_tokenizer tok(sink, level, true);
+      tok.begin("", false);
+      for (std::size_t i = 0; i < text.size(); i += piece) tok.feed(std::string_view(text).substr(i, piece));
+      tok.end();
+      EXPECT_EQ(sink.tokens, expected) << simd_level_name(level) << " piece " << piece << ": " << sink.dump();
+      ASSERT_EQ(sink.hashes.size(), expected.size());
+      EXPECT_EQ(sink.hashes[1], token_hash(0, "Anybody"));
+      EXPECT_NE(sink.hashes[1], sink.hashes[0]);
+    }
+  }
+  // With a prefix: the header name's seed, as the folded word.
+  recording_sink sink;
+  text_tokenizer tok(sink, detect_simd_level(), true);
+  tok.begin("subject", false);
+  tok.feed("Free OFFER today");
+  tok.end();
+  EXPECT_EQ(sink.tokens, (std::vector<std::string>{"subject|free", "subject|Free", "subject|offer", "subject|OFFER",
+                                                   "subject|today"}));
+  EXPECT_EQ(sink.hashes[1], token_hash(prefix_seed("subject"), "Free"));
+  // Off (the default): only the folded words.
+  EXPECT_EQ(tokenize_text("Anybody SEEN").tokens, (std::vector<std::string>{"|anybody", "|seen"}));
 }
 
 TEST(text_tokenizer, prefixes_change_the_hash) {
@@ -319,14 +355,15 @@ TEST(message_tokenizer, simd_levels_agree_on_the_spamassassin_corpus) {
   recording_sink reused_sink;
   tokenizer_options reused_options;
   reused_options.bigrams = true;
+  reused_options.case_tokens = true;
   message_tokenizer reused(reused_sink, reused_options);
   for (auto& f : files) {
     std::string msg = read_file(f);
-    auto reference = tokenize_message(msg, simd_level::scalar, 0, true);
+    auto reference = tokenize_message(msg, simd_level::scalar, 0, true, true);
     tokens += reference.tokens.size();
     for (auto level : all) {
       if (level == simd_level::scalar) continue;
-      auto other = tokenize_message(msg, level, 0, true);
+      auto other = tokenize_message(msg, level, 0, true, true);
       ASSERT_EQ(other.tokens, reference.tokens) << f << " " << simd_level_name(level);
       ASSERT_EQ(other.hashes, reference.hashes) << f << " " << simd_level_name(level);
     }
