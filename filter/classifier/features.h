@@ -3,8 +3,9 @@
 // feature_collector is the token sink the message tokenizer fills while the
 // message streams; a token counts once per message, as in SpamBayes and
 // bogofilter, so it deduplicates as tokens arrive (an open-addressing set of
-// the hashes, cleared by generation, no sort). Bounded: past tokens_max
-// distinct tokens the rest of a message's tokens are dropped (and counted).
+// the hashes, no sort). It needs only the hashes: the tokenizer hands them
+// over in batches (token_sink.h). Bounded: past tokens_max distinct tokens
+// the rest of a message's tokens are dropped (and counted).
 
 #include <cstddef>
 #include <cstdint>
@@ -19,8 +20,9 @@ namespace filter {
 
 class feature_collector final : public token_sink {
  public:
-  explicit feature_collector(std::size_t tokens_max = 50000) : _tokens_max(tokens_max) {}
-  void on_token(std::uint64_t hash, std::string_view, std::string_view) override;
+  explicit feature_collector(std::size_t tokens_max = 50000) : token_sink(true), _tokens_max(tokens_max) {}
+  void on_token(std::uint64_t hash, std::string_view, std::string_view) override { add(hash); }
+  void on_hashes(std::span<const std::uint64_t> hashes) override;
   // Each distinct hash once, in order of first appearance. Valid until clear().
   std::span<const std::uint64_t> unique() const { return {_hashes.data(), _count}; }
   void clear();
@@ -31,6 +33,24 @@ class feature_collector final : public token_sink {
   // tokens_max (false). Out of the per-token path.
   [[gnu::noinline]] bool make_room();
   void grow();
+  void add(std::uint64_t hash) {
+    if ((_count + 1) * 2 > _slots.size() && !make_room()) return;
+    insert(hash);
+  }
+  // With room for it: a new hash is stored in the set and appended.
+  void insert(std::uint64_t hash) {
+    std::uint64_t key = hash == 0 ? 1 : hash;
+    std::size_t mask = _slots.size() - 1;
+    std::uint64_t* slots = _slots.data();
+    for (std::size_t i = key & mask;; i = (i + 1) & mask) {
+      if (slots[i] == key) return;
+      if (slots[i] == 0) {
+        slots[i] = key;
+        _hashes[_count++] = hash;
+        return;
+      }
+    }
+  }
 
   std::size_t _tokens_max;
   // The distinct hashes, _count of them; sized to half the table, which is

@@ -12,15 +12,31 @@ namespace {
 
 constexpr std::size_t name_size_max = 32;
 
-// Headers whose values are tokenized (the rest count by name only).
+// Headers whose values are tokenized (the rest count by name only):
+// subject, from, to, cc, reply-to, sender, return-path, received,
+// content-type, content-transfer-encoding, content-disposition, x-mailer,
+// user-agent, message-id, organization, list-id, list-unsubscribe,
+// mailing-list, precedence, importance, x-priority, x-msmail-priority,
+// mime-version, errors-to. By length first: every field of a message asks.
 bool has_words(std::string_view name) {
-  static constexpr std::array<std::string_view, 24> names = {
-      "subject",      "from",          "to",          "cc",          "reply-to",         "sender",
-      "return-path",  "received",      "content-type", "content-transfer-encoding", "content-disposition",
-      "x-mailer",     "user-agent",    "message-id",  "organization", "list-id",          "list-unsubscribe",
-      "mailing-list", "precedence",    "importance",  "x-priority",  "x-msmail-priority", "mime-version",
-      "errors-to"};
-  return std::find(names.begin(), names.end(), name) != names.end();
+  switch (name.size()) {
+    case 2: return name == "to" || name == "cc";
+    case 4: return name == "from";
+    case 6: return name == "sender";
+    case 7: return name == "subject" || name == "list-id";
+    case 8: return name == "received" || name == "reply-to" || name == "x-mailer";
+    case 9: return name == "errors-to";
+    case 10:
+      return name == "message-id" || name == "user-agent" || name == "precedence" || name == "importance" ||
+             name == "x-priority";
+    case 11: return name == "return-path";
+    case 12: return name == "content-type" || name == "mime-version" || name == "organization" || name == "mailing-list";
+    case 16: return name == "list-unsubscribe";
+    case 17: return name == "x-msmail-priority";
+    case 19: return name == "content-disposition";
+    case 25: return name == "content-transfer-encoding";
+    default: return false;
+  }
 }
 
 // Headers whose words may be RFC 2047 encoded.
@@ -90,9 +106,7 @@ void message_tokenizer::on_header_field(const mime::part_info& part, const mime:
     _header_value = mime::decode_header_value(value);
     value = _header_value;
   }
-  _text.begin(name, false);
-  _text.feed(value);
-  _text.end();
+  _text.feed_stream(name, value);
 }
 
 void message_tokenizer::on_part_body_begin(const mime::part_info& part) {
@@ -165,6 +179,7 @@ void message_tokenizer::finish() {
                              static_cast<char>('0' + bit % 10)};
     _text.emit("mime", std::string_view(name.data(), name.size()));
   }
+  _text.flush();
 }
 
 }  // namespace filter

@@ -63,6 +63,7 @@ class message_tokenizer final : private mime::stream_handler {
   message_tokenizer& operator=(const message_tokenizer&) = delete;
 
   void feed(std::string_view chunk) { _parser.feed(chunk); }
+  // Ends the message: its last tokens reach the sink.
   void finish();
   // Ready for the next message (tokens go to the same sink).
   void reset();

@@ -16,9 +16,17 @@ std::uint64_t prefix_seed(std::string_view prefix) {
   return prefix.empty() ? 0 : XXH3_64bits(prefix.data(), prefix.size());
 }
 
-std::uint64_t token_hash(std::uint64_t seed, std::string_view text) {
+namespace {
+// XXH3_64bits_withSeed with its short case (most tokens) inlined here: the
+// library's own function for 16 bytes or less, so hashes do not change.
+inline __attribute__((always_inline)) std::uint64_t hash_text(std::uint64_t seed, std::string_view text) {
+  if (text.size() <= 16)
+    return XXH3_len_0to16_64b(reinterpret_cast<const xxh_u8*>(text.data()), text.size(), XXH3_kSecret, seed);
   return XXH3_64bits_withSeed(text.data(), text.size(), seed);
 }
+}  // namespace
+
+std::uint64_t token_hash(std::uint64_t seed, std::string_view text) { return hash_text(seed, text); }
 
 namespace {
 
@@ -28,15 +36,27 @@ constexpr std::size_t carry_size_max = 256;
 constexpr std::size_t shape_size_max = 16;
 constexpr std::size_t domains_max = 4;
 
-bool is_edge_punctuation(char c) {
-  switch (c) {
-    case '$': case '\'': case '-': case '.': case '_': case '@': case '!': case '%': case ':': case '/': case ',':
-      return true;
-    default:
-      return false;
-  }
+// The in-word punctuation of simd_scan.h, trimmed at a word's ends.
+constexpr std::array<bool, 256> make_edge_table() {
+  std::array<bool, 256> t{};
+  for (char c : std::string_view("$'-._@!%:/,")) t[static_cast<unsigned char>(c)] = true;
+  return t;
 }
+constexpr std::array<bool, 256> edge_table = make_edge_table();
+inline bool is_edge_punctuation(char c) { return edge_table[static_cast<unsigned char>(c)]; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// What word() looks for in a word that may hold a special byte: one table
+// load per byte, not three compares.
+constexpr unsigned flag_colon = 1, flag_at = 2, flag_high = 4;
+constexpr std::array<unsigned char, 256> make_rule_flags() {
+  std::array<unsigned char, 256> t{};
+  t[':'] = flag_colon;
+  t['@'] = flag_at;
+  for (int c = 0x80; c < 256; ++c) t[c] = flag_high;
+  return t;
+}
+constexpr std::array<unsigned char, 256> rule_flags = make_rule_flags();
 
 // Index of the first set (WantSet) or clear bit at or after pos, or size.
 template <bool WantSet>
@@ -117,27 +137,38 @@ void fold_utf8(char* s, std::size_t size) {
   }
 }
 
+// A prefix's size, first and last byte: two names that match there are
+// compared in full.
+std::uint64_t head_of(std::string_view s) {
+  if (s.empty()) return 0;
+  return s.size() | std::uint64_t{static_cast<unsigned char>(s.front())} << 32 |
+         std::uint64_t{static_cast<unsigned char>(s.back())} << 40;
+}
+
 }  // namespace
 
 text_tokenizer::text_tokenizer(token_sink& sink, simd_level level, bool case_tokens)
-    : _sink(sink), _level(level), _case_tokens(case_tokens) {
+    : _sink(sink), _hashes_only(sink.hashes_only()), _level(level), _case_tokens(case_tokens) {
   _prefixes.reserve(prefixes_max);  // entries never move: _current points into it
   _current = &entry_for("");
 }
 
 text_tokenizer::prefix_entry& text_tokenizer::entry_for(std::string_view prefix) {
+  const std::uint64_t head = head_of(prefix);
   for (auto& e : _prefixes)
-    if (e.prefix.size() == prefix.size() && e.prefix == prefix) return e;
+    if (e.head == head && e.prefix == prefix) return e;
   if (_prefixes.size() == prefixes_max) {
     // Past the cap (a message with many unusual header names): the last
     // slot is recomputed. Never the current stream's entry.
     prefix_entry& last = &_prefixes.back() == _current ? _prefixes[_prefixes.size() - 2] : _prefixes.back();
     last = prefix_entry{};
+    last.head = head;
     last.prefix.assign(prefix);
     last.seed = prefix_seed(prefix);
     return last;
   }
   prefix_entry& e = _prefixes.emplace_back();
+  e.head = head;
   e.prefix.assign(prefix);
   e.seed = prefix_seed(prefix);
   return e;
@@ -152,18 +183,21 @@ void text_tokenizer::begin(std::string_view prefix, bool bigrams) {
 }
 
 const text_tokenizer::prefix_entry& text_tokenizer::sub_entry(prefix_entry& e, kind k) {
-  static constexpr std::string_view names[] = {"url", "email", "num", "skip", "bigram"};
   auto i = static_cast<int>(k);
   if ((e.sub_ready & (1u << i)) != 0) return e;
-  std::string& p = e.sub_prefix[i];
-  p.clear();
-  if (!e.prefix.empty()) {
-    p += e.prefix;
-    p += ':';
-  }
-  p += names[i];
-  e.sub_seed[i] = prefix_seed(p);
-  e.sub_ready |= 1u << i;
+  // The first token of this kind under this prefix: out of the token path.
+  [](prefix_entry& e, int i) __attribute__((noinline)) {
+    static constexpr std::string_view names[] = {"url", "email", "num", "skip", "bigram"};
+    std::string& p = e.sub_prefix[i];
+    p.clear();
+    if (!e.prefix.empty()) {
+      p += e.prefix;
+      p += ':';
+    }
+    p += names[i];
+    e.sub_seed[i] = prefix_seed(p);
+    e.sub_ready |= 1u << i;
+  }(e, i);
   return e;
 }
 
@@ -172,46 +206,125 @@ void text_tokenizer::feed(std::string_view text) {
     std::size_t n = std::min(text.size(), window_size);
     fold_and_classify(_level, text.data(), _window, _masks, _special, n);
     _raw = text.data();
-    scan_window(_window, n);
+    scan_window(_window, n, false);
     text.remove_prefix(n);
   }
 }
 
-void text_tokenizer::scan_window(const char* data, std::size_t size) {
-  std::size_t pos = 0;
-  if (_carry_size > 0 && (_masks[0] & 1) == 0) word_break();
-  while (pos < size) {
-    std::size_t start = next_bit<true>(_masks, pos, size);
-    if (start >= size) break;
-    std::size_t stop = next_bit<false>(_masks, start, size);
-    std::string_view run(data + start, stop - start);
-    if (stop == size) {
-      // The word may go on in the next piece: keep its start.
-      std::size_t room = carry_size_max - std::min(carry_size_max, _carry.size());
-      _carry.append(run.substr(0, room));
-      if (_case_tokens) _carry_raw.append(_raw + start, std::min(room, run.size()));
-      _carry_size += run.size();
-      break;
-    }
-    if (start == 0 && _carry_size > 0) {
-      std::size_t room = carry_size_max - std::min(carry_size_max, _carry.size());
-      _carry.append(run.substr(0, room));
-      if (_case_tokens) _carry_raw.append(_raw + start, std::min(room, run.size()));
-      _carry_size += run.size();
-      word_break();
+void text_tokenizer::feed_stream(std::string_view prefix, std::string_view text) {
+  begin(prefix, false);
+  while (!text.empty()) {
+    std::size_t n = std::min(text.size(), window_size);
+    fold_and_classify(_level, text.data(), _window, _masks, _special, n);
+    _raw = text.data();
+    scan_window(_window, n, n == text.size());
+    text.remove_prefix(n);
+  }
+  end();
+}
+
+// Most tokens: inlined into the window scan.
+inline __attribute__((always_inline)) void text_tokenizer::emit_plain_word(std::string_view text) {
+  std::uint64_t hash = hash_text(_current->seed, text);
+  deliver(hash, _current->prefix, text);
+  if (_bigrams) emit_bigram(hash, text);
+}
+
+// Walks the runs of word bytes a mask word at a time. A run that starts
+// with a lowercase letter and holds no special byte (most words of most
+// mail) takes the rules of word() inline, in the order word() applies them:
+// no leading punctuation to trim, no URL or address, not a number; only
+// trailing punctuation, "www.", the length limits.
+void text_tokenizer::scan_window(const char* data, std::size_t size, bool last) {
+  const std::size_t blocks = (size + 63) / 64;
+  std::size_t block = 0;
+  std::uint64_t bits = _masks[0];  // word bits of `block` not yet consumed
+  if (_carry_size > 0) {
+    if ((_masks[0] & 1) == 0) {
+      carry_word();
     } else {
-      word(run, _raw + start, run.size(), !any_bit(_special, start, stop));
+      // The window starts inside the carried word.
+      std::size_t stop = next_bit<false>(_masks, 0, size);
+      std::size_t room = carry_size_max - std::min(carry_size_max, _carry.size());
+      _carry.append(data, std::min(room, stop));
+      if (_case_tokens) _carry_raw.append(_raw, std::min(room, stop));
+      _carry_size += stop;
+      if (stop == size && !last) return;
+      carry_word();
+      if (stop == size) return;
+      block = stop / 64;
+      bits = _masks[block] & (~std::uint64_t{0} << (stop % 64));
     }
-    pos = stop;
+  }
+  while (true) {
+    while (bits == 0) {
+      if (++block >= blocks) return;
+      bits = _masks[block];
+    }
+    const std::size_t first = static_cast<std::size_t>(__builtin_ctzll(bits));
+    const std::size_t start = block * 64 + first;
+    std::uint64_t clear = ~_masks[block] & (~std::uint64_t{0} << first);
+    std::size_t stop;
+    bool plain;
+    if (clear != 0) {
+      // The run ends in this mask word (nearly every run does).
+      std::uint64_t stop_bit = clear & (~clear + 1);
+      stop = block * 64 + static_cast<std::size_t>(__builtin_ctzll(clear));
+      std::uint64_t run_bits = (stop_bit - 1) & (~std::uint64_t{0} << first);
+      plain = (_special[block] & run_bits) == 0;
+      bits &= ~(stop_bit - 1);
+    } else {
+      stop = next_bit<false>(_masks, block * 64 + 64, size);
+      plain = !any_bit(_special, start, stop);
+      block = stop / 64;
+      bits = block < blocks ? _masks[block] & (~std::uint64_t{0} << (stop % 64)) : 0;
+    }
+    const char* p = data + start;
+    const std::size_t n = stop - start;
+    if (stop == size) {
+      if (!last) {
+        // The word may go on in the next piece: keep its start.
+        _carry.assign(p, std::min(n, carry_size_max));
+        if (_case_tokens) _carry_raw.assign(_raw + start, std::min(n, carry_size_max));
+        _carry_size = n;
+        return;
+      }
+      if (n > carry_size_max) {
+        // As a held-back word would be: its start, and its length.
+        word(std::string_view(p, carry_size_max), _raw + start, n, false);
+        return;
+      }
+    }
+    if (plain && p[0] >= 'a' && p[0] <= 'z') {
+      std::size_t e = n;
+      while (is_edge_punctuation(p[e - 1])) --e;  // p[0] is a letter
+      if (e > word_size_max || (n >= 4 && std::memcmp(p, "www.", 4) == 0)) {
+        word(std::string_view(p, n), _raw + start, n, true);
+      } else if (e >= 3) {
+        emit_plain_word(std::string_view(p, e));
+        if (_case_tokens) emit_as_written(std::string_view(p, e), _raw + start);
+      }
+      continue;
+    }
+    word(std::string_view(p, n), _raw + start, n, plain);
   }
 }
 
-void text_tokenizer::word_break() {
-  if (_carry_size == 0) return;
+void text_tokenizer::carry_word() {
   word(_carry, _carry_raw.data(), _carry_size, false);
   _carry.clear();
   _carry_raw.clear();
   _carry_size = 0;
+}
+
+void text_tokenizer::word_break() {
+  if (_carry_size != 0) carry_word();
+}
+
+void text_tokenizer::flush() {
+  if (_batch_size == 0) return;
+  _sink.on_hashes(std::span<const std::uint64_t>(_batch, _batch_size));
+  _batch_size = 0;
 }
 
 void text_tokenizer::reset() {
@@ -221,6 +334,7 @@ void text_tokenizer::reset() {
   _open = false;
   _have_previous = false;
   _token_count = 0;
+  _batch_size = 0;
 }
 
 void text_tokenizer::end() {
@@ -243,15 +357,10 @@ void text_tokenizer::word(std::string_view w, const char* raw, std::size_t true_
   // (joined across pieces) take one branch-free pass. Trimming below drops
   // only ASCII punctuation, so a flag may be set by a byte trimmed away:
   // the exact checks follow the flags.
-  bool colon = false, at_sign = false;
-  unsigned char any = 0;
-  if (!plain) {
-    for (char c : w) {
-      colon |= c == ':';
-      at_sign |= c == '@';
-      any |= static_cast<unsigned char>(c);
-    }
-  }
+  unsigned flags = 0;
+  if (!plain)
+    for (char c : w) flags |= rule_flags[static_cast<unsigned char>(c)];
+  const bool colon = (flags & flag_colon) != 0, at_sign = (flags & flag_at) != 0;
   // URLs: only the host matters, and it is near the start. (w[0] is not
   // ':', an edge punctuation, so the first "://" is the one at 1..10.)
   if ((colon && scheme_end(w) != std::string_view::npos) || w.starts_with("www.")) {
@@ -291,7 +400,7 @@ void text_tokenizer::word(std::string_view w, const char* raw, std::size_t true_
     emit_sub(kind::skip, std::string_view(skip.data(), 4));
     return;
   }
-  bool high = any >= 0x80;
+  bool high = (flags & flag_high) != 0;
   std::size_t at = at_sign ? w.find('@') : std::string_view::npos;
   if (at != std::string_view::npos && w.find('.', at) != std::string_view::npos) {
     emit_word(w, high);
@@ -307,8 +416,7 @@ void text_tokenizer::emit_as_written(std::string_view lowered, const char* raw) 
   // Only ASCII capitals differ: the kernel folds nothing else.
   if (std::memcmp(lowered.data(), raw, lowered.size()) == 0) return;
   std::string_view text(raw, lowered.size());
-  _sink.on_token(token_hash(_current->seed, text), _current->prefix, text);
-  ++_token_count;
+  deliver(hash_text(_current->seed, text), _current->prefix, text);
 }
 
 void text_tokenizer::emit_word(std::string_view text, bool high) {
@@ -318,34 +426,30 @@ void text_tokenizer::emit_word(std::string_view text, bool high) {
     fold_utf8(folded.data(), text.size());
     text = std::string_view(folded.data(), text.size());
   }
-  std::uint64_t hash = token_hash(_current->seed, text);
-  _sink.on_token(hash, _current->prefix, text);
-  ++_token_count;
-  if (_bigrams) {
-    if (_have_previous) {
-      auto i = static_cast<int>(kind::bigram);
-      const prefix_entry& e = sub_entry(*_current, kind::bigram);
-      std::uint64_t pair[2] = {_previous_word, hash};
-      std::uint64_t bigram = XXH3_64bits_withSeed(pair, sizeof pair, e.sub_seed[i]);
-      _sink.on_token(bigram, e.sub_prefix[i], text);
-      ++_token_count;
-    }
-    _previous_word = hash;
-    _have_previous = true;
+  emit_plain_word(text);
+}
+
+void text_tokenizer::emit_bigram(std::uint64_t hash, std::string_view text) {
+  if (_have_previous) {
+    auto i = static_cast<int>(kind::bigram);
+    const prefix_entry& e = sub_entry(*_current, kind::bigram);
+    std::uint64_t pair[2] = {_previous_word, hash};
+    std::uint64_t bigram = XXH3_64bits_withSeed(pair, sizeof pair, e.sub_seed[i]);
+    deliver(bigram, e.sub_prefix[i], text);
   }
+  _previous_word = hash;
+  _have_previous = true;
 }
 
 void text_tokenizer::emit_sub(kind k, std::string_view text) {
   auto i = static_cast<int>(k);
   const prefix_entry& e = sub_entry(*_current, k);
-  _sink.on_token(token_hash(e.sub_seed[i], text), e.sub_prefix[i], text);
-  ++_token_count;
+  deliver(hash_text(e.sub_seed[i], text), e.sub_prefix[i], text);
 }
 
 void text_tokenizer::emit(std::string_view prefix, std::string_view text) {
   const prefix_entry& e = entry_for(prefix);
-  _sink.on_token(token_hash(e.seed, text), e.prefix, text);
-  ++_token_count;
+  deliver(token_hash(e.seed, text), e.prefix, text);
 }
 
 void text_tokenizer::url(std::string_view address) {

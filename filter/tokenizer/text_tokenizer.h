@@ -25,9 +25,9 @@
 // the input at the word's offsets (the window holds the folded copy).
 //
 // Memory: the window (4 KiB), its masks, one partial word (at most
-// carry_size_max bytes; longer words are tracked by length only) and the
-// seeds of up to prefixes_max prefixes (header names), computed once and
-// kept across messages.
+// carry_size_max bytes; longer words are tracked by length only), a batch
+// of 64 hashes for a hashes-only sink, and the seeds of up to prefixes_max
+// prefixes (header names), computed once and kept across messages.
 // Lifecycle: single owner, reusable across messages (begin() starts over).
 
 #include <cstddef>
@@ -54,9 +54,15 @@ class text_tokenizer {
   // body). Ends the previous stream (its last word is emitted).
   void begin(std::string_view prefix, bool bigrams);
   void feed(std::string_view text);
+  // A whole stream at once (a header value): begin(prefix, false),
+  // feed(text), end() — the same tokens, but the last word is known to end
+  // with the text, so it is not held back as a partial word.
+  void feed_stream(std::string_view prefix, std::string_view text);
   // A word break that is not in the text (an HTML block tag, an entity).
   void word_break();
   void end();
+  // Hands a hashes-only sink the tokens batched so far (token_sink.h).
+  void flush();
 
   // Emits URL tokens for an address found outside the text (an href).
   void url(std::string_view address);
@@ -65,7 +71,8 @@ class text_tokenizer {
   void emit(std::string_view prefix, std::string_view text);
 
   // Drops a stream left open (a message abandoned midway) without emitting
-  // its last word, and zeroes the count. The prefix seeds stay.
+  // its last word, and its batched hashes, and zeroes the count. The prefix
+  // seeds stay.
   void reset();
 
   std::size_t token_count() const { return _token_count; }
@@ -76,6 +83,7 @@ class text_tokenizer {
   // A prefix with its seed, and "url", "email"... under it ("subject:url")
   // with theirs, each computed on first use.
   struct prefix_entry {
+    std::uint64_t head = 0;  // size, first and last byte: most lookups differ there
     std::string prefix;
     std::uint64_t seed = 0;
     std::string sub_prefix[static_cast<int>(kind::count)];
@@ -90,7 +98,9 @@ class text_tokenizer {
   // `e` with the prefix and seed of kind k computed.
   static const prefix_entry& sub_entry(prefix_entry& e, kind k);
 
-  void scan_window(const char* data, std::size_t size);
+  // `last`: the window ends the stream (feed_stream()).
+  void scan_window(const char* data, std::size_t size, bool last);
+  void carry_word();
   // `plain`: the word is known to hold no special byte (simd_scan.h).
   // `raw`: the same bytes as written (lowered.size() of them).
   void word(std::string_view lowered, const char* raw, std::size_t true_size, bool plain);
@@ -98,9 +108,21 @@ class text_tokenizer {
   void emit_url_host(std::string_view host);
   void emit_domains(kind k, std::string_view host);
   void emit_word(std::string_view text, bool high);
+  void emit_plain_word(std::string_view text);
   void emit_as_written(std::string_view lowered, const char* raw);
+  void emit_bigram(std::uint64_t hash, std::string_view text);
+  void deliver(std::uint64_t hash, std::string_view prefix, std::string_view text) {
+    ++_token_count;
+    if (!_hashes_only) {
+      _sink.on_token(hash, prefix, text);
+      return;
+    }
+    _batch[_batch_size++] = hash;
+    if (_batch_size == batch_size_max) flush();
+  }
 
   token_sink& _sink;
+  const bool _hashes_only;  // _sink.hashes_only(): deliver in batches
   simd_level _level;
   bool _case_tokens;
   std::vector<prefix_entry> _prefixes;
@@ -112,11 +134,14 @@ class text_tokenizer {
 
   // The partial word at the end of the last window.
   std::string _carry;
+  std::size_t _carry_size = 0;  // true size, may exceed word_size_max + 1
   std::string _carry_raw;  // the same bytes as written (case_tokens only)
   const char* _raw = nullptr;  // the input of the window being scanned
-  std::size_t _carry_size = 0;  // true size, may exceed word_size_max + 1
 
   std::size_t _token_count = 0;
+  static constexpr std::size_t batch_size_max = 64;
+  std::size_t _batch_size = 0;
+  std::uint64_t _batch[batch_size_max];
   alignas(64) char _window[window_size];
   std::uint64_t _masks[window_size / 64];
   std::uint64_t _special[window_size / 64];

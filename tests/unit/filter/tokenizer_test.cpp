@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,19 @@ struct recording_sink : token_sink {
     std::string s;
     for (auto& t : tokens) s += t + " ";
     return s;
+  }
+};
+
+// A hashes-only sink (the feature collector's kind): tokens arrive in
+// batches; the batch sizes are recorded so a test can see batching happen.
+struct batch_sink : token_sink {
+  batch_sink() : token_sink(true) {}
+  std::vector<std::uint64_t> hashes;
+  std::size_t batches = 0;
+  void on_token(std::uint64_t, std::string_view, std::string_view) override { std::abort(); }
+  void on_hashes(std::span<const std::uint64_t> batch) override {
+    hashes.insert(hashes.end(), batch.begin(), batch.end());
+    ++batches;
   }
 };
 
@@ -146,6 +160,47 @@ TEST(text_tokenizer, words_numbers_urls_addresses) {
   EXPECT_TRUE(s.has("skip|a:05")) << s.dump();  // 57 bytes
   EXPECT_FALSE(s.has("|ok"));  // shorter than 3 bytes
   EXPECT_FALSE(s.has("|a"));
+}
+
+// The plain-word path of the window scan (a word starting with a letter,
+// no ':', '@' or UTF-8) against the general rules, at every offset in the
+// mask words: trailing punctuation, "www.", the 3-byte floor and the
+// 40-byte limit, a leading '$'.
+TEST(text_tokenizer, plain_words_at_every_offset) {
+  const std::string words =
+      "hello, Wordy!!! ab x.yz co'op abc-- www.example.com. $ok,, " + std::string(40, 'q') + " " +
+      std::string(41, 'r') + "... end";
+  const std::vector<std::string> expected = {
+      "|hello", "|wordy", "|x.yz", "|co'op", "|abc", "url|www.example.com", "url|example.com", "|$ok",
+      "|" + std::string(40, 'q'), "skip|r:04", "|end"};
+  for (std::size_t shift = 0; shift < 70; ++shift) {
+    auto s = tokenize_text(std::string(shift, ' ') + words);
+    EXPECT_EQ(s.tokens, expected) << shift << ": " << s.dump();
+  }
+}
+
+// feed_stream() (a header value at once) gives what begin/feed/end give,
+// whatever ends the text: a plain word, a number, a URL, an address, a
+// long word held back past carry_size_max, a window boundary.
+TEST(text_tokenizer, a_whole_stream_equals_begin_feed_end) {
+  std::vector<std::string> endings = {"word",         "Word.",           "12:34:56",   "$1,000",
+                                      "http://www.example.com/x", "bob@example.org", "ÄRGER",     "ab",
+                                      std::string(300, 'x') + "...", "http://" + std::string(280, 'h') + ".example.com"};
+  for (std::size_t lead : {0, 1, 60, 4090, 4096, 5000}) {
+    for (const auto& end : endings) {
+      std::string text = std::string(lead, 'a');
+      for (std::size_t i = 5; i < lead; i += 7) text[i] = ' ';
+      text += " " + end;
+      recording_sink piecewise, whole;
+      text_tokenizer a(piecewise, detect_simd_level()), b(whole, detect_simd_level());
+      a.begin("subject", false);
+      a.feed(text);
+      a.end();
+      b.feed_stream("subject", text);
+      EXPECT_EQ(whole.tokens, piecewise.tokens) << lead << " " << end;
+      EXPECT_EQ(whole.hashes, piecewise.hashes) << lead << " " << end;
+    }
+  }
 }
 
 TEST(text_tokenizer, words_split_across_pieces_and_windows) {
@@ -357,6 +412,10 @@ TEST(message_tokenizer, simd_levels_agree_on_the_spamassassin_corpus) {
   reused_options.bigrams = true;
   reused_options.case_tokens = true;
   message_tokenizer reused(reused_sink, reused_options);
+  // A hashes-only sink gets the same hashes in batches, also reused.
+  batch_sink batched_sink;
+  message_tokenizer batched(batched_sink, reused_options);
+  std::size_t batches = 0;
   for (auto& f : files) {
     std::string msg = read_file(f);
     auto reference = tokenize_message(msg, simd_level::scalar, 0, true, true);
@@ -374,7 +433,15 @@ TEST(message_tokenizer, simd_levels_agree_on_the_spamassassin_corpus) {
     reused.finish();
     ASSERT_EQ(reused_sink.tokens, reference.tokens) << f << " (reused tokenizer)";
     ASSERT_EQ(reused_sink.hashes, reference.hashes) << f << " (reused tokenizer)";
+    batched_sink.hashes.clear();
+    batched.reset();
+    batched.feed(msg);
+    batched.finish();
+    ASSERT_EQ(batched_sink.hashes, reference.hashes) << f << " (hashes-only sink)";
+    batches += batched_sink.batches;
+    batched_sink.batches = 0;
   }
+  EXPECT_LT(batches * 16, tokens);  // batched, not one call per token
   std::printf("%zu messages, %zu tokens, levels compared: %zu\n", files.size(), tokens, all.size());
   EXPECT_GT(tokens, files.size() * 50);
 }
