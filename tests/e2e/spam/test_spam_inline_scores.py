@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import RINGMAIL, Daemon, free_port, wait_for_port  # noqa: E402
 from test_spam_cli import HAM_WORDS, SPAM_WORDS, message  # noqa: E402
+from test_spam_inline import read_maildir  # noqa: E402
 
 DEMO = "demo@example.test"
 CONNECTIONS = 4
@@ -61,17 +62,6 @@ def large(rng, tag, spam_share):
             "--b0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n%s"
             "--b0\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n%s\r\n"
             "--b0--\r\n" % (DEMO, tag, b64, qp))
-
-
-def read_maildir(path):
-    out = []
-    for sub in ("new", "cur"):
-        d = os.path.join(path, sub)
-        if os.path.isdir(d):
-            for name in sorted(os.listdir(d)):
-                with open(os.path.join(d, name), "rb") as f:
-                    out.append(f.read().decode(errors="replace"))
-    return out
 
 
 class SpamInlineScores(unittest.TestCase):
