@@ -43,6 +43,8 @@ void feature_collector::clear() {
   if (_slots.size() > slots_min && _count * 16 < _slots.size()) {
     _slots.assign(slots_min, 0);
     _hashes.resize(slots_min / 2);
+  } else if (_slots.empty()) {
+    // Never used: nothing to zero (and memset may not take its null data).
   } else if (_count * 8 >= _slots.size()) {
     // memset, not std::fill: GCC does not turn the fill into one, and
     // zeroing 2048 slots a word at a time cost more than the message's
