@@ -35,6 +35,15 @@ def message(rng, words, sender, subject_words, html=False):
             % (sender, subject, ctype, body))
 
 
+def flip_byte(path, offset):
+    """Corrupts one byte of a file in place (a store's checksum must catch it)."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0xFF]))
+
+
 def run(*args, check=True):
     p = subprocess.run([RINGMAIL, "spam", *args], capture_output=True, text=True, timeout=120)
     if check and p.returncode != 0:
@@ -182,11 +191,7 @@ class SpamCli(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("does not exist", p.stderr)
         run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox)
-        with open(self.store, "r+b") as f:
-            f.seek(60)
-            b = f.read(1)
-            f.seek(60)
-            f.write(bytes([b[0] ^ 0xFF]))
+        flip_byte(self.store, 60)
         p = run("score", "--token-store", self.store, self.ham_probes[0], check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("checksum mismatch", p.stderr)

@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import test_spam_cli  # noqa: E402
-from test_spam_cli import run  # noqa: E402
+from test_spam_cli import flip_byte, run  # noqa: E402
 
 
 class SpamFtrl(unittest.TestCase):
@@ -89,11 +89,7 @@ class SpamFtrl(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("--model ftrl needs --token-store FILE", p.stderr)
         self.train(self.store, "--ham", self.maildir, "--spam", self.mbox)
-        with open(self.store, "r+b") as f:
-            f.seek(100)
-            b = f.read(1)
-            f.seek(100)
-            f.write(bytes([b[0] ^ 0xFF]))
+        flip_byte(self.store, 100)
         p = run("score", "--token-store", self.store, self.ham_probes[0], check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("checksum mismatch", p.stderr)

@@ -4,8 +4,6 @@
 // Properties: no crash or unbounded allocation on any input (slots are
 // bounded by bits_max); whatever parses re-serializes to bytes that parse
 // to the same model; a parsed model predicts a probability in [0, 1].
-#include <xxhash.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "filter/classifier/ftrl.h"
+#include "tests/fuzz/checksummed_input.h"
 
 namespace {
 
@@ -24,11 +23,7 @@ void check(bool ok) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string in(reinterpret_cast<const char*>(data), size);
-  std::uint64_t sum = XXH3_64bits(in.data(), in.size());
-  char b[8];
-  std::memcpy(b, &sum, 8);
-  in.append(b, 8);
+  const std::string in = with_xxh3_checksum(data, size);
   auto model = filter::ftrl_model::parse(in);
   if (!model) return 0;
   std::string again;

@@ -4,15 +4,13 @@
 // rather than stopping at the checksum. Properties: no crash or unbounded
 // allocation on any input; whatever decodes re-encodes to bytes that decode
 // to the same operations and state.
-#include <xxhash.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "filter/classifier/training_state.h"
+#include "tests/fuzz/checksummed_input.h"
 
 namespace {
 
@@ -23,11 +21,7 @@ void check(bool ok) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string in(reinterpret_cast<const char*>(data), size);
-  std::uint64_t sum = XXH3_64bits(in.data(), in.size());
-  char b[8];
-  std::memcpy(b, &sum, 8);
-  in.append(b, 8);
+  const std::string in = with_xxh3_checksum(data, size);
   if (auto ops = filter::decode_delta(in)) {
     std::string again;
     filter::encode_delta(*ops, again);
