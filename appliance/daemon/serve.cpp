@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <openssl/sha.h>
@@ -30,6 +29,7 @@
 #include "appliance/admin/commands.h"
 #include "appliance/config/config.h"
 #include "appliance/daemon/per_core.h"
+#include "appliance/daemon/systemd_notify.h"
 #include "appliance/demo/line_server.h"
 #include "appliance/imap/imap_listeners.h"
 #include "appliance/imap/junk_training.h"
@@ -459,7 +459,7 @@ kio::task<void> admin_accept_loop(kio::reactor& r, daemon_state& s) {
 kio::task<void> core_main(kio::reactor& r, daemon_state& s, appliance::demo::line_server_shared& demo) {
   if (r.id() == 0) {
     r.spawn(admin_accept_loop(r, s));
-    r.on_stop([] { sd_notify(0, "STOPPING=1"); });
+    r.on_stop([] { notify_systemd("STOPPING=1"); });
   }
   co_await appliance::demo::run_line_server(r, demo);
   if (!start_smtp(r, *s.smtp_listeners) || !start_imap(r, *s.imap_listeners) ||
@@ -484,7 +484,7 @@ kio::task<void> core_main(kio::reactor& r, daemon_state& s, appliance::demo::lin
       }
       s.log.info("privileges").kv("user", s.user).kv("uid", uint64_t(s.uid));
     }
-    sd_notify(0, "READY=1\nSTATUS=serving");
+    notify_systemd("READY=1\nSTATUS=serving");
     s.log.info("ready").kv("cores", s.runtime->cores()).kv("config", s.owner_config->source);
   }
 }
@@ -492,11 +492,11 @@ kio::task<void> core_main(kio::reactor& r, daemon_state& s, appliance::demo::lin
 // SIGHUP, on the signal thread: everything slow (file reads, parsing,
 // certificate checks) happens here, then the results travel to the cores.
 void reload(daemon_state& s) {
-  sd_notify(0, "RELOADING=1");
+  notify_systemd("RELOADING=1");
   auto failed = [&](const std::string& why) {
     s.stats->add(s.runtime->cores(), counter::config_reload_failures);
     s.log.error("config_reload").kv("result", "failed").kv("error", why);
-    sd_notify(0, "READY=1");
+    notify_systemd("READY=1");
   };
   std::string path = config_path_for(s.data_dir, s.config_path);
   std::vector<config_error> errors;
@@ -521,7 +521,7 @@ void reload(daemon_state& s) {
   });
   s.stats->add(s.runtime->cores(), counter::config_reloads);
   s.log.info("config_reload").kv("result", "ok").kv("config", shared->source).kv("certificate_sha256", sha);
-  sd_notify(0, "READY=1");
+  notify_systemd("READY=1");
 }
 
 kio::result<int, std::string> open_admin_socket(const std::string& data_dir) {
