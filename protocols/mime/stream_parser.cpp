@@ -73,7 +73,6 @@ void stream_parser::reset() {
   _emit_start = 0;
   _emit_end = 0;
   _emit_open = false;
-  _decoded.clear();
   _next_id = 0;
   _defects = defect_none;
   open_part_at(0, no_parent);
@@ -128,15 +127,19 @@ void stream_parser::flush_emit() {
   std::size_t start = _emit_start;
   open_part& top = _stack.back();
   _handler.on_body(top.info, raw, start);
-  if (top.base64 || top.qp) {
-    for (std::size_t pos = 0; pos < raw.size(); pos += decode_slice_size) {
-      _decoded.clear();
-      std::string_view slice = raw.substr(pos, decode_slice_size);
-      if (top.base64) top.base64->decode(slice, _decoded);
-      else top.qp->decode(slice, _decoded);
-      if (!_decoded.empty()) _handler.on_decoded_body(top.info, _decoded);
-    }
-  }
+  if (top.base64 || top.qp)
+    for (std::size_t pos = 0; pos < raw.size(); pos += decode_slice_size) decode(top, raw.substr(pos, decode_slice_size));
+}
+
+// _decoded is scratch whose size only grows (to about decode_slice_size):
+// the decoders write through a pointer into it, so a warm parser neither
+// allocates nor fills it.
+void stream_parser::decode(open_part& top, std::string_view raw) {
+  std::size_t room = top.base64 ? base64_decoder::decoded_size_max(raw.size()) : top.qp->decoded_size_max(raw.size());
+  if (_decoded.size() < room) _decoded.resize(room);
+  char* end = top.base64 ? top.base64->decode(raw, _decoded.data()) : top.qp->decode(raw, _decoded.data());
+  std::size_t size = static_cast<std::size_t>(end - _decoded.data());
+  if (size > 0) _handler.on_decoded_body(top.info, std::string_view(_decoded.data(), size));
 }
 
 void stream_parser::emit(std::string_view raw, std::size_t offset, bool from_chunk) {
@@ -157,12 +160,7 @@ void stream_parser::emit(std::string_view raw, std::size_t offset, bool from_chu
   flush_emit();
   open_part& top = _stack.back();
   _handler.on_body(top.info, raw, offset);
-  if (top.base64 || top.qp) {
-    _decoded.clear();
-    if (top.base64) top.base64->decode(raw, _decoded);
-    else top.qp->decode(raw, _decoded);
-    if (!_decoded.empty()) _handler.on_decoded_body(top.info, _decoded);
-  }
+  if (top.base64 || top.qp) decode(top, raw);
 }
 
 // ---- feeding ---------------------------------------------------------------
@@ -469,10 +467,10 @@ void stream_parser::close_parts_above(std::size_t stack_index, std::size_t eol_s
 void stream_parser::close_top(std::size_t end, std::size_t lf_at_end, bool last_byte_lf) {
   open_part& top = _stack.back();
   if (top.base64 || top.qp) {
-    _decoded.clear();
-    if (top.base64) top.base64->finish(_decoded);
-    else top.qp->finish(_decoded);
-    if (!_decoded.empty()) _handler.on_decoded_body(top.info, _decoded);
+    static_assert(base64_decoder::finish_size_max <= 2 && qp_decoder::finish_size_max <= 2);
+    char tail[2];
+    char* end = top.base64 ? top.base64->finish(tail) : top.qp->finish(tail);
+    if (end != tail) _handler.on_decoded_body(top.info, std::string_view(tail, static_cast<std::size_t>(end - tail)));
   }
   top.info.body_end = end;
   std::size_t size = end - top.info.body_start;

@@ -139,6 +139,7 @@ class stream_parser {
   bool leaf_body_active() const;
   void emit(std::string_view raw, std::size_t offset, bool from_chunk);
   void flush_emit();
+  void decode(open_part& top, std::string_view raw);
   void body_line_done(std::size_t eol_size);
 
   stream_handler& _handler;
@@ -178,7 +179,7 @@ class stream_parser {
   // Coalesced emission of chunk views.
   std::size_t _emit_start = 0, _emit_end = 0;  // absolute
   bool _emit_open = false;
-  std::string _decoded;
+  std::string _decoded;  // decoder output, see decode()
 
   std::uint32_t _next_id = 0;
   std::uint32_t _defects = defect_none;

@@ -25,11 +25,21 @@ enum class transfer_encoding : std::uint8_t {
 transfer_encoding parse_transfer_encoding(std::string_view value);
 std::string_view transfer_encoding_name(transfer_encoding e);
 
+// Both decoders write either into a std::string (appended) or through a
+// pointer into room the caller made: decode() writes at most
+// decoded_size_max(input.size()) bytes and returns the end, finish() at
+// most finish_size_max. The stream parser decodes through a pointer into a
+// reused buffer, so the hot path has no per-byte push_back and no resize.
 class base64_decoder {
  public:
+  static constexpr std::size_t finish_size_max = 2;
+  static constexpr std::size_t decoded_size_max(std::size_t input_size) { return input_size / 4 * 3 + 3; }
+
   void decode(std::string_view input, std::string& out);
+  char* decode(std::string_view input, char* out);
   // Emits a trailing partial quantum (2 or 3 symbols) as 1 or 2 bytes.
   void finish(std::string& out);
+  char* finish(char* out);
   bool done() const { return _padding_seen; }
 
  private:
@@ -44,13 +54,20 @@ class qp_decoder {
   // §6.7 rule 3) and are dropped; a run longer than this is output as is,
   // so the pending buffer stays bounded.
   static constexpr std::size_t qp_blank_run_max = 1024;
+  static constexpr std::size_t finish_size_max = 2;
+  // The input, plus the blanks and the 2 bytes ("=" and a hex digit, "=\r")
+  // held back from earlier input.
+  std::size_t decoded_size_max(std::size_t input_size) const { return input_size + _blanks.size() + 2; }
 
   void decode(std::string_view input, std::string& out);
+  char* decode(std::string_view input, char* out);
   void finish(std::string& out);
+  char* finish(char* out);
 
  private:
   enum class state : std::uint8_t { text, equals, equals_hex, equals_cr, equals_blank, cr };
-  void flush_blanks(std::string& out);
+  char* flush_blanks(char* out);
+  char* hold_blank(char c, char* out);
   state _state = state::text;
   char _hex_first = 0;
   std::string _blanks;  // pending blanks (text) or padding after '=' (equals_blank)
