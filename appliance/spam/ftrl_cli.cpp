@@ -16,6 +16,7 @@
 #include "appliance/spam/token_store_file.h"
 #include "filter/classifier/features.h"
 #include "filter/classifier/ftrl.h"
+#include "filter/classifier/spam_level.h"
 
 namespace appliance {
 
@@ -145,8 +146,9 @@ int spam_score_ftrl(const spam_score_request& request) {
   const filter::ftrl_model model = std::move(*loaded);
   return score_files(request.files, request.threads, options_for(model),
                      [&](std::span<const std::uint64_t> unique, std::vector<double>&) {
-                       double p = model.predict(unique);
-                       return filter::spam_score{p, 10 * p, unique.size()};
+                       double logit = model.predict_logit(unique);
+                       return filter::spam_score{filter::sigmoid(logit), filter::spam_level_of_logit(logit),
+                                                 unique.size()};
                      });
 }
 

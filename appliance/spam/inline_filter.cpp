@@ -1,5 +1,6 @@
 #include "appliance/spam/inline_filter.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <span>
@@ -76,10 +77,12 @@ std::string spam_headers(const filter::spam_score& score, const spam_thresholds&
   // format-string parsing) into one string sized up front.
   char probability[32], level[32], tag[32], clues[24];
   std::string_view p = fixed_decimal(score.probability, 6, probability);
-  std::string_view l = fixed_decimal(score.level, 1, level);
+  std::string_view l = fixed_decimal(score.level, filter::spam_level_decimals, level);
   std::string_view g = fixed_decimal(t.tag, 2, tag);
   std::string_view c(clues, static_cast<std::size_t>(std::to_chars(clues, clues + sizeof clues, score.clues).ptr - clues));
-  std::size_t stars = static_cast<std::size_t>(std::max(0.0, std::floor(score.level)));
+  // One star a level, at most 50 (as SpamAssassin): the level of strong
+  // spam runs into the hundreds.
+  std::size_t stars = static_cast<std::size_t>(std::clamp(std::floor(score.level), 0.0, double(x_spam_level_stars_max)));
   std::string h;
   h.reserve(96 + p.size() + l.size() + g.size() + c.size() + stars);
   h += "X-Spam-Status: ";
@@ -155,7 +158,7 @@ kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::
   _shared.give_back(std::move(_scanner));
   char probability[32], level[32];
   std::string_view p = fixed_decimal(score.probability, 6, probability);
-  std::string_view l = fixed_decimal(score.level, 1, level);
+  std::string_view l = fixed_decimal(score.level, filter::spam_level_decimals, level);
   if (!out.decision.ok) {
     // No message_accepted line follows a refusal: this one carries the
     // reference the sender was given.

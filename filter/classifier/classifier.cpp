@@ -49,26 +49,97 @@ double token_probability(token_counts counts, std::uint64_t spam_messages, std::
   return f.num / f.den;
 }
 
-double chi2_survival(double chi2, std::size_t degrees_of_freedom) {
-  // For even v: Q = exp(-m) * sum_{i < v/2} m^i / i!, m = chi2 / 2.
-  double m = chi2 / 2.0;
-  double term = std::exp(-m);
-  // exp(-m) underflowed (m > ~745): every term is 0, and so is Q.
-  if (term == 0) return 0.0;
-  double sum = term;
-  for (std::size_t i = 1; i < degrees_of_freedom / 2; ++i) {
-    term *= m / static_cast<double>(i);
-    sum += term;
-    // Past i = 2m each term is less than half the one before, so the rest
-    // of the series is below 2 * term: once that cannot move the sum's
-    // last bit, stop (hundreds of clues, a message of small m).
-    if (static_cast<double>(i) > 2 * m && term < sum * 0x1p-54) break;
-  }
-  return std::min(sum, 1.0);
+namespace {
+
+constexpr double ln2 = 0.693147180559945309417;
+
+// ln(e^a + e^b) without overflow or underflow (either may be -inf).
+double log_add(double a, double b) {
+  double hi = std::max(a, b), lo = std::min(a, b);
+  if (hi == -HUGE_VAL) return hi;
+  return hi + std::log1p(std::exp(lo - hi));
 }
 
-double fisher_combine(std::span<const double> probabilities) {
-  if (probabilities.empty()) return 0.5;
+// The Poisson term e^-m m^j / j! as mantissa * 2^exponent: no underflow
+// (e^-745 is the last double) and no overflow on the way. One multiply per
+// factor, each rounding once: relative error within a few j ulps, as the
+// textbook's forward series.
+struct scaled {
+  double mantissa;
+  long exponent;
+};
+scaled poisson_term(double m, std::size_t j) {
+  // e^-m = e^-r 2^-n, n = floor(m / ln 2), r = m - n ln 2 in [0, ln 2), with
+  // ln 2 split so that n * ln2_hi is exact (Cody and Waite; fdlibm's values).
+  constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  double n = std::floor(m / ln2);
+  double r = (m - n * ln2_hi) - n * ln2_lo;
+  scaled t{std::exp(-r), -static_cast<long>(n)};
+  for (std::size_t i = 1; i <= j; ++i) {
+    t.mantissa *= m / static_cast<double>(i);
+    if (t.mantissa > 0x1p500 || t.mantissa < 0x1p-500) {
+      int e;
+      t.mantissa = std::frexp(t.mantissa, &e);
+      t.exponent += e;
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+chi2_tails chi2_both_tails(double chi2, std::size_t degrees_of_freedom) {
+  // With v = 2k and m = chi2 / 2 the chi-square tails are Poisson(m) sums:
+  //   upper Q = e^-m sum_{i < k} m^i / i!,   lower P = e^-m sum_{i >= k} m^i / i!.
+  // The smaller one is summed from its term nearest the Poisson mode (~m)
+  // outward, where each term is a fraction of the one before; the other is
+  // 1 minus it. So a tail of 1e-30000 keeps its digits (as a log), where
+  // 1 - Q would round to 0.
+  const std::size_t k = std::max<std::size_t>(degrees_of_freedom / 2, 1);
+  const double m = chi2 / 2.0;
+  if (!(m > 0)) return {{1.0, 0.0}, {0.0, -HUGE_VAL}};
+  const bool upper_is_small = m >= static_cast<double>(k);  // the mode is in the lower tail
+  // The first term: j = k - 1 (summing down) or k (summing up).
+  const std::size_t j = upper_is_small ? k - 1 : k;
+  double sum = 1.0, r = 1.0;  // sum of t_i / t_j
+  if (upper_is_small) {
+    const double inverse_m = 1.0 / m;
+    for (std::size_t i = j; i > 0; --i) {
+      r *= static_cast<double>(i) * inverse_m;  // t_{i-1} / t_j
+      sum += r;
+      // The terms still to come shrink by at least q = (i - 1) / m each:
+      // together below r q / (1 - q); stop once that cannot move the sum.
+      double q = static_cast<double>(i - 1) * inverse_m;
+      if (r * q < sum * 0x1p-54 * (1 - q)) break;
+    }
+  } else {
+    for (std::size_t i = j + 1;; ++i) {
+      r *= m / static_cast<double>(i);  // t_i / t_j
+      sum += r;
+      double q = m / static_cast<double>(i + 1);
+      if (r * q < sum * 0x1p-54 * (1 - q)) break;
+    }
+  }
+  // ln t_j by lgamma: relative error ~1e-12 (a few ulps of j ln m), harmless
+  // for a tail this small; a tail that can move a probability's last
+  // digits is recomputed from the product, as precise as the textbook's.
+  double jd = static_cast<double>(j);
+  double log_small = -m + jd * std::log(m) - std::lgamma(jd + 1) + std::log(sum);
+  chi2_tail small{std::exp(log_small), log_small};
+  if (log_small > -7) {  // above ~1e-3
+    scaled t = poisson_term(m, j);
+    double mantissa = t.mantissa * sum;
+    small = {std::min(std::ldexp(mantissa, static_cast<int>(t.exponent)), 1.0),
+             std::log(mantissa) + static_cast<double>(t.exponent) * ln2};
+    small.log = std::min(small.log, 0.0);
+  }
+  chi2_tail large{1.0 - small.value, std::log1p(-small.value)};
+  if (upper_is_small) return {small, large};
+  return {large, small};
+}
+
+fisher_score fisher_combine_precise(std::span<const double> probabilities) {
+  if (probabilities.empty()) return {0.5, -ln2};
   // The products of f and of 1 - f, with their binary exponents kept apart
   // (a product of hundreds of probabilities underflows): a multiply per
   // clue instead of a log, and one log per product at the end (SpamBayes'
@@ -91,14 +162,33 @@ double fisher_combine(std::span<const double> probabilities) {
       spam_exponent += e;
     }
   }
-  constexpr double ln2 = 0.693147180559945309417;
   double ln_ham = std::log(ham) + ham_exponent * ln2;
   double ln_spam = std::log(spam) + spam_exponent * ln2;
   std::size_t v = 2 * probabilities.size();
-  double spamminess = 1.0 - chi2_survival(-2.0 * ln_spam, v);
-  double hamminess = 1.0 - chi2_survival(-2.0 * ln_ham, v);
-  return (1.0 + spamminess - hamminess) / 2.0;
+  // S' = 1 - Q_s (spam statistic), H' = 1 - Q_h (ham statistic), and
+  //   I = (1 + S' - H') / 2 = (P_s + Q_h) / 2,   1 - I = (Q_s + P_h) / 2,
+  // P the lower tails: both sides are sums of two small numbers where they
+  // are small, so neither saturates.
+  chi2_tails s = chi2_both_tails(-2.0 * ln_spam, v);
+  chi2_tails h = chi2_both_tails(-2.0 * ln_ham, v);
+  double spam_side = s.upper.value + h.lower.value;  // 2 (1 - I)
+  double ham_side = s.lower.value + h.upper.value;   // 2 I
+  fisher_score out;
+  if (spam_side <= ham_side) {
+    out.probability = 1.0 - spam_side / 2.0;
+    out.log_complement = log_add(s.upper.log, h.lower.log) - ln2;
+  } else {
+    out.probability = ham_side / 2.0;
+    out.log_complement = std::log1p(-out.probability);
+  }
+  return out;
 }
+
+double chi2_survival(double chi2, std::size_t degrees_of_freedom) {
+  return chi2_both_tails(chi2, degrees_of_freedom).upper.value;
+}
+
+double fisher_combine(std::span<const double> probabilities) { return fisher_combine_precise(probabilities).probability; }
 
 spam_score classify(std::span<const std::uint64_t> unique_hashes, const token_store& global,
                     const token_store* account, const classifier_options& options, std::vector<double>& scratch) {
@@ -128,8 +218,9 @@ spam_score classify(std::span<const std::uint64_t> unique_hashes, const token_st
   }
   spam_score score;
   score.clues = scratch.size();
-  score.probability = fisher_combine(scratch);
-  score.level = 10.0 * score.probability;
+  fisher_score combined = fisher_combine_precise(scratch);
+  score.probability = combined.probability;
+  score.level = spam_level(combined.probability, combined.log_complement);
   return score;
 }
 

@@ -13,10 +13,17 @@
 //                      probability = (1 + S' - H') / 2
 //   where C2(x, v) is the chi-square survival function with v degrees of
 //   freedom. With no clues the probability is 0.5 (unsure).
+//   Computed as  probability = (P_s + Q_h) / 2,  1 - probability = (Q_s + P_h) / 2
+//   (Q = C2 the upper tail, P = 1 - C2 the lower tail, of the spam and ham
+//   statistics), each tail summed directly where it is small: the same
+//   probability as the formula above wherever a double can tell it from 1,
+//   and ln(1 - probability) for the level where it cannot.
 //
 // Counts are those of the global store plus the account's store, if any
 // (per-account training shifts the global picture for that account only).
-// The spam level is 10 * probability (0..10), one decimal in headers.
+// The spam level (spam_level.h) is 10 * probability up to 0.9, then
+// 8 - log10(1 - probability) from the precise tails: 0.99 -> 10, 0.999 -> 11,
+// and strong spam keeps its order past the probability's 1.000000.
 // Pure arithmetic, no allocation beyond the clue buffer passed in.
 
 #include <cstddef>
@@ -24,6 +31,7 @@
 #include <span>
 #include <vector>
 
+#include "filter/classifier/spam_level.h"
 #include "filter/classifier/token_store.h"
 
 namespace filter {
@@ -54,7 +62,7 @@ struct classifier_options {
 
 struct spam_score {
   double probability = 0.5;  // 0 = ham .. 1 = spam
-  double level = 5.0;        // 10 * probability
+  double level = 5.0;        // spam_level(): 10 * probability, 0..10+
   std::size_t clues = 0;     // tokens that took part
 };
 
@@ -79,9 +87,27 @@ inline std::uint64_t combined_ham_messages(const token_store& global, const toke
 // Robinson's f(w) for one token.
 double token_probability(token_counts counts, std::uint64_t spam_messages, std::uint64_t ham_messages,
                          const classifier_options& options);
-// Chi-square survival function for an even number of degrees of freedom.
+// Chi-square survival function for an even number of degrees of freedom
+// (chi2_both_tails().upper.value).
 double chi2_survival(double chi2, std::size_t degrees_of_freedom);
+// Both tails at once, each precise where it is small: `value` (0 once it
+// underflows) and its natural log (finite for any finite chi2 > 0).
+struct chi2_tail {
+  double value;
+  double log;
+};
+struct chi2_tails {
+  chi2_tail upper;  // Q = chi2_survival(chi2, v)
+  chi2_tail lower;  // P = 1 - Q, the cdf
+};
+chi2_tails chi2_both_tails(double chi2, std::size_t degrees_of_freedom);
+
 // Fisher's combination of token probabilities.
+struct fisher_score {
+  double probability;
+  double log_complement;  // ln(1 - probability), precise when 1 - probability is tiny
+};
+fisher_score fisher_combine_precise(std::span<const double> probabilities);
 double fisher_combine(std::span<const double> probabilities);
 
 // `scratch` holds the clues between calls (no allocation once warm).

@@ -72,10 +72,14 @@ double ftrl_model::logit(std::span<const std::uint32_t> slots) const {
 
 double ftrl_model::predict_slots(std::span<const std::uint32_t> slots) const { return sigmoid(logit(slots)); }
 
-double ftrl_model::predict(std::span<const std::uint64_t> unique_hashes) const {
+double ftrl_model::predict_logit(std::span<const std::uint64_t> unique_hashes) const {
   double sum = bias_weight();
   for (auto h : unique_hashes) sum += weight_of(_slots[slot_of(h)], _options.l1, _options.l2);
-  return sigmoid(sum);
+  return sum;
+}
+
+double ftrl_model::predict(std::span<const std::uint64_t> unique_hashes) const {
+  return sigmoid(predict_logit(unique_hashes));
 }
 
 void ftrl_model::step(slot& s, double g, double l1, double l2) {

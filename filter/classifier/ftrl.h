@@ -9,6 +9,7 @@
 //   w_i   = 0                                            if |z_i| <= l1
 //         = -(z_i - sgn(z_i) l1) / ((beta + sqrt n_i) / alpha + l2)   else
 //   p     = sigmoid(w_bias + sum over the message's tokens of w_slot(token))
+//   level = spam_level_of_logit(the same sum) (spam_level.h)
 //   train on label y (1 spam, 0 ham): g = p - y, and for every token's slot
 //   (and the bias):  sigma = (sqrt(n + g^2) - sqrt n) / alpha
 //                    z += g - sigma * w;  n += g^2
@@ -68,6 +69,9 @@ class ftrl_model {
 
   // The spam probability of a message given its unique token hashes.
   double predict(std::span<const std::uint64_t> unique_hashes) const;
+  // Its log-odds (predict() = sigmoid(logit), which saturates past |35|):
+  // the level comes from it (spam_level_of_logit), ordered where p is 1.0.
+  double predict_logit(std::span<const std::uint64_t> unique_hashes) const;
   double predict_slots(std::span<const std::uint32_t> slots) const;
   // One FTRL-Proximal step on one message; returns the probability it had
   // before the step.

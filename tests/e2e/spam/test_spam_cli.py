@@ -6,6 +6,7 @@ They are written as a Maildir (ham), an mbox with "From " lines (spam), and
 a directory of symlinks (more spam), the three layouts the CLI accepts.
 Held-out messages of each kind must then score on their side of 0.5, and the
 CLI must fail clearly on a missing or corrupt store."""
+import math
 import os
 import random
 import subprocess
@@ -42,6 +43,20 @@ def flip_byte(path, offset):
         b = f.read(1)
         f.seek(offset)
         f.write(bytes([b[0] ^ 0xFF]))
+
+
+def check_level(test, probability, level, line=""):
+    """The printed level (two decimals) against its definition in
+    filter/classifier/spam_level.h, from the printed probability (six
+    decimals): 10 p up to 0.9, then 8 - log10(1 - p)."""
+    if probability <= 0.9:
+        test.assertAlmostEqual(level, 10 * probability, delta=0.0051, msg=line)
+    elif probability <= 0.9999:
+        test.assertAlmostEqual(level, 8 - math.log10(1 - probability), delta=0.01, msg=line)
+    elif probability < 1:
+        test.assertGreaterEqual(level, 11.99, line)
+    else:  # 1 - p < 5e-7
+        test.assertGreaterEqual(level, 8 - math.log10(5e-7) - 0.005, line)
 
 
 def run(*args, check=True):
@@ -109,12 +124,36 @@ class SpamCli(unittest.TestCase):
         for path, line in zip(files, lines):
             name, probability, level = line.split("\t")
             self.assertEqual(name, path)  # in the order given, as given
+            self.assertRegex(level, r"^\d+\.\d\d$")
             probability, level = float(probability), float(level)
-            self.assertAlmostEqual(level, 10 * probability, delta=0.051)
+            check_level(self, probability, level, line)
             if path in self.spam_probes:
                 self.assertGreater(probability, 0.9, line)
             else:
                 self.assertLess(probability, 0.1, line)
+
+    def test_saturated_probabilities_get_ordered_levels(self):
+        # Two strong spams: both past what six decimals (or a double) of the
+        # probability can tell from 1. The level, from the precise tail
+        # 1 - p, still orders them: the second has every spam clue of the
+        # first and more.
+        run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox, "--spam", self.links)
+        headers = "From: spammer3@bulk.example.net\nTo: user@example.com\nSubject: cheap prize offer\n\n"
+        strong = os.path.join(self.probes, "strong.eml")
+        stronger = os.path.join(self.probes, "stronger.eml")
+        with open(strong, "w") as f:
+            f.write(headers + "viagra pills cheap prize winner\n")
+        with open(stronger, "w") as f:
+            f.write(headers + " ".join(SPAM_WORDS) + "\n")
+        lines = run("score", "--token-store", self.store, strong, stronger).stdout.splitlines()
+        (_, p1, level1), (_, p2, level2) = (line.split("\t") for line in lines)
+        self.assertEqual((p1, p2), ("1.000000", "1.000000"), lines)
+        self.assertGreater(float(level1), 10, lines)
+        self.assertGreater(float(level2), float(level1) + 1, lines)
+        for line in lines:
+            check_level(self, 1.0, float(line.split("\t")[2]), line)
+        # explain prints the same first line as score.
+        self.assertEqual(run("explain", "--token-store", self.store, stronger).stdout.splitlines()[0], lines[1])
 
     def test_explain_names_the_clues(self):
         run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox, "--spam", self.links)

@@ -4,8 +4,10 @@
 // store is end to end in tests/e2e/spam.)
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
 
 #include "appliance/spam/inline_filter.h"
 
@@ -35,21 +37,40 @@ TEST(spam_inline, fixed_decimal_writes_what_printf_writes) {
 }
 
 TEST(spam_inline, headers_carry_status_probability_level_tag_clues_and_stars) {
-  filter::spam_score spam{0.9998124, 9.998124, 42};
+  // 1 - p = 1.876e-4: level 8 - log10(1.876e-4) = 11.7268 (two decimals), 11 stars.
+  filter::spam_score spam{0.9998124, filter::spam_level(0.9998124, std::log(1.876e-4)), 42};
   EXPECT_EQ(spam_headers(spam, spam_thresholds{0.995, 0.999, 1.1}),
-            "X-Spam-Status: Yes, probability=0.999812, level=10.0, tag=0.99, clues=42\r\n"
-            "X-Spam-Level: *********\r\n");
-  filter::spam_score ham{0.0000004, 0.000004, 0};
+            "X-Spam-Status: Yes, probability=0.999812, level=11.73, tag=0.99, clues=42\r\n"
+            "X-Spam-Level: ***********\r\n");
+  filter::spam_score ham{0.0000004, filter::spam_level(0.0000004, std::log1p(-0.0000004)), 0};
   EXPECT_EQ(spam_headers(ham, spam_thresholds{0.9, 0.99, 1.1}),
-            "X-Spam-Status: No, probability=0.000000, level=0.0, tag=0.90, clues=0\r\n"
+            "X-Spam-Status: No, probability=0.000000, level=0.00, tag=0.90, clues=0\r\n"
             "X-Spam-Level: \r\n");
-  filter::spam_score all{1.0, 10.0, 1000};
+  // Saturated: 1 - p = 1e-300 (as a log), level 308; the stars stop at 50.
+  filter::spam_score all{1.0, filter::spam_level(1.0, std::log(1e-300)), 1000};
   EXPECT_EQ(spam_headers(all, spam_thresholds{1.0, 1.0, 1.1}),
-            "X-Spam-Status: Yes, probability=1.000000, level=10.0, tag=1.00, clues=1000\r\n"
-            "X-Spam-Level: **********\r\n");
-  // The tag threshold decides Yes/No exactly at the boundary.
-  filter::spam_score edge{0.995, 9.95, 3};
-  EXPECT_EQ(spam_headers(edge, spam_thresholds{0.995, 0.999, 1.1}).substr(0, 19), "X-Spam-Status: Yes,");
+            "X-Spam-Status: Yes, probability=1.000000, level=308.00, tag=1.00, clues=1000\r\n"
+            "X-Spam-Level: " + std::string(50, '*') + "\r\n");
+  // The tag threshold decides Yes/No exactly at the boundary (level 8 - log10(0.005) = 10.30).
+  filter::spam_score edge{0.995, filter::spam_level(0.995, std::log(0.005)), 3};
+  EXPECT_EQ(spam_headers(edge, spam_thresholds{0.995, 0.999, 1.1}).substr(0, 50),
+            "X-Spam-Status: Yes, probability=0.995000, level=10");
+}
+
+TEST(spam_inline, x_spam_level_stars_are_the_floor_of_the_level_capped_at_50) {
+  auto stars = [](double level) {
+    std::string h = spam_headers(filter::spam_score{1.0, level, 1}, spam_thresholds{});
+    std::size_t at = h.find("X-Spam-Level: ") + 14;
+    return h.find("\r\n", at) - at;
+  };
+  EXPECT_EQ(stars(0.0), 0u);
+  EXPECT_EQ(stars(9.99), 9u);
+  EXPECT_EQ(stars(10.0), 10u);
+  EXPECT_EQ(stars(49.99), 49u);
+  EXPECT_EQ(stars(50.0), 50u);
+  EXPECT_EQ(stars(50.5), 50u);
+  EXPECT_EQ(stars(filter::spam_level_max), x_spam_level_stars_max);
+  EXPECT_EQ(x_spam_level_stars_max, 50u);
 }
 
 smtp::recipient to(const char* local, const char* domain, const char* destination) {

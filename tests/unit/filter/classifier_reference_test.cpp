@@ -36,25 +36,31 @@ double textbook_f(token_counts c, std::uint64_t spam_messages, std::uint64_t ham
   return (o.robinson_strength * o.robinson_x + n * p) / (o.robinson_strength + n);
 }
 
-double textbook_chi2(double chi2, std::size_t v) {
-  double m = chi2 / 2.0, term = std::exp(-m), sum = term;
+// In long double (x87: 64-bit mantissa, exponents to e^-11355): in double,
+// exp(-m) loses bits past m = 708 and is 0 past 745, so the plain series
+// said Q = 0 for a message of ~800 clues whose statistic sat near its
+// mean (the old classifier did the same; the tails are now summed where
+// they are small and kept as logs).
+long double textbook_chi2_long(long double chi2, std::size_t v) {
+  long double m = chi2 / 2.0L, term = std::exp(-m), sum = term;
   for (std::size_t i = 1; i < v / 2; ++i) {
-    term *= m / static_cast<double>(i);
+    term *= m / static_cast<long double>(i);
     sum += term;
   }
-  return std::min(sum, 1.0);
+  return std::min(sum, 1.0L);
 }
 
 double textbook_fisher(const std::vector<double>& fs) {
   if (fs.empty()) return 0.5;
-  double ln_ham = 0, ln_spam = 0;
+  long double ln_ham = 0, ln_spam = 0;
   for (double f : fs) {
     f = std::clamp(f, 1e-12, 1.0 - 1e-12);
-    ln_ham += std::log(f);
-    ln_spam += std::log(1.0 - f);
+    ln_ham += std::log(static_cast<long double>(f));
+    ln_spam += std::log(1.0L - f);
   }
   std::size_t v = 2 * fs.size();
-  return (1.0 + (1.0 - textbook_chi2(-2.0 * ln_spam, v)) - (1.0 - textbook_chi2(-2.0 * ln_ham, v))) / 2.0;
+  return static_cast<double>(
+      (1.0L + (1.0L - textbook_chi2_long(-2.0L * ln_spam, v)) - (1.0L - textbook_chi2_long(-2.0L * ln_ham, v))) / 2.0L);
 }
 
 double textbook_classify(std::span<const std::uint64_t> hashes, const token_store& store,
@@ -89,7 +95,7 @@ TEST(classifier_reference, token_probability_and_chi2_match_the_textbook) {
   }
   for (std::size_t v : {2u, 4u, 10u, 300u, 2000u}) {
     for (double chi2 : {0.0, 0.5, 3.0, 40.0, 300.0, 1999.0, 2500.0, 5000.0}) {
-      double want = textbook_chi2(chi2, v);
+      double want = static_cast<double>(textbook_chi2_long(chi2, v));
       EXPECT_NEAR(chi2_survival(chi2, v), want, 1e-15 + 1e-13 * want) << chi2 << " " << v;
     }
   }

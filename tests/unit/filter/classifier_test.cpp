@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,117 @@ TEST(classifier, chi2_survival_known_values) {
   EXPECT_LT(chi2_survival(2000.0, 4), 1e-300);
 }
 
+// Known answers from tests/unit/filter/chi2_known_answers.py: the Poisson
+// sums of the tails in Python's Decimal at 80 digits (no code of ours).
+TEST(classifier, chi2_tails_known_answers) {
+  struct known {
+    double chi2;
+    std::size_t v;
+    double upper, lower, log_upper, log_lower;
+  };
+  const known cases[] = {
+      {2, 2, 3.67879441171442322e-1, 6.32120558828557678e-1, -1.0, -4.58675145387081891e-1},
+      {1e-10, 2, 9.99999999950000000e-1, 4.99999999987500018e-11, -5.00000000000000018e-11, -2.37189981105254021e+1},
+      {3, 300, 1.0, 1.02256092166049403e-237, 0.0, -5.45690356851342832e+2},
+      {0.5, 2000, 1.0, 0.0, 0.0, -7.29867228982667371e+3},  // P = 1.686e-3170
+      // Near the mean of 2000 clues: the old double series had 0 here
+      // (exp(-999.5) underflows).
+      {1999, 2000, 5.02103375887492975e-1, 4.97896624112507025e-1, -6.88949252427945919e-1, -6.97362805609030561e-1},
+      {1400, 1400, 4.94973759944317536e-1, 5.05026240055682464e-1, -7.03250528032037701e-1, -6.83144890550375665e-1},
+      {5000, 2000, 2.64598207454425555e-256, 1.0, -5.88488741515354535e+2, 0.0},
+      {40000, 2000, 0.0, 1.0, -1.60115851203281071e+4, 0.0},  // Q = 1.807e-6954
+  };
+  for (const auto& c : cases) {
+    chi2_tails t = chi2_both_tails(c.chi2, c.v);
+    SCOPED_TRACE(testing::Message() << "chi2 " << c.chi2 << " v " << c.v);
+    EXPECT_NEAR(t.upper.value, c.upper, 1e-15 + 1e-12 * c.upper);
+    EXPECT_NEAR(t.lower.value, c.lower, 1e-15 + 1e-12 * c.lower);
+    // Logs to 1e-12 relative (a tail to 1e-12 of itself, however small).
+    EXPECT_NEAR(t.upper.log, c.log_upper, 1e-13 + 1e-12 * std::fabs(c.log_upper));
+    EXPECT_NEAR(t.lower.log, c.log_lower, 1e-13 + 1e-12 * std::fabs(c.log_lower));
+    EXPECT_TRUE(std::isfinite(t.upper.log) && std::isfinite(t.lower.log));
+    // The upper tail is the survival function, where that is representable.
+    if (c.upper > 1e-300) {
+      EXPECT_NEAR(chi2_survival(c.chi2, c.v), c.upper, 1e-15 + 1e-12 * c.upper);
+    }
+  }
+}
+
+TEST(classifier, fisher_combining_keeps_both_sides_precise) {
+  // chi2_known_answers.py again (Fisher's I and 1 - I from the Decimal tails).
+  // 200 clues of 0.999: I rounds to 1, 1 - I = 1.27e-348 (below the
+  // smallest double), kept as its log.
+  std::vector<double> strong(200, 0.999);
+  fisher_score f = fisher_combine_precise(strong);
+  EXPECT_EQ(f.probability, 1.0);
+  EXPECT_NEAR(f.log_complement, -8.01061024018005986e+2, 1e-9);
+  // Two clues of 0.9999: 1 - I = 1.07103070378072337e-7 to 1e-12 of itself
+  // (1 - I of the rounded I would be off in the 9th digit).
+  std::vector<double> two(2, 0.9999);
+  f = fisher_combine_precise(two);
+  EXPECT_NEAR(f.log_complement, -1.60494741915742966e+1, 1e-11);
+  EXPECT_NEAR(f.probability, 9.99999892896929622e-1, 1e-15);
+  // 30 clues of 0.99 and 5 of 0.2.
+  std::vector<double> mixed(30, 0.99);
+  mixed.insert(mixed.end(), 5, 0.2);
+  f = fisher_combine_precise(mixed);
+  EXPECT_NEAR(f.log_complement, -2.66428496522308306e+1, 1e-11);
+  // The ham side: I itself is summed where it is small.
+  std::vector<double> hammy(2, 0.0001);
+  EXPECT_NEAR(fisher_combine(hammy), 1.07103070378094837e-7, 1e-7 * 1e-12);
+  std::vector<double> mixed_ham(30, 0.01);
+  mixed_ham.insert(mixed_ham.end(), 5, 0.8);
+  EXPECT_NEAR(fisher_combine(mixed_ham), 2.68631794880939925e-12, 2.7e-12 * 1e-11);
+}
+
+TEST(classifier, spam_level_scale) {
+  // Known answers of the definition: 10 p up to 0.9, then 8 - log10(1 - p).
+  EXPECT_DOUBLE_EQ(spam_level(0.0, std::log(1.0)), 0.0);
+  EXPECT_DOUBLE_EQ(spam_level(0.5, std::log(0.5)), 5.0);
+  EXPECT_DOUBLE_EQ(spam_level(0.9, std::log(0.1)), 9.0);
+  EXPECT_NEAR(spam_level(0.99, std::log(0.01)), 10.0, 1e-12);
+  EXPECT_NEAR(spam_level(0.999, std::log(0.001)), 11.0, 1e-12);
+  EXPECT_NEAR(spam_level(1.0, std::log(1e-12)), 20.0, 1e-12);
+  // Without a precise complement it is taken from p.
+  EXPECT_NEAR(spam_level(0.999, std::nan("")), 11.0, 1e-9);
+  // Continuous at 0.9 and strictly increasing on both sides.
+  double below = spam_level(std::nextafter(0.9, 0.0), std::log1p(-std::nextafter(0.9, 0.0)));
+  double above = spam_level(std::nextafter(0.9, 1.0), std::log1p(-std::nextafter(0.9, 1.0)));
+  EXPECT_NEAR(below, 9.0, 1e-14);
+  EXPECT_NEAR(above, 9.0, 1e-14);
+  double previous = -1;
+  for (int i = 0; i <= 1000; ++i) {
+    double p = i / 1000.0;
+    double level = spam_level(p, std::log1p(-p));
+    EXPECT_GT(level, previous) << p;
+    previous = level;
+  }
+  // Past p = 1 in doubles: ordered by 1 - p alone, finite to the smallest
+  // double and beyond (logs of tails that underflow), capped.
+  previous = spam_level(1.0, std::log(1e-16));
+  for (double log_c = std::log(1e-17); log_c > -20000; log_c *= 1.5) {
+    double level = spam_level(1.0, log_c);
+    EXPECT_GT(level, previous) << log_c;
+    EXPECT_TRUE(std::isfinite(level));
+    previous = level;
+  }
+  double tiniest = std::numeric_limits<double>::denorm_min();
+  EXPECT_NEAR(spam_level(1.0, std::log(tiniest)), 8 - std::log10(tiniest), 1e-9);  // 331.3
+  EXPECT_EQ(spam_level(1.0, -HUGE_VAL), spam_level_max);
+  EXPECT_EQ(spam_level(std::nan(""), 0), 5.0);
+}
+
+TEST(classifier, spam_level_of_a_logit) {
+  EXPECT_DOUBLE_EQ(spam_level_of_logit(0), 5.0);
+  EXPECT_NEAR(spam_level_of_logit(std::log(9.0)), 9.0, 1e-12);        // p = 0.9
+  EXPECT_NEAR(spam_level_of_logit(std::log(999.0)), 11.0, 1e-12);     // p = 0.999
+  EXPECT_NEAR(spam_level_of_logit(100), 8 + (100 + std::log1p(std::exp(-100.0))) / std::log(10.0), 1e-12);
+  EXPECT_NEAR(spam_level_of_logit(-10), 10 / (1 + std::exp(10.0)), 1e-15);
+  EXPECT_LT(spam_level_of_logit(40), spam_level_of_logit(41));  // both p = 1.0 in doubles
+  EXPECT_EQ(spam_level_of_logit(std::nan("")), 5.0);
+  EXPECT_EQ(spam_level_of_logit(HUGE_VAL), spam_level_max);
+}
+
 TEST(classifier, fisher_combining_known_values) {
   // One clue: S' = 1 - (1 - f) = f, H' = 1 - f, so the result is f.
   std::vector<double> one = {0.9};
@@ -70,7 +182,8 @@ TEST(classifier, classify_small_store) {
   std::vector<std::uint64_t> a = {A};
   auto r = classify(a, s, nullptr, o, scratch);
   EXPECT_NEAR(r.probability, 2.225 / 2.45, 1e-12);
-  EXPECT_NEAR(r.level, 10 * 2.225 / 2.45, 1e-9);
+  // Above 0.9 the level is 8 - log10(1 - p): 1 - p = 0.225 / 2.45.
+  EXPECT_NEAR(r.level, 8 - std::log10(0.225 / 2.45), 1e-9);
   EXPECT_EQ(r.clues, 1u);
   // D (2 of 2 ham) and an unknown token: f = 0.225 / 2.45.
   std::vector<std::uint64_t> dx = {D, X};
@@ -126,6 +239,39 @@ TEST(classifier, clues_are_capped_strongest_first) {
   EXPECT_EQ(r.clues, 20u);
   // The 200 spam tokens (n = 5) are stronger than the ham ones (n = 1).
   EXPECT_GT(r.probability, 0.99);
+}
+
+TEST(classifier, saturated_probabilities_keep_their_order_in_the_level) {
+  token_store s;
+  std::vector<std::uint64_t> spam_tokens, ham_tokens;
+  for (std::uint64_t i = 1; i <= 300; ++i) spam_tokens.push_back(i);
+  for (std::uint64_t i = 1001; i <= 1300; ++i) ham_tokens.push_back(i);
+  for (int k = 0; k < 20; ++k) {
+    s.train(spam_tokens, true);
+    s.train(ham_tokens, false);
+  }
+  std::vector<double> scratch;
+  classifier_options o;
+  double previous_level = 0;
+  for (std::size_t n : {40u, 80u, 160u, 300u}) {
+    std::vector<std::uint64_t> message(spam_tokens.begin(), spam_tokens.begin() + static_cast<std::ptrdiff_t>(n));
+    auto r = classify(message, s, nullptr, o, scratch);
+    EXPECT_EQ(r.probability, 1.0) << n;  // saturated: 1 - p below half an ulp of 1
+    EXPECT_GT(r.level, 16.0) << n;
+    EXPECT_GT(r.level, previous_level) << n;  // more spam evidence, a higher level
+    EXPECT_TRUE(std::isfinite(r.level));
+    previous_level = r.level;
+  }
+  // The ham side mirrors it in the probability: tiny, ordered, not 0.
+  double previous_p = 1;
+  for (std::size_t n : {2u, 3u, 4u}) {
+    std::vector<std::uint64_t> message(ham_tokens.begin(), ham_tokens.begin() + static_cast<std::ptrdiff_t>(n));
+    auto r = classify(message, s, nullptr, o, scratch);
+    EXPECT_GT(r.probability, 0.0) << n;
+    EXPECT_LT(r.probability, previous_p) << n;
+    EXPECT_DOUBLE_EQ(r.level, 10 * r.probability);
+    previous_p = r.probability;
+  }
 }
 
 TEST(token_store, untraining_clamps_at_zero) {
