@@ -82,7 +82,8 @@ std::string spam_headers(const filter::spam_score& score, const spam_thresholds&
   std::string_view c(clues, static_cast<std::size_t>(std::to_chars(clues, clues + sizeof clues, score.clues).ptr - clues));
   // One star a level, at most 50 (as SpamAssassin): the level of strong
   // spam runs into the hundreds.
-  std::size_t stars = static_cast<std::size_t>(std::clamp(std::floor(score.level), 0.0, double(x_spam_level_stars_max)));
+  double star_count = std::clamp(std::floor(score.level), 0.0, static_cast<double>(x_spam_level_stars_max));
+  std::size_t stars = static_cast<std::size_t>(star_count);
   std::string h;
   h.reserve(96 + p.size() + l.size() + g.size() + c.size() + stars);
   h += "X-Spam-Status: ";

@@ -188,7 +188,9 @@ double chi2_survival(double chi2, std::size_t degrees_of_freedom) {
   return chi2_both_tails(chi2, degrees_of_freedom).upper.value;
 }
 
-double fisher_combine(std::span<const double> probabilities) { return fisher_combine_precise(probabilities).probability; }
+double fisher_combine(std::span<const double> probabilities) {
+  return fisher_combine_precise(probabilities).probability;
+}
 
 spam_score classify(std::span<const std::uint64_t> unique_hashes, const token_store& global,
                     const token_store* account, const classifier_options& options, std::vector<double>& scratch) {
