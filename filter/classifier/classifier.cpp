@@ -98,6 +98,7 @@ chi2_tails chi2_both_tails(double chi2, std::size_t degrees_of_freedom) {
   const std::size_t k = std::max<std::size_t>(degrees_of_freedom / 2, 1);
   const double m = chi2 / 2.0;
   if (!(m > 0)) return {{1.0, 0.0}, {0.0, -HUGE_VAL}};
+  if (std::isinf(m)) return {{0.0, -HUGE_VAL}, {1.0, 0.0}};
   const bool upper_is_small = m >= static_cast<double>(k);  // the mode is in the lower tail
   // The first term: j = k - 1 (summing down) or k (summing up).
   const std::size_t j = upper_is_small ? k - 1 : k;

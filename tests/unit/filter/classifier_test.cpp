@@ -83,6 +83,28 @@ TEST(classifier, chi2_tails_known_answers) {
   }
 }
 
+TEST(classifier, chi2_tails_at_the_edges) {
+  chi2_tails zero = chi2_both_tails(0.0, 10);
+  EXPECT_EQ(zero.upper.value, 1.0);
+  EXPECT_EQ(zero.lower.value, 0.0);
+  chi2_tails infinite = chi2_both_tails(HUGE_VAL, 10);
+  EXPECT_EQ(infinite.upper.value, 0.0);
+  EXPECT_EQ(infinite.lower.value, 1.0);
+  EXPECT_EQ(infinite.lower.log, 0.0);
+  chi2_tails nan = chi2_both_tails(std::nan(""), 10);
+  EXPECT_EQ(nan.upper.value, 1.0);
+  // Both tails add up to 1 and their logs are finite across the range.
+  for (std::size_t v : {2u, 20u, 200u, 2000u, 20000u}) {
+    for (double chi2 = 1e-3; chi2 < 1e6; chi2 *= 1.7) {
+      chi2_tails t = chi2_both_tails(chi2, v);
+      ASSERT_NEAR(t.upper.value + t.lower.value, 1.0, 1e-14) << chi2 << " " << v;
+      ASSERT_TRUE(std::isfinite(t.upper.log) && std::isfinite(t.lower.log)) << chi2 << " " << v;
+      ASSERT_LE(t.upper.log, 0.0);
+      ASSERT_LE(t.lower.log, 0.0);
+    }
+  }
+}
+
 TEST(classifier, fisher_combining_keeps_both_sides_precise) {
   // chi2_known_answers.py again (Fisher's I and 1 - I from the Decimal tails).
   // 200 clues of 0.999: I rounds to 1, 1 - I = 1.27e-348 (below the
