@@ -6,7 +6,7 @@ shows where each landed and with which headers:
 
   demo@ (global thresholds: tag 0.9, junk 0.99, prefix "[SPAM] "):
       ham   -> INBOX, X-Spam-Status: No
-      spam  -> Junk, X-Spam-Status: Yes, X-Spam-Level: **********,
+      spam  -> Junk, X-Spam-Status: Yes (level past 50), X-Spam-Level: 50 stars,
                a "[SPAM] " Subject first
   ben@  (per_account reject=0.99): spam -> 550 5.7.1 with a reference id
       that the daemon's log line spam_scored carries; ham -> INBOX
@@ -18,6 +18,7 @@ The stores live in the message store and are read at start: after a
 restart (and after kill -9) the verdicts are the same."""
 import os
 import random
+import re
 import shutil
 import smtplib
 import ssl
@@ -160,7 +161,14 @@ address = "127.0.0.1:{cls.ports['submissions']}"
         self.assertEqual(len(spam), 1, junk)
         self.assertEqual(self.find(inbox, "spam-t1"), [])
         self.assertIn("X-Spam-Status: Yes, probability=", spam[0])
-        self.assertIn("X-Spam-Level: *********", spam[0])
+        # A strong spam: probability 1.000000, level past 50 (8 - log10(1 - p),
+        # filter/classifier/spam_level.h), and X-Spam-Level's stars stop at 50.
+        status = re.search(r"X-Spam-Status: Yes, probability=([0-9.]+), level=(\d+\.\d\d),", spam[0])
+        self.assertIsNotNone(status, spam[0][:800])
+        self.assertEqual(status.group(1), "1.000000")
+        self.assertGreater(float(status.group(2)), 50.0, status.group(0))
+        stars = re.search(r"X-Spam-Level: (\**)\n", spam[0]).group(1)
+        self.assertEqual(len(stars), 50)
         headers = spam[0].split("\n\n", 1)[0]
         subjects = [l for l in headers.split("\n") if l.startswith("Subject: ")]
         self.assertTrue(subjects[0].startswith("Subject: [SPAM] spam-t1"), subjects)

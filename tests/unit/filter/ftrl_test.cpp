@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "filter/classifier/ftrl.h"
+#include "filter/classifier/spam_level.h"
 
 using namespace filter;
 
@@ -71,6 +72,9 @@ TEST(ftrl, one_step_z_n_w_and_the_prediction) {
   EXPECT_EQ(m.n(3), 0.0f);
   EXPECT_EQ(m.weight(3), 0.0);
   EXPECT_NEAR(m.predict(spam), 0.6224593312, 1e-7);
+  // The log-odds behind it: 1/6 (bias) + 1/6 + 1/6; the level is 10 p below 0.9.
+  EXPECT_NEAR(m.predict_logit(spam), 0.5, 1e-7);
+  EXPECT_NEAR(spam_level_of_logit(m.predict_logit(spam)), 6.224593312, 1e-6);
   EXPECT_EQ(m.spam_messages(), 1u);
   EXPECT_EQ(m.ham_messages(), 0u);
 }
@@ -142,6 +146,21 @@ TEST(ftrl, training_separates_a_small_synthetic_set) {
   }
   EXPECT_GT(lowest_spam, 0.75);  // every held-out message on its side, with a margin
   EXPECT_LT(highest_ham, 0.25);
+  // predict() is the sigmoid of predict_logit(); a message of the spam
+  // tokens only, each twice (two hashes of one slot: the logit counts the
+  // slot's weight per hash), saturates the probability (logit past 35)
+  // but not the level; four times each, a higher level.
+  for (const auto& msg : test) EXPECT_DOUBLE_EQ(m.predict(msg), sigmoid(m.predict_logit(msg)));
+  std::vector<std::uint64_t> strong, stronger;
+  for (std::uint64_t t = 50; t < 100; ++t) {
+    for (std::uint64_t copy = 0; copy < 2; ++copy) strong.push_back((t << 48) | copy);
+    for (std::uint64_t copy = 0; copy < 4; ++copy) stronger.push_back((t << 48) | copy);
+  }
+  double logit = m.predict_logit(strong), logit_more = m.predict_logit(stronger);
+  ASSERT_GT(logit, 35.0);
+  EXPECT_EQ(m.predict(strong), m.predict(stronger));  // both clamped at sigmoid(35)
+  EXPECT_GT(spam_level_of_logit(logit_more), spam_level_of_logit(logit));
+  EXPECT_NEAR(spam_level_of_logit(logit), 8 + logit / std::log(10.0), 1e-9);
   // The tokens only one class has pull their way; noise stays near zero.
   EXPECT_GT(m.weight(m.slot_of(std::uint64_t{90} << 48)), 0.1);
   EXPECT_LT(m.weight(m.slot_of(std::uint64_t{5} << 48)), -0.1);
