@@ -2,6 +2,9 @@
 // comments, the token store's training and its serialized form.
 #include <gtest/gtest.h>
 
+#include <xxhash.h>
+
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -340,6 +343,67 @@ TEST(token_store, serialization_round_trip_and_corruption) {
   empty.serialize(e);
   ASSERT_TRUE(token_store::parse(e).has_value());
   EXPECT_EQ(token_store::parse(e)->token_count(), 0u);
+}
+
+namespace {
+// A token store file written by hand (token_store.h's format), records in
+// the order given: parse() must take any order, not only serialize()'s.
+std::string store_file(const std::vector<std::pair<std::uint64_t, token_counts>>& records) {
+  std::string out = "RMTOKENS";
+  auto put = [&out](auto v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(std::uint32_t{1});
+  put(std::uint32_t{48});
+  put(std::uint64_t{7});
+  put(std::uint64_t{9});
+  put(std::uint64_t{records.size()});
+  put(std::uint32_t{0});
+  put(std::uint32_t{0});
+  for (const auto& [key, counts] : records) {
+    put(key);
+    put(counts.spam);
+    put(counts.ham);
+  }
+  put(std::uint64_t{XXH3_64bits(out.data(), out.size())});
+  return out;
+}
+}  // namespace
+
+// parse() places serialize()'s sorted records without probing and hands the
+// rest of a file to the general insertion when that stops holding: a run of
+// keys reaching the table's end (it wraps to the front), keys out of order,
+// the same key twice (the last record's counts win). Every key must be
+// found with its counts either way.
+TEST(token_store, parse_finds_every_record_in_any_order) {
+  std::vector<std::pair<std::uint64_t, token_counts>> records;
+  for (std::uint64_t i = 0; i < 3000; ++i) records.push_back({(i + 1) * 0x9e3779b97f4a7c15ull, {std::uint32_t(i), 1}});
+  // 40 keys in the last of the 8192 slots' home ranges: their run wraps.
+  for (std::uint64_t i = 0; i < 40; ++i) records.push_back({~std::uint64_t{0} - i, {1, std::uint32_t(i)}});
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto check = [](const std::string& file, const std::vector<std::pair<std::uint64_t, token_counts>>& expected,
+                  std::size_t distinct) {
+    auto store = token_store::parse(file);
+    ASSERT_TRUE(store.has_value());
+    EXPECT_EQ(store->token_count(), distinct);
+    EXPECT_EQ(store->spam_messages(), 7u);
+    EXPECT_EQ(store->ham_messages(), 9u);
+    for (const auto& [key, counts] : expected) {
+      EXPECT_EQ(store->get(key).spam, counts.spam) << key;
+      EXPECT_EQ(store->get(key).ham, counts.ham) << key;
+    }
+    EXPECT_EQ(store->get(12345).spam + store->get(12345).ham, 0u);
+  };
+  check(store_file(records), records, records.size());  // sorted, with the wrapping run at the end
+
+  auto shuffled = records;
+  std::reverse(shuffled.begin() + 1000, shuffled.end());  // sorted up to 1000, then descending
+  check(store_file(shuffled), records, records.size());
+
+  auto twice = records;
+  twice.insert(twice.begin() + 500, {records[700].first, {0, 0}});  // an early duplicate, overwritten by the sorted one
+  twice.push_back({records[10].first, {42, 43}});                 // a late duplicate: wins
+  auto expected = records;
+  expected[10].second = {42, 43};
+  check(store_file(twice), expected, records.size());
 }
 
 TEST(features, a_message_trains_and_scores) {
