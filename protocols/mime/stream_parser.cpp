@@ -57,7 +57,10 @@ void stream_parser::reset() {
   _line_done.clear();
   _line_start = 0;
   _line_size = 0;
-  _field.clear();
+  _field = {};
+  _field_copy.clear();
+  _field_colon = 0;
+  _field_in_chunk = false;
   _field_start = 0;
   _field_end = 0;
   _field_open = false;
@@ -180,6 +183,7 @@ void stream_parser::feed(std::string_view chunk) {
     }
   }
   flush_emit();
+  keep_field();
   _last_byte = chunk.back();
   _offset += chunk.size();
   _chunk = {};
@@ -222,7 +226,7 @@ std::size_t stream_parser::feed_header(std::string_view chunk, std::size_t i) {
     // valid for the call), no copy.
     char before = lf > 0 ? chunk[lf - 1] : _last_byte;
     std::size_t eol_size = (n >= 2 && before == '\r') ? 2 : 1;
-    process_header_line(chunk.substr(i, std::min(n, keep)), _line_start, n, eol_size);
+    process_header_line(chunk.substr(i, std::min(n, keep)), _line_start, n, eol_size, true);
     return end;
   }
   if (_line.size() < keep) _line.append(chunk.data() + i, std::min(n, keep - _line.size()));
@@ -236,8 +240,15 @@ std::size_t stream_parser::feed_header(std::string_view chunk, std::size_t i) {
   _line.clear();
   std::size_t start = _line_start, size = _line_size;
   _line_size = 0;
-  process_header_line(_line_done, start, size, eol_size);
+  process_header_line(_line_done, start, size, eol_size, false);
   return end;
+}
+
+void stream_parser::keep_field() {
+  if (!_field_open || !_field_in_chunk) return;
+  _field_copy.assign(_field);
+  _field = _field_copy;
+  _field_in_chunk = false;
 }
 
 void stream_parser::flush_field() {
@@ -245,8 +256,8 @@ void stream_parser::flush_field() {
   _field_open = false;
   open_part& top = _stack.back();
   std::string_view field = _field;
-  std::size_t colon = field.find(':');
-  RM_ASSERT(colon != std::string_view::npos);
+  std::size_t colon = _field_colon;
+  RM_ASSERT(colon < field.size() && field[colon] == ':');
   stream_header_field f;
   f.name = trim_blanks(field.substr(0, colon));
   f.value = field.substr(colon + 1);
@@ -273,7 +284,7 @@ void stream_parser::flush_field() {
 }
 
 void stream_parser::process_header_line(std::string_view line, std::size_t line_start, std::size_t line_size,
-                                        std::size_t eol_size) {
+                                        std::size_t eol_size, bool in_chunk) {
   open_part& top = _stack.back();
   const std::size_t line_end = line_start + line_size;
   const bool terminated = !line.empty() && line.back() == '\n' && line.size() == line_size;
@@ -319,7 +330,17 @@ void stream_parser::process_header_line(std::string_view line, std::size_t line_
     }
     if (_field.size() < field_cap) {
       std::size_t room = field_cap - _field.size();
-      _field.append(line.substr(0, std::min(room, line.size())));
+      std::string_view more = line.substr(0, std::min(room, line.size()));
+      if (_field_in_chunk && in_chunk) {
+        // Below the cap the view holds every byte of the field so far, so
+        // this line (in the same chunk) follows it directly.
+        RM_ASSERT(_field.data() + _field.size() == more.data());
+        _field = std::string_view(_field.data(), _field.size() + more.size());
+      } else {
+        keep_field();
+        _field_copy.append(more);
+        _field = _field_copy;
+      }
       if (line.size() > room || line.size() < line_size) _field_truncated = true;
     } else {
       _field_truncated = true;
@@ -342,7 +363,14 @@ void stream_parser::process_header_line(std::string_view line, std::size_t line_
   ++top.header_count;
   _field_open = true;
   _field_truncated = line.size() < line_size || line.size() > field_cap;
-  _field.assign(line.substr(0, std::min(line.size(), field_cap)));
+  _field_colon = colon;
+  _field_in_chunk = in_chunk;
+  if (in_chunk) {
+    _field = line.substr(0, std::min(line.size(), field_cap));
+  } else {
+    _field_copy.assign(line.substr(0, std::min(line.size(), field_cap)));
+    _field = _field_copy;
+  }
   _field_start = line_start;
   _field_end = line_end;
 }
@@ -650,7 +678,7 @@ void stream_parser::finish() {
         line.swap(_line);
         std::size_t start = _line_start, size = _line_size;
         _line_size = 0;
-        process_header_line(line, start, size, 0);
+        process_header_line(line, start, size, 0, false);
       }
       break;
     case mode::line_start:

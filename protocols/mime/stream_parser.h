@@ -124,8 +124,12 @@ class stream_parser {
   std::size_t feed_skip_line(std::string_view chunk, std::size_t i);
   std::size_t feed_body_all(std::string_view chunk, std::size_t i);
 
-  void process_header_line(std::string_view line, std::size_t line_start, std::size_t line_size, std::size_t eol_size);
+  // `in_chunk`: `line` is a view of the chunk being fed (not a copy).
+  void process_header_line(std::string_view line, std::size_t line_start, std::size_t line_size, std::size_t eol_size,
+                           bool in_chunk);
   void flush_field();
+  // Copies a field that is still a view of the chunk: the chunk is about to end.
+  void keep_field();
   void end_header(std::size_t body_start, bool closing);
   void open_part_at(std::size_t header_start, std::uint32_t parent_index);
   // Index into _stack of the multipart whose boundary `line` starts with, or -1.
@@ -160,7 +164,13 @@ class stream_parser {
   std::string _line_done;         // the line being processed (swapped with _line)
   std::size_t _line_start = 0;
   std::size_t _line_size = 0;     // true size, may exceed _line.size()
-  std::string _field;             // name ':' value, capped
+  // The current field, name ':' value, capped: a view of the chunk while
+  // all its lines are there (most fields: no copy), else copied into
+  // _field_copy (a field that spans chunks, or a line that did).
+  std::string_view _field;
+  std::string _field_copy;
+  std::size_t _field_colon = 0;   // in _field
+  bool _field_in_chunk = false;
   std::size_t _field_start = 0;
   std::size_t _field_end = 0;
   bool _field_open = false;

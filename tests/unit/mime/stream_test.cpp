@@ -94,6 +94,49 @@ TEST(mime_stream, byte_at_a_time_equals_one_chunk_on_tricky_input) {
   EXPECT_EQ(check::check_message(tricky, 10), "");
 }
 
+TEST(mime_stream, header_fields_are_the_same_wherever_a_chunk_ends) {
+  // A field is a view of the chunk while all its lines are in it, and is
+  // copied when the chunk ends first: folded fields, one cut at the cap
+  // (mid-line and on a later fold), a field after a line without a colon,
+  // every message split in two at every byte, each chunk a fresh copy.
+  const std::string m =
+      "From: a@b\r\nSubject: one\r\n two\r\n\tthree\r\nbroken line\r\n"
+      "X-Long: 0123456789012345678901234567890123456789\r\n more 0123456789\r\n again\r\n"
+      "X-Cap:  0123456789012345678901234567890123\r\n over the cap\r\n"
+      "Content-Type: text/plain;\r\n charset=utf-8\r\nTo: c@d\r\n\r\nbody\r\n";
+  stream_options options;
+  options.lim.header_field_size_max = 48;
+  auto fields = [&](std::size_t cut) {
+    decoded_collector c;
+    std::vector<std::string> seen;
+    struct with_flags final : stream_handler {
+      decoded_collector& inner;
+      std::vector<std::string>& out;
+      with_flags(decoded_collector& i, std::vector<std::string>& o) : inner(i), out(o) {}
+      void on_part_header_begin(const part_info& p) override { inner.on_part_header_begin(p); }
+      void on_header_field(const part_info& p, const stream_header_field& f) override {
+        out.push_back(std::string(f.name) + "=" + std::string(f.value) + (f.truncated ? " (truncated)" : "") + " @" +
+                      std::to_string(f.offset) + "-" + std::to_string(f.end_offset));
+      }
+      void on_part_body_begin(const part_info& p) override { inner.on_part_body_begin(p); }
+    } h(c, seen);
+    stream_parser p(h, options);
+    std::string first = m.substr(0, cut), second = m.substr(cut);
+    p.feed(first);
+    first.assign(first.size(), '#');  // a view kept into the old chunk would now read '#'
+    p.feed(second);
+    p.finish();
+    return std::make_pair(seen, p.defects());
+  };
+  auto whole = fields(m.size());
+  ASSERT_EQ(whole.first.size(), 6u);
+  EXPECT_EQ(whole.first[1], "Subject= one\r\n two\r\n\tthree @11-39");
+  EXPECT_EQ(whole.first[3], "X-Cap=  0123456789012345678901234567890123\r\n ove (truncated) @128-187");
+  EXPECT_NE(whole.second & defect_header_line_without_colon, 0u);
+  EXPECT_NE(whole.second & defect_header_field_truncated, 0u);
+  for (std::size_t cut = 1; cut < m.size(); ++cut) ASSERT_EQ(fields(cut), whole) << cut;
+}
+
 TEST(mime_stream, buffering_is_bounded) {
   // A 4 MB body line with active boundaries and a 4 MB header field: the
   // parser must not hold either (the carry is at most a boundary's worth).
