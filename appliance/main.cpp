@@ -406,7 +406,11 @@ int main(int argc, char** argv) {
   spam_train_cmd->add_option("--ftrl-l2", train.ftrl.l2, "FTRL: L2 regularization (new model)")->capture_default_str();
   spam_train_cmd->add_option("--epochs", train.epochs, "FTRL: passes over the training set, 1..100")->capture_default_str();
   auto* spam_score_cmd = spam_cmd->add_subcommand("score", "Score message files: PATH<TAB>PROBABILITY<TAB>LEVEL per file");
-  spam_score_cmd->add_option("--token-store", score.token_store, "Token store file")->required();
+  spam_score_cmd
+      ->add_option("--token-store", score.token_stores,
+                   "Token store file; given twice (a Bayesian store and an FTRL model), the two models' log-odds averaged")
+      ->required()
+      ->allow_extra_args(false);
   spam_score_cmd->add_option("files", score.files, "Message files")->required();
   spam_score_cmd->add_option("--threads", score.threads, "Threads (default: one per core)");
   auto* spam_explain_cmd = spam_cmd->add_subcommand(

@@ -14,6 +14,7 @@
 #include "appliance/spam/message_files.h"
 #include "appliance/spam/scan_files.h"
 #include "appliance/spam/token_store_file.h"
+#include "filter/classifier/classifier.h"
 #include "filter/classifier/features.h"
 #include "filter/classifier/ftrl.h"
 #include "filter/classifier/spam_level.h"
@@ -138,7 +139,7 @@ int spam_train_ftrl(const spam_train_request& request) {
 }
 
 int spam_score_ftrl(const spam_score_request& request) {
-  auto loaded = load_model(request.token_store);
+  auto loaded = load_model(request.token_stores.at(0));
   if (!loaded) {
     std::fprintf(stderr, "ringmail: spam score: %s\n", loaded.error().c_str());
     return 1;
@@ -148,7 +149,40 @@ int spam_score_ftrl(const spam_score_request& request) {
                      [&](std::span<const std::uint64_t> unique, std::vector<double>&) {
                        double logit = model.predict_logit(unique);
                        return filter::spam_score{filter::sigmoid(logit), filter::spam_level_of_logit(logit),
-                                                 unique.size()};
+                                                 unique.size(), logit};
+                     });
+}
+
+int spam_score_averaged(const spam_score_request& request) {
+  auto fail = [](const std::string& why) {
+    std::fprintf(stderr, "ringmail: spam score: %s\n", why.c_str());
+    return 1;
+  };
+  const std::string& first = request.token_stores.at(0);
+  const std::string& second = request.token_stores.at(1);
+  bool first_is_ftrl = is_ftrl_model_file(first);
+  if (first_is_ftrl == is_ftrl_model_file(second))
+    return fail("two --token-store files must be one Bayesian token store and one FTRL model, not two " +
+                std::string(first_is_ftrl ? "FTRL models" : "Bayesian stores"));
+  const std::string& model_path = first_is_ftrl ? first : second;
+  const std::string& store_path = first_is_ftrl ? second : first;
+  auto model_loaded = load_model(model_path);
+  if (!model_loaded) return fail(model_loaded.error());
+  auto store_loaded = load_token_store_file(store_path, true);
+  if (!store_loaded) return fail(store_loaded.error());
+  const filter::ftrl_model model = std::move(*model_loaded);
+  const filter::token_store store = std::move(*store_loaded);
+  // One tokenization feeds both, so both must have learnt the same features.
+  if (model.feature_flags() != store.feature_flags())
+    return fail(store_path + " and " + model_path +
+                " were trained with different features (--bigrams, --case-tokens): train both the same way");
+  const filter::classifier_options classifier;
+  return score_files(request.files, request.threads, options_for(model),
+                     [&](std::span<const std::uint64_t> unique, std::vector<double>& scratch) {
+                       filter::spam_score bayes = filter::classify(unique, store, nullptr, classifier, scratch);
+                       double mean = (bayes.log_odds + model.predict_logit(unique)) / 2.0;
+                       return filter::spam_score{filter::sigmoid(mean), filter::spam_level_of_logit(mean), bayes.clues,
+                                                 mean};
                      });
 }
 

@@ -31,5 +31,11 @@ bool is_ftrl_model_file(const std::string& path);
 // Same exit codes and output lines as spam_train / spam_score.
 int spam_train_ftrl(const spam_train_request& request);
 int spam_score_ftrl(const spam_score_request& request);
+// Two models, one Bayesian token store and one FTRL model (either order),
+// built with the same features: each message is tokenized once and scored
+// by both, and the score is the mean of their log-odds (the Bayesian one
+// from its chi-square tails, so neither side saturates): p = sigmoid(mean),
+// level = spam_level_of_logit(mean).
+int spam_score_averaged(const spam_score_request& request);
 
 }  // namespace appliance

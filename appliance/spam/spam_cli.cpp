@@ -214,8 +214,13 @@ int spam_stats(const spam_stats_request& request, const config& cfg) {
 }
 
 int spam_score(const spam_score_request& request) {
-  if (is_ftrl_model_file(request.token_store)) return spam_score_ftrl(request);
-  auto loaded = load_token_store_file(request.token_store, true);
+  if (request.token_stores.size() == 2) return spam_score_averaged(request);
+  if (request.token_stores.size() != 1) {
+    std::fprintf(stderr, "ringmail: spam score: --token-store takes one file, or two (a Bayesian store and an FTRL model)\n");
+    return 1;
+  }
+  if (is_ftrl_model_file(request.token_stores[0])) return spam_score_ftrl(request);
+  auto loaded = load_token_store_file(request.token_stores[0], true);
   if (!loaded) {
     std::fprintf(stderr, "ringmail: spam score: %s\n", loaded.error().c_str());
     return 1;

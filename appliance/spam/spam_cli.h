@@ -38,7 +38,10 @@ struct spam_train_request {
 };
 
 struct spam_score_request {
-  std::string token_store;
+  // One store or model; or two, a Bayesian store and an FTRL model built
+  // with the same features, whose log-odds are averaged (filter/README.md,
+  // "Two models averaged").
+  std::vector<std::string> token_stores;
   std::vector<std::string> files;
   unsigned threads = 0;
 };

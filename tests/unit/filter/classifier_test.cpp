@@ -13,6 +13,7 @@
 #include "filter/classifier/classifier.h"
 #include "filter/classifier/explain.h"
 #include "filter/classifier/features.h"
+#include "filter/classifier/spam_level.h"
 #include "filter/classifier/token_store.h"
 #include "filter/classifier/training_state.h"
 
@@ -297,6 +298,45 @@ TEST(classifier, saturated_probabilities_keep_their_order_in_the_level) {
     EXPECT_DOUBLE_EQ(r.level, 10 * r.probability);
     previous_p = r.probability;
   }
+}
+
+// The log-odds the CLI's two-model average uses: the same number as the
+// probability and the level, on both sides, including where p saturates.
+TEST(classifier, log_odds_agree_with_probability_and_level) {
+  token_store s;
+  std::vector<std::uint64_t> spam_tokens, ham_tokens;
+  for (std::uint64_t i = 1; i <= 300; ++i) spam_tokens.push_back(i);
+  for (std::uint64_t i = 1001; i <= 1300; ++i) ham_tokens.push_back(i);
+  for (int k = 0; k < 20; ++k) {
+    s.train(spam_tokens, true);
+    s.train(ham_tokens, false);
+  }
+  std::vector<double> scratch;
+  classifier_options o;
+  double previous = -std::numeric_limits<double>::infinity();
+  // From all ham to all spam evidence: the log-odds never fall (with strong
+  // evidence both ways Fisher's I sits at 0.5, log-odds 0, for a while).
+  for (std::size_t spammy = 0; spammy <= 300; spammy += 20) {
+    std::vector<std::uint64_t> message(spam_tokens.begin(), spam_tokens.begin() + static_cast<std::ptrdiff_t>(spammy));
+    message.insert(message.end(), ham_tokens.begin(), ham_tokens.begin() + static_cast<std::ptrdiff_t>(300 - spammy));
+    auto r = classify(message, s, nullptr, o, scratch);
+    ASSERT_TRUE(std::isfinite(r.log_odds)) << spammy;
+    EXPECT_GE(r.log_odds, previous) << spammy;
+    if (spammy == 0) {
+      EXPECT_LT(r.log_odds, -100.0);  // all ham: far past what p can show
+    }
+    previous = r.log_odds;
+    EXPECT_NEAR(r.level, spam_level_of_logit(r.log_odds), 1e-9 * std::max(1.0, r.level)) << spammy;
+    if (std::fabs(r.log_odds) < 30) {
+      EXPECT_NEAR(r.probability, 1.0 / (1.0 + std::exp(-r.log_odds)), 1e-12) << spammy;
+    }
+  }
+  EXPECT_GT(previous, 100.0);  // all spam: far past what p can show
+  // A hand-made case with a known answer: one clue of f = 0.8 gives
+  // I = (1 + S - H) / 2 with v = 2, so p = 0.8 exactly: log-odds ln 4.
+  std::vector<double> one = {0.8};
+  fisher_score f = fisher_combine_precise(one);
+  EXPECT_NEAR(f.log_probability - f.log_complement, std::log(4.0), 1e-12);
 }
 
 TEST(token_store, untraining_clamps_at_zero) {
