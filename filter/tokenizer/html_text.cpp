@@ -1,5 +1,7 @@
 #include "filter/tokenizer/html_text.h"
 
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -9,31 +11,58 @@ namespace filter {
 
 namespace {
 
-constexpr std::size_t tag_size_max = 16;
-constexpr std::size_t attr_size_max = 16;
-constexpr std::size_t value_size_max = 512;
-constexpr std::size_t entity_size_max = 12;
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'; }
-bool is_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-         c == ':';
+
+// Name bytes of tags and attributes ([A-Za-z0-9_:-]) to their lowercase;
+// 0 for every other byte.
+constexpr std::array<char, 256> make_name_lower() {
+  std::array<char, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    if (c >= 'A' && c <= 'Z') t[c] = static_cast<char>(c + 32);
+    else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == ':')
+      t[c] = static_cast<char>(c);
+  }
+  return t;
 }
+constexpr std::array<char, 256> name_lower = make_name_lower();
+char name_char(char c) { return name_lower[static_cast<unsigned char>(c)]; }
 
 bool is_structural(std::string_view tag) {
-  static constexpr std::array<std::string_view, 12> tags = {"a",      "img",   "form",  "input", "iframe", "script",
-                                                            "style",  "font",  "table", "map",   "area",   "center"};
-  for (auto t : tags)
-    if (t == tag) return true;
-  return false;
+  switch (tag.size()) {
+    case 1: return tag[0] == 'a';
+    case 3: return tag == "img" || tag == "map";
+    case 4: return tag == "form" || tag == "font" || tag == "area";
+    case 5: return tag == "input" || tag == "style" || tag == "table";
+    case 6: return tag == "iframe" || tag == "script" || tag == "center";
+    default: return false;
+  }
 }
 bool is_block(std::string_view tag) {
-  static constexpr std::array<std::string_view, 16> tags = {"br", "p",  "div", "td",  "tr",    "li",   "table", "h1",
-                                                            "h2", "h3", "hr",  "ul",  "ol",    "body", "title", "th"};
-  for (auto t : tags)
-    if (t == tag) return true;
-  return false;
+  switch (tag.size()) {
+    case 1: return tag[0] == 'p';
+    case 2:
+      return tag == "br" || tag == "td" || tag == "tr" || tag == "li" || tag == "h1" || tag == "h2" || tag == "h3" ||
+             tag == "hr" || tag == "ul" || tag == "ol" || tag == "th";
+    case 3: return tag == "div";
+    case 4: return tag == "body";
+    case 5: return tag == "table" || tag == "title";
+    default: return false;
+  }
+}
+
+// Offset of the first '<' or '&' in s[from, n), or n: 16 bytes at a time
+// (SSE2, the x86-64 baseline). Most of HTML is text between them.
+std::size_t find_markup(const char* s, std::size_t from, std::size_t n) {
+  const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&');
+  std::size_t i = from;
+  for (; i + 16 <= n; i += 16) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, amp)));
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+  for (; i < n; ++i)
+    if (s[i] == '<' || s[i] == '&') return i;
+  return n;
 }
 
 }  // namespace
@@ -41,45 +70,43 @@ bool is_block(std::string_view tag) {
 void html_text::reset() {
   _pending.clear();
   _state = state::text;
-  _tag.clear();
-  _attr.clear();
-  _value.clear();
-  _entity.clear();
+  _tag_size = 0;
+  _attr_size = 0;
+  _value_size = 0;
+  _entity_size = 0;
   _closing = false;
   _skip_text = false;
   _comment_dashes = 0;
 }
 
+// One state machine over the bytes; each state takes the run of bytes it
+// stays in with a tight loop (text runs with find_markup), so the switch
+// runs once per state change, not once per byte.
 void html_text::feed(std::string_view html) {
+  const char* s = html.data();
+  const std::size_t n = html.size();
   std::size_t run_start = 0;
   auto flush_run = [&](std::size_t end) {
     if (_state == state::text && !_skip_text && end > run_start) text(html.substr(run_start, end - run_start));
   };
-  for (std::size_t i = 0; i < html.size(); ++i) {
-    char c = html[i];
+  std::size_t i = 0;
+  while (i < n) {
+    char c = s[i];
     switch (_state) {
       case state::text:
-        if (c != '<' && c != '&') {
-          // Most of HTML is text: jump to the next markup byte.
-          const char* p = html.data() + i;
-          const char* end = html.data() + html.size();
-          const char* lt = static_cast<const char*>(std::memchr(p, '<', end - p));
-          const char* amp = static_cast<const char*>(std::memchr(p, '&', (lt ? lt : end) - p));
-          const char* stop = amp ? amp : (lt ? lt : end);
-          i = static_cast<std::size_t>(stop - html.data()) - 1;
-          continue;
-        }
-        if (c == '<') {
-          flush_run(i);
+        i = find_markup(s, i, n);
+        if (i == n) break;
+        flush_run(i);
+        if (s[i] == '<') {
           _state = state::tag_open;
-        } else if (c == '&') {
-          flush_run(i);
+        } else {
           _state = state::entity;
-          _entity.clear();
+          _entity_size = 0;
         }
+        ++i;
         break;
       case state::tag_open:
-        _tag.clear();
+        _tag_size = 0;
         _closing = false;
         if (c == '!') {
           _state = state::declaration;
@@ -87,50 +114,60 @@ void html_text::feed(std::string_view html) {
         } else if (c == '/') {
           _closing = true;
           _state = state::tag_name;
-        } else if (is_name_char(c)) {
-          _tag.push_back(lower(c));
+        } else if (char l = name_char(c); l != 0) {
+          _tag[_tag_size++] = l;
           _state = state::tag_name;
         } else {
-          // "a < b": not a tag; the '<' is a word break.
+          // "a < b": not a tag; the '<' is a word break, c is text.
           text_break();
           _state = state::text;
           run_start = i;
-          --i;
-          continue;
+          break;
         }
+        ++i;
         break;
       case state::tag_name:
-        if (is_name_char(c)) {
-          if (_tag.size() < tag_size_max) _tag.push_back(lower(c));
-        } else {
-          end_tag_name();
-          _state = c == '>' ? state::text : state::in_tag;
-          if (c == '>') run_start = i + 1;
-        }
-        break;
-      case state::in_tag:
-        if (c == '>') {
-          _state = state::text;
-          run_start = i + 1;
-        } else if (is_name_char(c)) {
-          _attr.assign(1, lower(c));
-          _state = state::attr_name;
-        }
-        break;
-      case state::attr_name:
-        if (is_name_char(c)) {
-          if (_attr.size() < attr_size_max) _attr.push_back(lower(c));
-        } else if (c == '=') {
-          _state = state::before_value;
-        } else if (c == '>') {
+        for (char l; i < n && (l = name_char(s[i])) != 0; ++i)
+          if (_tag_size < tag_size_max) _tag[_tag_size++] = l;
+        if (i == n) break;
+        end_tag_name();
+        if (s[i] == '>') {
           _state = state::text;
           run_start = i + 1;
         } else {
           _state = state::in_tag;
         }
+        ++i;
+        break;
+      case state::in_tag:
+        while (i < n && s[i] != '>' && name_char(s[i]) == 0) ++i;
+        if (i == n) break;
+        if (s[i] == '>') {
+          _state = state::text;
+          run_start = i + 1;
+        } else {
+          _attr[0] = name_char(s[i]);
+          _attr_size = 1;
+          _state = state::attr_name;
+        }
+        ++i;
+        break;
+      case state::attr_name:
+        for (char l; i < n && (l = name_char(s[i])) != 0; ++i)
+          if (_attr_size < attr_size_max) _attr[_attr_size++] = l;
+        if (i == n) break;
+        if (s[i] == '=') {
+          _state = state::before_value;
+        } else if (s[i] == '>') {
+          _state = state::text;
+          run_start = i + 1;
+        } else {
+          _state = state::in_tag;
+        }
+        ++i;
         break;
       case state::before_value:
-        _value.clear();
+        _value_size = 0;
         if (c == '"' || c == '\'') {
           _quote = c;
           _state = state::value_quoted;
@@ -138,32 +175,36 @@ void html_text::feed(std::string_view html) {
           _state = state::text;
           run_start = i + 1;
         } else if (!is_space(c)) {
-          _value.push_back(c);
+          _value[_value_size++] = c;
           _state = state::value_bare;
         }
+        ++i;
         break;
       case state::value_quoted: {
-        std::size_t close = html.find(_quote, i);
-        std::size_t stop = close == std::string_view::npos ? html.size() : close;
-        std::size_t room = value_size_max - std::min(value_size_max, _value.size());
-        _value.append(html.substr(i, std::min(stop - i, room)));
-        if (close == std::string_view::npos) {
-          i = html.size();
-          continue;
-        }
-        i = close;
+        const void* close = std::memchr(s + i, _quote, n - i);
+        std::size_t stop = close == nullptr ? n : static_cast<std::size_t>(static_cast<const char*>(close) - s);
+        std::size_t take = std::min(stop - i, value_size_max - _value_size);
+        std::memcpy(_value + _value_size, s + i, take);
+        _value_size += take;
+        i = stop;
+        if (close == nullptr) break;
         end_attribute_value();
         _state = state::in_tag;
+        ++i;
         break;
       }
       case state::value_bare:
-        if (is_space(c) || c == '>') {
-          end_attribute_value();
-          _state = c == '>' ? state::text : state::in_tag;
-          if (c == '>') run_start = i + 1;
-        } else if (_value.size() < value_size_max) {
-          _value.push_back(c);
+        for (; i < n && !is_space(s[i]) && s[i] != '>'; ++i)
+          if (_value_size < value_size_max) _value[_value_size++] = s[i];
+        if (i == n) break;
+        end_attribute_value();
+        if (s[i] == '>') {
+          _state = state::text;
+          run_start = i + 1;
+        } else {
+          _state = state::in_tag;
         }
+        ++i;
         break;
       case state::declaration:
         // "<!--" opens a comment; any other "<!...>" ends at '>'.
@@ -178,33 +219,36 @@ void html_text::feed(std::string_view html) {
         } else {
           _comment_dashes = 0;
         }
+        ++i;
         break;
       case state::comment:
-        if (c == '-') {
-          ++_comment_dashes;
-        } else if (c == '>' && _comment_dashes >= 2) {
-          _state = state::text;
-          run_start = i + 1;
-        } else {
-          _comment_dashes = 0;
+        for (; i < n; ++i) {
+          if (s[i] == '-') {
+            ++_comment_dashes;
+          } else if (s[i] == '>' && _comment_dashes >= 2) {
+            _state = state::text;
+            run_start = i + 1;
+            ++i;
+            break;
+          } else {
+            _comment_dashes = 0;
+          }
         }
         break;
       case state::entity:
-        if (c == ';' || is_space(c) || c == '<' || c == '&' || _entity.size() >= entity_size_max) {
+        if (c == ';' || is_space(c) || c == '<' || c == '&' || _entity_size >= entity_size_max) {
           end_entity(c == ';');
           _state = state::text;
           run_start = c == ';' ? i + 1 : i;
-          if (c != ';') {
-            --i;
-            continue;
-          }
+          if (c == ';') ++i;  // otherwise c is read again as text
         } else {
-          _entity.push_back(c);
+          _entity[_entity_size++] = c;
+          ++i;
         }
         break;
     }
   }
-  flush_run(html.size());
+  flush_run(n);
 }
 
 void html_text::finish() {
@@ -235,29 +279,31 @@ void html_text::flush_text() {
 }
 
 void html_text::end_tag_name() {
-  if (_tag.empty()) return;
-  if (_tag == "script" || _tag == "style") _skip_text = !_closing;
-  if (!_closing && is_structural(_tag)) {
+  if (_tag_size == 0) return;
+  std::string_view name = tag();
+  if (name == "script" || name == "style") _skip_text = !_closing;
+  if (!_closing && is_structural(name)) {
     flush_text();
-    _text.emit("html", _tag);
+    _text.emit("html", name);
   }
-  if (is_block(_tag)) text_break();
+  if (is_block(name)) text_break();
 }
 
 void html_text::end_attribute_value() {
-  if (_attr == "href" || _attr == "src" || _attr == "action" || _attr == "background") {
-    std::string_view v(_value);
+  std::string_view name = attr();
+  if (name == "href" || name == "src" || name == "action" || name == "background") {
+    std::string_view v(_value, _value_size);
     while (!v.empty() && is_space(v.front())) v.remove_prefix(1);
     if (v.find("://") != std::string_view::npos || v.starts_with("www.")) {
       flush_text();
       _text.url(v);
     }
   }
-  _attr.clear();
+  _attr_size = 0;
 }
 
 void html_text::end_entity(bool terminated) {
-  std::string_view e(_entity);
+  std::string_view e(_entity, _entity_size);
   char decoded = 0;
   if (e.starts_with("#")) {
     long code = 0;
@@ -278,7 +324,7 @@ void html_text::end_entity(bool terminated) {
     text_break();
   }
   (void)terminated;
-  _entity.clear();
+  _entity_size = 0;
 }
 
 }  // namespace filter

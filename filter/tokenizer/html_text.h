@@ -47,16 +47,25 @@ class html_text {
   void text_break();
   void flush_text();
 
+  // The small buffers are arrays with a size: they fill one byte at a time.
+  static constexpr std::size_t tag_size_max = 16;
+  static constexpr std::size_t attr_size_max = 16;
+  static constexpr std::size_t value_size_max = 512;
+  static constexpr std::size_t entity_size_max = 12;
+  std::string_view tag() const { return {_tag, _tag_size}; }
+  std::string_view attr() const { return {_attr, _attr_size}; }
+
   text_tokenizer& _text;
   state _state = state::text;
-  std::string _tag;        // lowercased, capped
   bool _closing = false;
-  std::string _attr;       // lowercased, capped
-  std::string _value;      // capped
-  char _quote = 0;
-  std::string _entity;     // after '&', capped
-  int _comment_dashes = 0; // consecutive '-' seen inside a comment
   bool _skip_text = false; // inside <script> or <style>
+  char _quote = 0;
+  int _comment_dashes = 0; // consecutive '-' seen inside a comment
+  std::size_t _tag_size = 0, _attr_size = 0, _value_size = 0, _entity_size = 0;
+  char _tag[tag_size_max];        // lowercased, capped
+  char _attr[attr_size_max];      // lowercased, capped
+  char _entity[entity_size_max];  // after '&', capped
+  char _value[value_size_max];    // capped
   std::string _pending;
 };
 

@@ -49,16 +49,6 @@ bool is_plain_charset(std::string_view cs) {
   return cs.empty() || cs == "us-ascii" || cs == "utf-8" || cs == "ascii" || cs == "utf8";
 }
 
-// Mail charsets agree with ASCII below 0x80, so an ASCII piece needs no
-// conversion — except the 7-bit stateful ones (ISO-2022-*, UTF-7, HZ),
-// which always go through the converter (ascii_compatible is false).
-// Branch-free OR: the compiler vectorizes it.
-bool is_ascii(std::string_view bytes) {
-  unsigned char any = 0;
-  for (char c : bytes) any |= static_cast<unsigned char>(c);
-  return any < 0x80;
-}
-
 }  // namespace
 
 message_tokenizer::message_tokenizer(token_sink& sink, const tokenizer_options& options)
@@ -127,6 +117,7 @@ void message_tokenizer::on_part_body_begin(const mime::part_info& part) {
                  [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
   if (!_charset.empty()) _text.emit("charset", _charset);
   if (is_plain_charset(_charset)) _charset.clear();
+  else _converter.assign(_charset);
   _ascii_compatible = !(_charset.starts_with("iso-2022") || _charset.starts_with("utf-7") || _charset == "hz-gb-2312" ||
                         _charset == "hz");
   _text.begin("", _options.bigrams);
@@ -150,9 +141,12 @@ void message_tokenizer::body_text(std::string_view bytes) {
   if (_text_budget == 0) return;
   bytes = bytes.substr(0, _text_budget);
   _text_budget -= bytes.size();
-  if (!_charset.empty() && (!_ascii_compatible || !is_ascii(bytes))) {
+  // Mail charsets agree with ASCII below 0x80, so an ASCII piece needs no
+  // conversion — except the 7-bit stateful ones (ISO-2022-*, UTF-7, HZ),
+  // which always go through the converter (ascii_compatible is false).
+  if (!_charset.empty() && (!_ascii_compatible || !mime::is_ascii(bytes))) {
     _converted.clear();
-    mime::append_utf8(_charset, bytes, _converted);
+    _converter.append_utf8(bytes, _converted);
     bytes = _converted;
   }
   if (_mode == body_mode::html) {

@@ -32,6 +32,7 @@
 #include "filter/tokenizer/simd_scan.h"
 #include "filter/tokenizer/text_tokenizer.h"
 #include "filter/tokenizer/token_sink.h"
+#include "protocols/mime/charset.h"
 #include "protocols/mime/stream_parser.h"
 
 namespace filter {
@@ -90,6 +91,7 @@ class message_tokenizer final : private mime::stream_handler {
   body_mode _mode = body_mode::skip;
   bool _decoded = false;      // the current leaf arrives through on_decoded_body
   std::string _charset;       // of the current leaf, when it needs converting
+  mime::charset_converter _converter;  // for _charset
   bool _ascii_compatible = true;  // ASCII bytes mean ASCII text in _charset
   std::string _converted;     // the current piece in UTF-8
   std::string _header_value;  // an RFC 2047-decoded header value

@@ -1,5 +1,6 @@
 #include "protocols/mime/charset.h"
 
+#include <emmintrin.h>
 #include <iconv.h>
 
 #include <cerrno>
@@ -35,13 +36,36 @@ static std::size_t utf8_sequence_size(std::string_view s, std::size_t i) {
   return 0;
 }
 
+namespace {
+// Offset of the first byte of s[from, n) at or above 0x80, or n: 16 bytes
+// at a time (SSE2, the x86-64 baseline), because mail is mostly ASCII.
+std::size_t ascii_run_end(std::string_view s, std::size_t from) {
+  std::size_t i = from;
+  for (; i + 16 <= s.size(); i += 16) {
+    int mask = _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i)));
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  return i;
+}
+}  // namespace
+
+bool is_ascii(std::string_view bytes) {
+  __m128i any = _mm_setzero_si128();
+  std::size_t i = 0;
+  for (; i + 16 <= bytes.size(); i += 16)
+    any = _mm_or_si128(any, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes.data() + i)));
+  unsigned char rest = 0;
+  for (; i < bytes.size(); ++i) rest |= static_cast<unsigned char>(bytes[i]);
+  return _mm_movemask_epi8(any) == 0 && rest < 0x80;
+}
+
 void append_sanitized_utf8(std::string_view bytes, std::string& out) {
   out.reserve(out.size() + bytes.size());
   std::size_t i = 0;
   while (i < bytes.size()) {
     // ASCII runs (most of any mail) in one append, not byte by byte.
-    std::size_t run = i;
-    while (run < bytes.size() && static_cast<unsigned char>(bytes[run]) < 0x80) ++run;
+    std::size_t run = ascii_run_end(bytes, i);
     if (run > i) {
       out.append(bytes.data() + i, run - i);
       i = run;
@@ -113,25 +137,51 @@ static bool append_with_iconv(const std::string& charset, std::string_view bytes
   return true;
 }
 
-bool append_utf8(std::string_view charset, std::string_view bytes, std::string& out) {
-  std::string name = canonical_charset(charset);
-  if (name == "utf-8" || name == "us-ascii") {
+void charset_converter::assign(std::string_view charset) {
+  _name = canonical_charset(charset);
+  _upper_half = nullptr;
+  if (_name == "utf-8" || _name == "us-ascii") {
     // Mislabelled 8-bit "us-ascii" is common; valid UTF-8 passes through.
-    append_sanitized_utf8(bytes, out);
-    return true;
+    _kind = kind::utf8;
+    return;
   }
   for (std::size_t k = 0; k < detail::single_byte_charset_count; ++k) {
     const auto& set = detail::single_byte_charsets[k];
-    if (name != set.name) continue;
-    for (char ch : bytes) {
-      auto c = static_cast<unsigned char>(ch);
-      proto::append_code_point(c < 0x80 ? c : set.upper_half[c - 0x80], out);
-    }
-    return true;
+    if (_name != set.name) continue;
+    _kind = kind::single_byte;
+    _upper_half = set.upper_half;
+    return;
   }
-  if (name.size() <= 40 && append_with_iconv(name, bytes, out)) return true;
-  append_sanitized_utf8(bytes, out);
+  _kind = kind::other;
+}
+
+bool charset_converter::append_utf8(std::string_view bytes, std::string& out) const {
+  switch (_kind) {
+    case kind::utf8:
+      append_sanitized_utf8(bytes, out);
+      return true;
+    case kind::single_byte: {
+      // Every table agrees with ASCII below 0x80: ASCII runs are appended
+      // whole, the other bytes one code point each.
+      std::size_t i = 0;
+      while (i < bytes.size()) {
+        std::size_t run = ascii_run_end(bytes, i);
+        out.append(bytes.data() + i, run - i);
+        for (i = run; i < bytes.size() && static_cast<unsigned char>(bytes[i]) >= 0x80; ++i)
+          proto::append_code_point(_upper_half[static_cast<unsigned char>(bytes[i]) - 0x80], out);
+      }
+      return true;
+    }
+    case kind::other:
+      if (_name.size() <= 40 && append_with_iconv(_name, bytes, out)) return true;
+      append_sanitized_utf8(bytes, out);
+      return false;
+  }
   return false;
+}
+
+bool append_utf8(std::string_view charset, std::string_view bytes, std::string& out) {
+  return charset_converter(charset).append_utf8(bytes, out);
 }
 
 }  // namespace mime

@@ -6,6 +6,7 @@
 // unconvertible bytes become U+FFFD, so the output is always valid UTF-8.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,26 @@ bool append_utf8(std::string_view charset, std::string_view bytes, std::string& 
 
 // Appends valid UTF-8; invalid sequences become U+FFFD.
 void append_sanitized_utf8(std::string_view bytes, std::string& out);
+
+// Whether every byte is below 0x80 (16 bytes at a time).
+bool is_ascii(std::string_view bytes);
+
+// One charset for many pieces (the pieces of a body part): its name is
+// canonicalised and looked up once, not per piece. append_utf8() appends
+// what the free append_utf8(charset, ...) does, and returns the same.
+class charset_converter {
+ public:
+  charset_converter() = default;
+  explicit charset_converter(std::string_view charset) { assign(charset); }
+  void assign(std::string_view charset);
+  bool append_utf8(std::string_view bytes, std::string& out) const;
+
+ private:
+  enum class kind : std::uint8_t { utf8, single_byte, other };
+  kind _kind = kind::utf8;
+  const char16_t* _upper_half = nullptr;  // single_byte: code points of 0x80..0xFF
+  std::string _name;                      // other: the canonical name, for iconv
+};
 
 namespace detail {
 struct single_byte_charset {

@@ -17,6 +17,7 @@
 #include "filter/tokenizer/message_tokenizer.h"
 #include "filter/tokenizer/simd_scan.h"
 #include "filter/tokenizer/text_tokenizer.h"
+#include "tests/unit/filter/html_text_reference.h"
 
 namespace fs = std::filesystem;
 using namespace filter;
@@ -265,6 +266,66 @@ TEST(text_tokenizer, prefixes_change_the_hash) {
   EXPECT_NE(sink.hashes[0], sink.hashes[1]);
   EXPECT_EQ(sink.hashes[1], token_hash(0, "free"));
   EXPECT_EQ(sink.hashes[0], token_hash(prefix_seed("subject"), "free"));
+}
+
+// html_text against its first, byte-at-a-time version
+// (html_text_reference.h): the same tokens for random HTML made of the
+// pieces the state machine branches on, fed whole, in random pieces and a
+// byte at a time.
+namespace {
+template <typename Html>
+std::vector<std::string> html_tokens(const std::vector<std::string_view>& pieces) {
+  recording_sink sink;
+  text_tokenizer text(sink, detect_simd_level());
+  Html html(text);
+  text.begin("", false);
+  for (int part = 0; part < 2; ++part) {  // two parts: reset between them
+    html.reset();
+    for (std::string_view p : pieces) html.feed(p);
+    html.finish();
+  }
+  text.end();
+  text.flush();
+  return sink.tokens;
+}
+}  // namespace
+
+TEST(html_text, same_tokens_as_the_reference_in_any_pieces) {
+  const std::vector<std::string_view> fragments = {
+      "<a href=\"http://pills.example.ru/buy?x=1\">", "<A HREF='www.Example.com/x'>", "<img src=http://img.example.net/a.gif>",
+      "<form action = \"https://f.example.org\">", "<td background=\"http://bg.example.com\">", "</a>", "<br>", "<br/>",
+      "<P>", "<div class=x>", "<script>var a = '<b>';</script>", "<style>p { x: 1 }</style>", "<!-- hidden -->",
+      "<!---->", "<!--", "-->", "<!--x", "<!DOCTYPE html>", "<!- not ->", "--", "->", "&amp;", "&#105;", "&#x41;", "&nbsp;", "&bogus",
+      "&#1234567890123;", "&", ";", "<", ">", "< b", "a<b", "<1x>", "<-x>", "\"", "'", "=", " ", "\t", "\r\n", "\n",
+      "Viagra", "che", "ap", "V", "iagra", "click here now", "caf\xC3\xA9", "http://inline.example.com/",
+      "<x-y:z a:b-c_d=\"v\" e f=g h='i'>", "<table><tr><td>cell</td></tr></table>", "<iframe src=\"//x.example\">",
+      "<a href=\"  www.spaced.example\">", "<a href=\"http://", "long-host.example.com/", "\">", "<a href=http://bare",
+      ".example.com/x>", "<TITLE>", "<h1>", "<center>", "<font color=red>", "<input type=text>", "<map><area href=www.m.example>",
+  };
+  std::mt19937 rng(5);
+  for (int n = 0; n < 400; ++n) {
+    std::string html;
+    std::uniform_int_distribution<std::size_t> count(0, 40), pick(0, fragments.size() - 1);
+    for (std::size_t k = count(rng); k > 0; --k) html += fragments[pick(rng)];
+    if (n % 10 == 0) html += "<a href=\"http://" + std::string(700, 'v') + ".example.com\">" + std::string(5000, 'w') + " x";
+    const auto want = html_tokens<reference::html_text>({html});
+    ASSERT_EQ(html_tokens<html_text>({html}), want) << html;
+    std::vector<std::string_view> pieces;
+    std::string_view rest = html;
+    std::uniform_int_distribution<std::size_t> cut(1, 24);
+    while (!rest.empty()) {
+      std::size_t k = std::min(rest.size(), cut(rng));
+      pieces.push_back(rest.substr(0, k));
+      rest.remove_prefix(k);
+    }
+    ASSERT_EQ(html_tokens<reference::html_text>(pieces), want) << html;
+    ASSERT_EQ(html_tokens<html_text>(pieces), want) << html;
+    if (html.size() < 400) {
+      std::vector<std::string_view> bytes;
+      for (std::size_t i = 0; i < html.size(); ++i) bytes.push_back(std::string_view(html).substr(i, 1));
+      ASSERT_EQ(html_tokens<html_text>(bytes), want) << html;
+    }
+  }
 }
 
 TEST(message_tokenizer, headers_html_and_parts) {
