@@ -138,6 +138,11 @@ static bool append_with_iconv(const std::string& charset, std::string_view bytes
 }
 
 void charset_converter::assign(std::string_view charset) {
+  // A reused converter (one per message tokenizer) meets the same few
+  // charsets part after part.
+  if (_resolved && charset == _assigned) return;
+  _resolved = true;
+  _assigned.assign(charset);
   _name = canonical_charset(charset);
   _upper_half = nullptr;
   if (_name == "utf-8" || _name == "us-ascii") {

@@ -37,6 +37,8 @@ class charset_converter {
   kind _kind = kind::utf8;
   const char16_t* _upper_half = nullptr;  // single_byte: code points of 0x80..0xFF
   std::string _name;                      // other: the canonical name, for iconv
+  std::string _assigned;                  // as given to assign(): the same again is not looked up
+  bool _resolved = false;
 };
 
 namespace detail {

@@ -128,6 +128,7 @@ TEST(mime_charset, tables_and_iconv) {
 TEST(mime_charset, converter_equals_the_tables_byte_by_byte) {
   std::mt19937 rng(9);
   std::uniform_int_distribution<int> run(0, 40), high(0x80, 0xFF), low(0x01, 0x7F);
+  charset_converter reused;
   for (int n = 0; n < 300; ++n) {
     std::string bytes;
     for (int k = run(rng) % 6; k >= 0; --k) {
@@ -151,12 +152,23 @@ TEST(mime_charset, converter_equals_the_tables_byte_by_byte) {
       std::string one_shot = "held";
       EXPECT_TRUE(append_utf8(set.name, bytes, one_shot));
       ASSERT_EQ(one_shot, want) << set.name;
+      // One converter reassigned part after part (the same name twice in a
+      // row is not looked up again).
+      for (int twice = 0; twice < 2; ++twice) {
+        reused.assign(set.name);
+        std::string again = "held";
+        EXPECT_TRUE(reused.append_utf8(bytes, again));
+        ASSERT_EQ(again, want) << set.name;
+      }
     }
-    for (std::string_view name : {"utf-8", "us-ascii", "gb2312", "x-unknown-charset"}) {
-      std::string want, got;
+    for (std::string_view name : {"utf-8", "us-ascii", "gb2312", "x-unknown-charset", "UTF-8", "Latin1"}) {
+      std::string want, got, again;
       bool known = append_utf8(name, bytes, want);
       EXPECT_EQ(charset_converter(name).append_utf8(bytes, got), known);
       ASSERT_EQ(got, want) << name;
+      reused.assign(name);
+      EXPECT_EQ(reused.append_utf8(bytes, again), known);
+      ASSERT_EQ(again, want) << name;
     }
   }
   std::string long_ascii(100, 'a');
