@@ -4,14 +4,17 @@
 # RINGMAIL_SKIP_DIRS (a list of folder names) leaves some out: a developer
 # building one module while another is half-written elsewhere in the tree.
 set(RINGMAIL_SKIP_DIRS "" CACHE STRING "Child folder names to leave out of the build")
+# The glob is of the children's CMakeLists.txt with CONFIGURE_DEPENDS: a
+# build dir configured before a folder got its CMakeLists.txt picks the
+# folder up at its next build (bench/spam's targets were missing from older
+# build dirs that way).
 function(ringmail_add_child_directories)
-  file(GLOB _children LIST_DIRECTORIES true RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}
-       ${CMAKE_CURRENT_SOURCE_DIR}/*)
-  list(SORT _children)
-  foreach(_child IN LISTS _children)
-    if(IS_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${_child}
-       AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${_child}/CMakeLists.txt
-       AND NOT _child IN_LIST RINGMAIL_SKIP_DIRS)
+  file(GLOB _lists CONFIGURE_DEPENDS RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}
+       ${CMAKE_CURRENT_SOURCE_DIR}/*/CMakeLists.txt)
+  list(SORT _lists)
+  foreach(_list IN LISTS _lists)
+    get_filename_component(_child ${_list} DIRECTORY)
+    if(NOT _child IN_LIST RINGMAIL_SKIP_DIRS)
       add_subdirectory(${_child})
     endif()
   endforeach()
