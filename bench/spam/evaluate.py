@@ -134,10 +134,13 @@ class Ringmail:
             args.append("--case-tokens")
         subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
+    def store_args(self):
+        return ["--token-store", self.store]
+
     def score(self, work, files):
         scores = {}
         for batch in chunks(files, 2000):
-            out = subprocess.run([self.binary, "spam", "score", "--threads", "1", "--token-store", self.store] + batch,
+            out = subprocess.run([self.binary, "spam", "score", "--threads", "1"] + self.store_args() + batch,
                                  check=True, capture_output=True, text=True).stdout
             for line in out.splitlines():
                 path, p, level = line.rsplit("\t", 2)
@@ -188,15 +191,8 @@ class RingmailAveraged(Ringmail):
             args.append("--case-tokens")
         subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
-    def score(self, work, files):
-        scores = {}
-        for batch in chunks(files, 2000):
-            out = subprocess.run([self.binary, "spam", "score", "--threads", "1", "--token-store", self.store,
-                                  "--token-store", self.model] + batch, check=True, capture_output=True, text=True).stdout
-            for line in out.splitlines():
-                path, p, level = line.rsplit("\t", 2)
-                scores[path] = (float(p), float(level))
-        return scores
+    def store_args(self):
+        return ["--token-store", self.store, "--token-store", self.model]
 
 
 # -------------------------------------------------------------- bogofilter

@@ -267,15 +267,26 @@ TEST(classifier, clues_are_capped_strongest_first) {
   EXPECT_GT(r.probability, 0.99);
 }
 
-TEST(classifier, saturated_probabilities_keep_their_order_in_the_level) {
-  token_store s;
+// 300 tokens seen only in spam and 300 only in ham, each in 20 messages:
+// strong enough that a message of them saturates the probability.
+struct two_vocabularies {
+  token_store store;
   std::vector<std::uint64_t> spam_tokens, ham_tokens;
-  for (std::uint64_t i = 1; i <= 300; ++i) spam_tokens.push_back(i);
-  for (std::uint64_t i = 1001; i <= 1300; ++i) ham_tokens.push_back(i);
-  for (int k = 0; k < 20; ++k) {
-    s.train(spam_tokens, true);
-    s.train(ham_tokens, false);
+  two_vocabularies() {
+    for (std::uint64_t i = 1; i <= 300; ++i) spam_tokens.push_back(i);
+    for (std::uint64_t i = 1001; i <= 1300; ++i) ham_tokens.push_back(i);
+    for (int k = 0; k < 20; ++k) {
+      store.train(spam_tokens, true);
+      store.train(ham_tokens, false);
+    }
   }
+};
+
+TEST(classifier, saturated_probabilities_keep_their_order_in_the_level) {
+  const two_vocabularies v;
+  const token_store& s = v.store;
+  const std::vector<std::uint64_t>& spam_tokens = v.spam_tokens;
+  const std::vector<std::uint64_t>& ham_tokens = v.ham_tokens;
   std::vector<double> scratch;
   classifier_options o;
   double previous_level = 0;
@@ -303,14 +314,10 @@ TEST(classifier, saturated_probabilities_keep_their_order_in_the_level) {
 // The log-odds the CLI's two-model average uses: the same number as the
 // probability and the level, on both sides, including where p saturates.
 TEST(classifier, log_odds_agree_with_probability_and_level) {
-  token_store s;
-  std::vector<std::uint64_t> spam_tokens, ham_tokens;
-  for (std::uint64_t i = 1; i <= 300; ++i) spam_tokens.push_back(i);
-  for (std::uint64_t i = 1001; i <= 1300; ++i) ham_tokens.push_back(i);
-  for (int k = 0; k < 20; ++k) {
-    s.train(spam_tokens, true);
-    s.train(ham_tokens, false);
-  }
+  const two_vocabularies v;
+  const token_store& s = v.store;
+  const std::vector<std::uint64_t>& spam_tokens = v.spam_tokens;
+  const std::vector<std::uint64_t>& ham_tokens = v.ham_tokens;
   std::vector<double> scratch;
   classifier_options o;
   double previous = -std::numeric_limits<double>::infinity();
