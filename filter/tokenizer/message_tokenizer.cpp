@@ -144,20 +144,32 @@ void message_tokenizer::body_text(std::string_view bytes) {
   // Mail charsets agree with ASCII below 0x80, so an ASCII piece needs no
   // conversion — except the 7-bit stateful ones (ISO-2022-*, UTF-7, HZ),
   // which always go through the converter (ascii_compatible is false).
-  if (!_charset.empty() && (!_ascii_compatible || !mime::is_ascii(bytes))) {
+  // A piece may end inside a multibyte character: the converter holds
+  // its bytes for the next piece (so the tokens do not depend on where a
+  // chunk ends), and an ASCII piece after it completes it.
+  if (!_charset.empty() && (!_ascii_compatible || _converter.holding() || !mime::is_ascii(bytes))) {
     _converted.clear();
-    _converter.append_utf8(bytes, _converted);
+    _converter.append_piece_utf8(bytes, _converted);
     bytes = _converted;
   }
+  body_utf8(bytes);
+}
+
+void message_tokenizer::body_utf8(std::string_view text) {
   if (_mode == body_mode::html) {
-    _html.feed(bytes);
+    _html.feed(text);
   } else {
-    _text.feed(bytes);
+    _text.feed(text);
   }
 }
 
 void message_tokenizer::on_part_end(const mime::part_info& part) {
   if (part.kind != mime::part_kind::leaf || _mode == body_mode::skip) return;
+  if (!_charset.empty() && _converter.holding()) {
+    _converted.clear();
+    _converter.finish(_converted);
+    body_utf8(_converted);
+  }
   if (_mode == body_mode::html) _html.finish();
   _text.end();
   _mode = body_mode::skip;

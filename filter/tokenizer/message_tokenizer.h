@@ -84,6 +84,7 @@ class message_tokenizer final : private mime::stream_handler {
   void on_decoded_body(const mime::part_info& part, std::string_view decoded) override;
   void on_part_end(const mime::part_info& part) override;
   void body_text(std::string_view bytes);
+  void body_utf8(std::string_view text);  // to the HTML or the text tokenizer
 
   tokenizer_options _options;
   text_tokenizer _text;

@@ -12,6 +12,9 @@
 namespace mime {
 
 static constexpr char32_t replacement_character = 0xFFFD;
+// A multibyte sequence held between pieces is shorter than this (UTF-8: 4,
+// GB18030: 4; iconv's EINVAL leaves at most one character's bytes).
+static constexpr std::size_t held_size_max = 16;
 
 // Length of the valid UTF-8 sequence at s[i], or 0 if invalid (RFC 3629:
 // no overlongs, no surrogates, nothing above U+10FFFF).
@@ -60,7 +63,17 @@ bool is_ascii(std::string_view bytes) {
   return _mm_movemask_epi8(any) == 0 && rest < 0x80;
 }
 
-void append_sanitized_utf8(std::string_view bytes, std::string& out) {
+// Bytes a UTF-8 sequence with this lead byte needs (1: not a lead byte).
+static std::size_t utf8_lead_size(unsigned char c) {
+  if (c >= 0xC2 && c <= 0xDF) return 2;
+  if (c >= 0xE0 && c <= 0xEF) return 3;
+  if (c >= 0xF0 && c <= 0xF4) return 4;
+  return 1;
+}
+
+// `held` (a piece of a longer text): a sequence that the piece's end cuts
+// is not judged yet but held, to be judged with the bytes that follow.
+static void sanitize_utf8(std::string_view bytes, std::string& out, std::string* held) {
   out.reserve(out.size() + bytes.size());
   std::size_t i = 0;
   while (i < bytes.size()) {
@@ -70,6 +83,10 @@ void append_sanitized_utf8(std::string_view bytes, std::string& out) {
       out.append(bytes.data() + i, run - i);
       i = run;
       continue;
+    }
+    if (held != nullptr && i + utf8_lead_size(static_cast<unsigned char>(bytes[i])) > bytes.size()) {
+      held->assign(bytes.substr(i));
+      return;
     }
     std::size_t n = utf8_sequence_size(bytes, i);
     if (n == 0) {
@@ -81,6 +98,8 @@ void append_sanitized_utf8(std::string_view bytes, std::string& out) {
     }
   }
 }
+
+void append_sanitized_utf8(std::string_view bytes, std::string& out) { sanitize_utf8(bytes, out, nullptr); }
 
 // Canonical charset name: lowercase, common aliases folded, RFC 2231
 // language suffix ("utf-8*en") removed.
@@ -108,7 +127,10 @@ static std::string canonical_charset(std::string_view charset) {
   return name;
 }
 
-static bool append_with_iconv(const std::string& charset, std::string_view bytes, std::string& out) {
+// `held` as in sanitize_utf8(): a multibyte sequence that the input's end
+// cuts (iconv's EINVAL) is held instead of replaced.
+static bool append_with_iconv(const std::string& charset, std::string_view bytes, std::string& out,
+                              std::string* held) {
   iconv_t cd = iconv_open("UTF-8", charset.c_str());
   if (cd == reinterpret_cast<iconv_t>(-1)) return false;
   char* in = const_cast<char*>(bytes.data());
@@ -122,6 +144,10 @@ static bool append_with_iconv(const std::string& charset, std::string_view bytes
     append_sanitized_utf8(converted, out);
     if (rc == static_cast<std::size_t>(-1)) {
       if (errno == E2BIG) continue;
+      if (errno == EINVAL && held != nullptr && in_left <= held_size_max) {
+        held->assign(in, in_left);
+        break;
+      }
       // EILSEQ or EINVAL (truncated input): replace one byte and go on.
       proto::append_code_point(replacement_character, out);
       ++in;
@@ -140,6 +166,7 @@ static bool append_with_iconv(const std::string& charset, std::string_view bytes
 void charset_converter::assign(std::string_view charset) {
   // A reused converter (one per message tokenizer) meets the same few
   // charsets part after part.
+  _held.clear();
   if (_resolved && charset == _assigned) return;
   _resolved = true;
   _assigned.assign(charset);
@@ -161,9 +188,30 @@ void charset_converter::assign(std::string_view charset) {
 }
 
 bool charset_converter::append_utf8(std::string_view bytes, std::string& out) const {
+  return convert(bytes, out, nullptr);
+}
+
+void charset_converter::append_piece_utf8(std::string_view bytes, std::string& out) {
+  if (!_held.empty()) {
+    _joined.assign(_held);
+    _joined.append(bytes);
+    _held.clear();
+    bytes = _joined;
+  }
+  convert(bytes, out, &_held);
+}
+
+void charset_converter::finish(std::string& out) {
+  if (_held.empty()) return;
+  _joined.swap(_held);
+  _held.clear();
+  convert(_joined, out, nullptr);
+}
+
+bool charset_converter::convert(std::string_view bytes, std::string& out, std::string* held) const {
   switch (_kind) {
     case kind::utf8:
-      append_sanitized_utf8(bytes, out);
+      sanitize_utf8(bytes, out, held);
       return true;
     case kind::single_byte: {
       // Every table agrees with ASCII below 0x80: ASCII runs are appended
@@ -178,8 +226,8 @@ bool charset_converter::append_utf8(std::string_view bytes, std::string& out) co
       return true;
     }
     case kind::other:
-      if (_name.size() <= 40 && append_with_iconv(_name, bytes, out)) return true;
-      append_sanitized_utf8(bytes, out);
+      if (_name.size() <= 40 && append_with_iconv(_name, bytes, out, held)) return true;
+      sanitize_utf8(bytes, out, held);
       return false;
   }
   return false;

@@ -31,14 +31,26 @@ class charset_converter {
   explicit charset_converter(std::string_view charset) { assign(charset); }
   void assign(std::string_view charset);
   bool append_utf8(std::string_view bytes, std::string& out) const;
+  // The same for one piece of a longer text (a body part arrives in
+  // chunks): a multibyte sequence cut at the piece's end is held and
+  // completed by the next piece, and finish() appends what is still held
+  // as append_utf8() would at the text's end. So the text converts the
+  // same however it is cut (not across an ISO-2022 or UTF-7 shift state,
+  // which restarts per piece). assign() drops what is held.
+  void append_piece_utf8(std::string_view bytes, std::string& out);
+  void finish(std::string& out);
+  bool holding() const { return !_held.empty(); }
 
  private:
   enum class kind : std::uint8_t { utf8, single_byte, other };
+  bool convert(std::string_view bytes, std::string& out, std::string* held) const;
   kind _kind = kind::utf8;
   const char16_t* _upper_half = nullptr;  // single_byte: code points of 0x80..0xFF
   std::string _name;                      // other: the canonical name, for iconv
   std::string _assigned;                  // as given to assign(): the same again is not looked up
   bool _resolved = false;
+  std::string _held;    // the cut sequence at the last piece's end (a few bytes)
+  std::string _joined;  // _held + the next piece, reused
 };
 
 namespace detail {

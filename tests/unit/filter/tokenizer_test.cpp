@@ -440,6 +440,43 @@ TEST(message_tokenizer, chunking_does_not_change_tokens) {
   EXPECT_TRUE(std::any_of(whole.tokens.begin(), whole.tokens.end(), [](auto& t) { return t.starts_with("bigram|"); }));
 }
 
+// A multibyte character cut by a chunk's end: each piece was converted on
+// its own, so the two halves of a Shift_JIS character became two U+FFFD and
+// the tokens of a Japanese mail depended on where SMTP's chunks ended (the
+// same for a UTF-8 body labelled with an alias that is converted). Each
+// message split in two at every byte, then fed in small chunks, must give
+// the tokens of the whole; the whole keeps its words.
+TEST(message_tokenizer, chunks_inside_a_multibyte_character_do_not_change_tokens) {
+  const std::string shift_jis_words = "\x93\xfa\x96\x7b\x8c\xea\x82\xcc\x83\x65\x83\x4c\x83\x58\x83\x67";  // 日本語のテキスト
+  const std::vector<std::string> messages = {
+      "Subject: x\r\nContent-Type: text/plain; charset=shift_jis\r\n\r\nabc " + shift_jis_words + " def\r\n",
+      "Subject: x\r\nContent-Type: text/html; charset=unicode-1-1-utf-8\r\n\r\n<p>caf\xC3\xA9 cr\xC3\xA8me "
+      "\xE6\x97\xA5\xE6\x9C\xAC</p>\r\n",
+      "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; "
+      "charset=shift_jis\r\n\r\n" + shift_jis_words + "\x93\r\n--b\r\nContent-Type: text/plain; charset=euc-jp\r\n\r\n"
+      "\xC6\xFC\xCB\xDC \xC6\r\n--b--\r\n",
+  };
+  for (const std::string& msg : messages) {
+    auto whole = tokenize_message(msg, detect_simd_level(), 0, true);
+    for (std::size_t cut = 1; cut < msg.size(); ++cut) {
+      recording_sink sink;
+      tokenizer_options options;
+      options.bigrams = true;
+      message_tokenizer tok(sink, options);
+      tok.feed(msg.substr(0, cut));
+      tok.feed(msg.substr(cut));
+      tok.finish();
+      ASSERT_EQ(sink.tokens, whole.tokens) << "cut " << cut << "\n" << msg;
+    }
+    for (std::size_t chunk : {1, 2, 3, 7}) EXPECT_EQ(tokenize_message(msg, detect_simd_level(), chunk, true).tokens, whole.tokens);
+  }
+  auto japanese = tokenize_message(messages[0], detect_simd_level(), 0, true);
+  EXPECT_EQ(std::count_if(japanese.tokens.begin(), japanese.tokens.end(),
+                          [](const std::string& t) { return t.find("\xEF\xBF\xBD") != std::string::npos; }),
+            0)
+      << japanese.dump();
+}
+
 // The three kernels must produce the same tokens, in the same order, with
 // the same hashes, on every message of the corpus; so must one tokenizer
 // reused from message to message. The corpus is fetched

@@ -1,9 +1,11 @@
 // Header fields, RFC 2047 words, charsets, addresses, Content-Type and the
 // transfer decoders, on hand-made input with known answers.
 #include <gtest/gtest.h>
+#include <iconv.h>
 
 #include <random>
 #include <string>
+#include <vector>
 
 #include "protocols/common/utf8.h"
 #include "protocols/mime/address.h"
@@ -177,6 +179,65 @@ TEST(mime_charset, converter_equals_the_tables_byte_by_byte) {
     std::string s = long_ascii;
     s[at] = '\x80';
     EXPECT_FALSE(is_ascii(s)) << at;
+  }
+}
+
+// A body part arrives in pieces (SMTP chunks, the stream parser's decode
+// slices) that may end inside a multibyte character. Converting each piece
+// on its own turned the two halves of a Shift_JIS or UTF-8 character into
+// two U+FFFD, so the spam tokens of such a mail depended on where a chunk
+// ended. append_piece_utf8() + finish() must give what append_utf8() gives
+// for the whole text, cut anywhere: real text in each charset, with ASCII,
+// and garbage.
+TEST(mime_charset, pieces_convert_as_the_whole) {
+  const std::string utf8_text = "ab \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\xE3\x81\xAE\xE3\x83\x86\xE3\x82\xAD"
+                                "\xE3\x82\xB9\xE3\x83\x88 caf\xC3\xA9 \xF0\x9F\x98\x80 z";
+  std::mt19937 rng(11);
+  for (std::string_view name : {"utf-8", "unicode-1-1-utf-8", "shift_jis", "euc-jp", "gb18030", "big5", "euc-kr",
+                                "iso-8859-1", "x-unknown-charset"}) {
+    // The text in that charset (iconv from UTF-8; the unknown one as UTF-8).
+    std::string text = utf8_text;
+    if (name != "utf-8" && name != "unicode-1-1-utf-8" && name != "x-unknown-charset" && name != "iso-8859-1") {
+      iconv_t cd = iconv_open(std::string(name).c_str(), "UTF-8");
+      ASSERT_NE(cd, reinterpret_cast<iconv_t>(-1)) << name;
+      // What the charset can say: all of it (GB18030), Japanese, or two Han characters.
+      std::string from = name == "gb18030" ? utf8_text : utf8_text.substr(0, 27) + " z";
+      if (name == "big5" || name == "euc-kr") from = "ab \xE6\x97\xA5\xE6\x9C\xAC z";
+      char* in = from.data();
+      std::size_t in_left = from.size();
+      char buffer[256];
+      char* out = buffer;
+      std::size_t out_left = sizeof buffer;
+      ASSERT_NE(iconv(cd, &in, &in_left, &out, &out_left), static_cast<std::size_t>(-1)) << name;
+      iconv_close(cd);
+      text.assign(buffer, static_cast<std::size_t>(out - buffer));
+    }
+    std::vector<std::string> inputs = {text};
+    for (int n = 0; n < 20; ++n) {  // the text with bytes flipped, cut short, or repeated
+      std::string t = text;
+      t[rng() % t.size()] = static_cast<char>(rng());
+      if (n % 3 == 0) t.resize(rng() % t.size());
+      if (n % 4 == 0) t += text.substr(rng() % text.size());
+      inputs.push_back(t);
+    }
+    for (const std::string& input : inputs) {
+      std::string whole = "held";
+      charset_converter(name).append_utf8(input, whole);
+      charset_converter pieces(name);
+      for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+        std::string got = "held";
+        pieces.assign(name);
+        pieces.append_piece_utf8(std::string(input.substr(0, cut)), got);
+        pieces.append_piece_utf8(std::string(input.substr(cut)), got);
+        pieces.finish(got);
+        ASSERT_EQ(got, whole) << name << " cut " << cut;
+        EXPECT_FALSE(pieces.holding());
+      }
+      std::string bytewise = "held";
+      for (char c : input) pieces.append_piece_utf8(std::string_view(&c, 1), bytewise);
+      pieces.finish(bytewise);
+      ASSERT_EQ(bytewise, whole) << name << " a byte at a time";
+    }
   }
 }
 
