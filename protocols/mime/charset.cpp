@@ -172,6 +172,7 @@ void charset_converter::assign(std::string_view charset) {
   _assigned.assign(charset);
   _name = canonical_charset(charset);
   _upper_half = nullptr;
+  _ascii_identity = true;
   if (_name == "utf-8" || _name == "us-ascii") {
     // Mislabelled 8-bit "us-ascii" is common; valid UTF-8 passes through.
     _kind = kind::utf8;
@@ -185,6 +186,14 @@ void charset_converter::assign(std::string_view charset) {
     return;
   }
   _kind = kind::other;
+  // Whether iconv turns every ASCII byte into itself, asked once: glibc's
+  // SHIFT_JIS makes 0x5C a yen sign and 0x7E an overline, UTF-7 gives
+  // '+' meaning, UTF-16 pairs bytes.
+  char ascii[0x7F];
+  for (int c = 1; c <= 0x7F; ++c) ascii[c - 1] = static_cast<char>(c);
+  std::string converted;
+  if (_name.size() <= 40 && append_with_iconv(_name, std::string_view(ascii, sizeof ascii), converted, nullptr))
+    _ascii_identity = converted == std::string_view(ascii, sizeof ascii);
 }
 
 bool charset_converter::append_utf8(std::string_view bytes, std::string& out) const {

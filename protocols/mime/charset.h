@@ -40,6 +40,10 @@ class charset_converter {
   void append_piece_utf8(std::string_view bytes, std::string& out);
   void finish(std::string& out);
   bool holding() const { return !_held.empty(); }
+  // Whether an ASCII piece converts to itself (so it may skip conversion):
+  // not for UTF-16, UTF-7, nor glibc's Shift_JIS (ISO-2022-JP passes:
+  // its meaning of ESC is state, which a caller knows by name).
+  bool ascii_is_identity() const { return _ascii_identity; }
 
  private:
   enum class kind : std::uint8_t { utf8, single_byte, other };
@@ -49,6 +53,7 @@ class charset_converter {
   std::string _name;                      // other: the canonical name, for iconv
   std::string _assigned;                  // as given to assign(): the same again is not looked up
   bool _resolved = false;
+  bool _ascii_identity = true;
   std::string _held;    // the cut sequence at the last piece's end (a few bytes)
   std::string _joined;  // _held + the next piece, reused
 };

@@ -241,6 +241,17 @@ TEST(mime_charset, pieces_convert_as_the_whole) {
   }
 }
 
+// Only a charset that converts every ASCII byte to itself lets an ASCII
+// piece skip conversion. (glibc passes ISO-2022-JP's probe: the tokenizer
+// names the stateful 7-bit charsets itself.)
+TEST(mime_charset, ascii_is_identity_where_iconv_says_so) {
+  for (std::string_view name : {"utf-8", "us-ascii", "iso-8859-1", "windows-1252", "euc-jp", "gb18030", "big5",
+                                "x-unknown-charset"})
+    EXPECT_TRUE(charset_converter(name).ascii_is_identity()) << name;
+  for (std::string_view name : {"shift_jis", "utf-16le", "utf-16", "utf-7"})
+    EXPECT_FALSE(charset_converter(name).ascii_is_identity()) << name;
+}
+
 TEST(mime_address, display_names_comments_quotes_routes) {
   auto l = parse_address_list("\"Doe, John\" <john@example.com>, jane@example.org (Jane Roe), "
                               "<@relay.net,@r2:bob@x.y>, \"odd local\"@q.org");
