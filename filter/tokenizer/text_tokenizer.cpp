@@ -344,6 +344,12 @@ void text_tokenizer::end() {
 }
 
 void text_tokenizer::word(std::string_view w, const char* raw, std::size_t true_size, bool plain) {
+  // A word longer than the carry is known by its first carry_size_max bytes
+  // and its length, however it arrived: a word carried across pieces keeps
+  // no more, so one found whole in a window is cut the same way (else its
+  // trailing punctuation was trimmed whole and not carried, and its length
+  // bucket depended on where the pieces ended).
+  if (true_size > carry_size_max) w = w.substr(0, carry_size_max);
   bool whole = w.size() == true_size;
   std::size_t lead = 0;
   while (lead < w.size() && w[lead] != '$' && is_edge_punctuation(w[lead])) ++lead;

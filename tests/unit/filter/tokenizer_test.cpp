@@ -219,6 +219,25 @@ TEST(text_tokenizer, words_split_across_pieces_and_windows) {
   }
 }
 
+// A word longer than the carry (256 bytes) is known by its start and its
+// length. Carried across pieces it never had its trailing punctuation
+// trimmed, fed whole it did: its length bucket depended on where the pieces
+// ended (review6, found by filter_tokenizer_fuzz).
+TEST(text_tokenizer, long_words_end_the_same_at_any_chunking) {
+  for (std::string word : {std::string(297, 'u') + "!!!", std::string(260, 'w') + ".", "$" + std::string(299, '9') + ","}) {
+    std::string text = "before " + word + " after";
+    auto whole = tokenize_text(text);
+    for (std::size_t piece = 1; piece <= text.size(); ++piece) {
+      recording_sink sink;
+      text_tokenizer tok(sink, detect_simd_level());
+      tok.begin("", false);
+      for (std::size_t i = 0; i < text.size(); i += piece) tok.feed(std::string_view(text).substr(i, piece));
+      tok.end();
+      ASSERT_EQ(sink.tokens, whole.tokens) << word.substr(0, 3) << " piece " << piece;
+    }
+  }
+}
+
 TEST(text_tokenizer, case_tokens_add_words_with_capitals_as_written) {
   const std::string text =
       "Anybody SEEN the iPhone? lower-case 'Quoted' Mail@Example.COM http://Example.COM/X $1,000 Ab \xc3\x84RGER";
