@@ -283,10 +283,7 @@ struct two_vocabularies {
 };
 
 TEST(classifier, saturated_probabilities_keep_their_order_in_the_level) {
-  const two_vocabularies v;
-  const token_store& s = v.store;
-  const std::vector<std::uint64_t>& spam_tokens = v.spam_tokens;
-  const std::vector<std::uint64_t>& ham_tokens = v.ham_tokens;
+  const auto& [s, spam_tokens, ham_tokens] = two_vocabularies();
   std::vector<double> scratch;
   classifier_options o;
   double previous_level = 0;
@@ -314,10 +311,7 @@ TEST(classifier, saturated_probabilities_keep_their_order_in_the_level) {
 // The log-odds the CLI's two-model average uses: the same number as the
 // probability and the level, on both sides, including where p saturates.
 TEST(classifier, log_odds_agree_with_probability_and_level) {
-  const two_vocabularies v;
-  const token_store& s = v.store;
-  const std::vector<std::uint64_t>& spam_tokens = v.spam_tokens;
-  const std::vector<std::uint64_t>& ham_tokens = v.ham_tokens;
+  const auto& [s, spam_tokens, ham_tokens] = two_vocabularies();
   std::vector<double> scratch;
   classifier_options o;
   double previous = -std::numeric_limits<double>::infinity();
