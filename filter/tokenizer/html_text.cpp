@@ -1,11 +1,11 @@
 #include "filter/tokenizer/html_text.h"
 
-#include <emmintrin.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <cstring>
+
+#include "protocols/common/byte_scan.h"
 
 namespace filter {
 
@@ -50,19 +50,10 @@ bool is_block(std::string_view tag) {
   }
 }
 
-// Offset of the first '<' or '&' in s[from, n), or n: 16 bytes at a time
-// (SSE2, the x86-64 baseline). Most of HTML is text between them.
+// Offset of the first '<' or '&' in s[from, n), or n: most of HTML is text
+// between them.
 std::size_t find_markup(const char* s, std::size_t from, std::size_t n) {
-  const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&');
-  std::size_t i = from;
-  for (; i + 16 <= n; i += 16) {
-    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-    int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, amp)));
-    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-  }
-  for (; i < n; ++i)
-    if (s[i] == '<' || s[i] == '&') return i;
-  return n;
+  return proto::find_first_of_bytes<'<', '&'>(s, from, n);
 }
 
 }  // namespace

@@ -1,10 +1,9 @@
 #include "protocols/mime/transfer.h"
 
-#include <emmintrin.h>
-
 #include <array>
 #include <cstring>
 
+#include "protocols/common/byte_scan.h"
 #include "protocols/mime/header.h"
 
 namespace mime {
@@ -157,20 +156,11 @@ char* qp_decoder::hold_blank(char c, char* w) {
 namespace {
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
-// Offset of the first '=', CR or LF in s[from, to), or `to`: 16 bytes at a
-// time (SSE2, the x86-64 baseline). Everything else in quoted-printable
-// text is itself, blanks included unless a line break follows them.
+// Offset of the first '=', CR or LF in s[from, to), or `to`. Everything
+// else in quoted-printable text is itself, blanks included unless a line
+// break follows them.
 std::size_t find_qp_special(const char* s, std::size_t from, std::size_t to) {
-  const __m128i eq = _mm_set1_epi8('='), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
-  std::size_t i = from;
-  for (; i + 16 <= to; i += 16) {
-    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, eq), _mm_cmpeq_epi8(x, cr)), _mm_cmpeq_epi8(x, lf));
-    if (int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
-  }
-  for (; i < to; ++i)
-    if (s[i] == '=' || s[i] == '\r' || s[i] == '\n') return i;
-  return to;
+  return proto::find_first_of_bytes<'=', '\r', '\n'>(s, from, to);
 }
 }  // namespace
 
