@@ -28,6 +28,8 @@ the sending phase (near 1.0 = its one core is the limit) and the client's.
 Usage: bench/spam/smtp_ingest.py --ringmail BUILD/appliance/ringmail
            [--load BUILD/bench/load/ringmail-load] [--before OLD/appliance/ringmail]
            [--messages 2000] [--connections 16] [--rounds 15] [--pipelining 1|0] [--json FILE]
+           [--server-cpu N --client-cpu M]   (pin each to one CPU: less noise from
+                                              the two sharing a CPU or migrating)
 
 Every loop is bounded (rounds x servers runs, each with a --time-limit);
 every server is private (own data dir, free loopback ports) and stopped by
@@ -101,8 +103,13 @@ address = "127.0.0.1:%d"
         self.daemon.args[0] = binary  # harness.RINGMAIL is read from the environment at import
         self.runs = []
 
-    def start(self):
+    def start(self, cpu=None):
         self.daemon.start()
+        if cpu is not None:
+            # Every thread the daemon has now; threads it starts later
+            # inherit the mask from the one that starts them.
+            for tid in os.listdir("/proc/%d/task" % self.daemon.proc.pid):
+                os.sched_setaffinity(int(tid), {cpu})
 
     def stop(self):
         try:
@@ -121,7 +128,9 @@ def send(args, server, seed, run_id):
            "--time-limit", str(args.time_limit), "--timeout-ms", "30000", "--pipelining", str(args.pipelining)]
     pid = server.daemon.proc.pid
     c0 = cpu_seconds(pid)
-    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.time_limit + 30)
+    pin = None if args.client_cpu is None else (lambda: os.sched_setaffinity(0, {args.client_cpu}))
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.time_limit + 30,
+                          preexec_fn=pin)
     c1 = cpu_seconds(pid)
     if server.daemon.proc.poll() is not None:
         raise SystemExit("%s: the daemon exited (%s)" % (server.name, server.daemon.log_path))
@@ -188,6 +197,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1, help="rounds first that are not counted")
     ap.add_argument("--time-limit", type=float, default=120, help="cap on each sending phase, seconds")
     ap.add_argument("--json", help="write every run here")
+    ap.add_argument("--server-cpu", type=int, help="pin every server to this CPU")
+    ap.add_argument("--client-cpu", type=int, help="pin the load generator to this CPU")
     args = ap.parse_args()
     args.ringmail = os.path.abspath(args.ringmail)
     if args.load is None:
@@ -212,7 +223,7 @@ def main():
             for enabled in (False, True):
                 servers.append(Server("%s filter %s" % (build, "on" if enabled else "off"), binary, enabled, store))
         for s in servers:
-            s.start()
+            s.start(args.server_cpu)
         load0 = os.getloadavg()
         print("corpus: %d messages, %.1f MB (mean %.1f KB); %d messages per server per round, %d connections, "
               "pipelining %d, %d rounds (+%d warm-up); load average %.1f"
