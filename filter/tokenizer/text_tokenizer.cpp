@@ -100,6 +100,15 @@ std::size_t scheme_end(std::string_view w) {
   return std::string_view::npos;
 }
 
+// Where a URL's host ends (std::string_view::find_first_of is a memchr of
+// the set per byte).
+constexpr std::array<bool, 256> make_host_stop_table() {
+  std::array<bool, 256> t{};
+  for (char c : std::string_view("/:?#\\\"' <>")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr std::array<bool, 256> host_stop_table = make_host_stop_table();
+
 bool is_numeric_host(std::string_view host) {
   return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) { return is_digit(c) || c == '.'; });
 }
@@ -154,9 +163,21 @@ text_tokenizer::text_tokenizer(token_sink& sink, simd_level level, bool case_tok
 }
 
 text_tokenizer::prefix_entry& text_tokenizer::entry_for(std::string_view prefix) {
+  // Every header field asks (its name, or "header"): a slot by the head
+  // finds it at once; the walk of the list is for the first use.
   const std::uint64_t head = head_of(prefix);
-  for (auto& e : _prefixes)
+  std::uint8_t& slot = _prefix_slot[(head * 0x9e3779b97f4a7c15u) >> 57];
+  if (slot != 0) {
+    prefix_entry& e = _prefixes[slot - 1u];
     if (e.head == head && e.prefix == prefix) return e;
+  }
+  for (std::size_t i = 0; i < _prefixes.size(); ++i) {
+    prefix_entry& e = _prefixes[i];
+    if (e.head == head && e.prefix == prefix) {
+      slot = static_cast<std::uint8_t>(i + 1);
+      return e;
+    }
+  }
   if (_prefixes.size() == prefixes_max) {
     // Past the cap (a message with many unusual header names): the last
     // slot is recomputed. Never the current stream's entry.
@@ -165,12 +186,14 @@ text_tokenizer::prefix_entry& text_tokenizer::entry_for(std::string_view prefix)
     last.head = head;
     last.prefix.assign(prefix);
     last.seed = prefix_seed(prefix);
+    slot = static_cast<std::uint8_t>(&last - _prefixes.data() + 1);
     return last;
   }
   prefix_entry& e = _prefixes.emplace_back();
   e.head = head;
   e.prefix.assign(prefix);
   e.seed = prefix_seed(prefix);
+  slot = static_cast<std::uint8_t>(_prefixes.size());
   return e;
 }
 
@@ -459,9 +482,17 @@ void text_tokenizer::emit(std::string_view prefix, std::string_view text) {
 }
 
 void text_tokenizer::url(std::string_view address) {
-  std::size_t scheme = address.find("://");
-  if (scheme != std::string_view::npos && scheme <= 10) address.remove_prefix(scheme + 3);
-  std::size_t host_end = address.find_first_of("/:?#\\\"' <>");
+  // A scheme's "://" counts only at 0..10: the first 13 bytes hold any such
+  // match (a search of the whole address was a memchr per ':'; the end of
+  // the host was a memchr of the stop set per byte).
+  std::size_t scan = std::min<std::size_t>(address.size(), 13);
+  for (std::size_t i = 0; i + 3 <= scan; ++i)
+    if (address[i] == ':' && address[i + 1] == '/' && address[i + 2] == '/') {
+      address.remove_prefix(i + 3);
+      break;
+    }
+  std::size_t host_end = 0;
+  while (host_end < address.size() && !host_stop_table[static_cast<unsigned char>(address[host_end])]) ++host_end;
   std::string_view host = address.substr(0, host_end);
   std::size_t user = host.rfind('@');
   if (user != std::string_view::npos) host.remove_prefix(user + 1);
@@ -479,28 +510,25 @@ void text_tokenizer::emit_url_host(std::string_view host) {
 }
 
 void text_tokenizer::emit_domains(kind k, std::string_view host) {
-  std::array<char, 128> lowered{};
+  std::array<char, 128> lowered;
   if (host.size() > lowered.size()) host = host.substr(host.size() - lowered.size());
   // Hosts from an href are not folded by the window kernel.
   for (std::size_t i = 0; i < host.size(); ++i) {
     char c = host[i];
-    lowered[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    lowered[i] = static_cast<char>(c + (static_cast<unsigned char>(c - 'A') < 26 ? 32 : 0));
   }
   std::string_view h(lowered.data(), host.size());
   while (!h.empty() && is_edge_punctuation(h.front())) h.remove_prefix(1);
   while (!h.empty() && is_edge_punctuation(h.back())) h.remove_suffix(1);
   if (h.empty()) return;
   emit_sub(k, h);
-  // Parent domains with at least two labels, the nearest first.
-  std::size_t emitted = 1;
-  std::size_t dot = h.find('.');
-  while (dot != std::string_view::npos && emitted < domains_max) {
-    std::string_view parent = h.substr(dot + 1);
-    if (parent.find('.') == std::string_view::npos) break;
-    emit_sub(k, parent);
-    ++emitted;
-    dot = h.find('.', dot + 1);
-  }
+  // Parent domains with at least two labels, the nearest first: the part
+  // after each of the first dots that another dot follows.
+  std::size_t dots[domains_max];
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < h.size() && found < domains_max; ++i)
+    if (h[i] == '.') dots[found++] = i;
+  for (std::size_t d = 0; d + 1 < found; ++d) emit_sub(k, h.substr(dots[d] + 1));
 }
 
 }  // namespace filter

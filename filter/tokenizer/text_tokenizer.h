@@ -94,6 +94,11 @@ class text_tokenizer {
   // dozen, the same ones message after message. Past the cap, the last
   // entry is recomputed for each new prefix.
   static constexpr std::size_t prefixes_max = 48;
+  // Where a prefix was last found: slot (by its head) -> its index + 1 in
+  // _prefixes, 0 none. A hint, checked against the entry (a slot shared by
+  // two prefixes, or an entry recomputed past the cap, only misses).
+  static constexpr std::size_t prefix_slots = 128;
+  std::uint8_t _prefix_slot[prefix_slots] = {};
   prefix_entry& entry_for(std::string_view prefix);
   // `e` with the prefix and seed of kind k computed.
   static const prefix_entry& sub_entry(prefix_entry& e, kind k);
