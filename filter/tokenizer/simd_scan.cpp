@@ -42,12 +42,12 @@ struct block_masks {
 // SSE2: 16 bytes at a time. Range tests use the signed-compare trick:
 // (x - lo) as a signed byte offset by -128 is below -128 + width exactly
 // when lo <= x < lo + width.
-inline __m128i in_range_sse2(__m128i x, char lo, char width) {
+[[gnu::always_inline]] inline __m128i in_range_sse2(__m128i x, char lo, char width) {
   __m128i shifted = _mm_add_epi8(x, _mm_set1_epi8(static_cast<char>(-128 - lo)));
   return _mm_cmplt_epi8(shifted, _mm_set1_epi8(static_cast<char>(-128 + width)));
 }
 
-void block16_sse2(const char* in, char* out, std::uint32_t& word_bits, std::uint32_t& special_bits) {
+[[gnu::always_inline]] inline void block16_sse2(const char* in, char* out, std::uint32_t& word_bits, std::uint32_t& special_bits) {
   __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
   __m128i upper = in_range_sse2(x, 'A', 26);
   __m128i lower = _mm_add_epi8(x, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
@@ -61,7 +61,7 @@ void block16_sse2(const char* in, char* out, std::uint32_t& word_bits, std::uint
   special_bits = static_cast<std::uint32_t>(_mm_movemask_epi8(sp)) | high;
 }
 
-block_masks block64_sse2(const char* in, char* out) {
+[[gnu::always_inline]] inline block_masks block64_sse2(const char* in, char* out) {
   block_masks m;
   for (int k = 0; k < 4; ++k) {
     std::uint32_t w, sp;
@@ -98,7 +98,7 @@ void sse2_kernel(const char* in, char* out, std::uint64_t* masks, std::uint64_t*
   tail_block(in, out, masks, specials, i, size, block64_sse2);
 }
 
-__attribute__((target("avx2"))) inline __m256i in_range_avx2(__m256i x, char lo, char width) {
+__attribute__((target("avx2"), always_inline)) inline __m256i in_range_avx2(__m256i x, char lo, char width) {
   __m256i shifted = _mm256_add_epi8(x, _mm256_set1_epi8(static_cast<char>(-128 - lo)));
   return _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(-128 + width)), shifted);
 }
@@ -106,7 +106,7 @@ __attribute__((target("avx2"))) inline __m256i in_range_avx2(__m256i x, char lo,
 // AVX2: 32 bytes at a time; the punctuation set is a nibble lookup
 // (vpshufb) instead of a compare chain: bit k of lut_low[low nibble] &
 // lut_high[high nibble] says the byte is punctuation number k's.
-__attribute__((target("avx2"))) void block32_avx2(const char* in, char* out, std::uint32_t& word_bits,
+__attribute__((target("avx2"), always_inline)) inline void block32_avx2(const char* in, char* out, std::uint32_t& word_bits,
                                                   std::uint32_t& special_bits) {
   __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in));
   __m256i upper = in_range_avx2(x, 'A', 26);
@@ -134,7 +134,7 @@ __attribute__((target("avx2"))) void block32_avx2(const char* in, char* out, std
   special_bits = static_cast<std::uint32_t>(_mm256_movemask_epi8(sp)) | high_bytes;
 }
 
-__attribute__((target("avx2"))) block_masks block64_avx2(const char* in, char* out) {
+__attribute__((target("avx2"), always_inline)) inline block_masks block64_avx2(const char* in, char* out) {
   std::uint32_t w0, s0, w1, s1;
   block32_avx2(in, out, w0, s0);
   block32_avx2(in + 32, out + 32, w1, s1);
@@ -174,11 +174,15 @@ std::string_view simd_level_name(simd_level level) {
 
 void fold_and_classify(simd_level level, const char* in, char* out, std::uint64_t* masks, std::uint64_t* special,
                        std::size_t size) {
-  std::size_t words = (size + 63) / 64;
-  std::memset(masks, 0, words * sizeof(std::uint64_t));
-  std::memset(special, 0, words * sizeof(std::uint64_t));
   switch (level) {
-    case simd_level::scalar: scalar_range(in, out, masks, special, 0, size); return;
+    case simd_level::scalar: {
+      // The scalar walk sets bits; the block kernels store whole mask words.
+      std::size_t words = (size + 63) / 64;
+      std::memset(masks, 0, words * sizeof(std::uint64_t));
+      std::memset(special, 0, words * sizeof(std::uint64_t));
+      scalar_range(in, out, masks, special, 0, size);
+      return;
+    }
     case simd_level::sse2: sse2_kernel(in, out, masks, special, size); return;
     case simd_level::avx2: avx2_kernel(in, out, masks, special, size); return;
   }
