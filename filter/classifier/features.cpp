@@ -12,7 +12,25 @@ constexpr std::size_t slots_min = 2048;
 void feature_collector::on_hashes(std::span<const std::uint64_t> hashes) {
   // While the whole batch fits below half load, no token needs the check.
   if ((_count + hashes.size()) * 2 <= _slots.size()) {
-    for (std::uint64_t h : hashes) insert(h);
+    // The count, the table and the list in registers: stores of hashes
+    // (unsigned long) could alias the members (also unsigned long), which
+    // would be reloaded and stored back per token.
+    std::uint64_t* slots = _slots.data();
+    std::uint64_t* out = _hashes.data();
+    const std::size_t mask = _slots.size() - 1;
+    std::size_t count = _count;
+    for (std::uint64_t hash : hashes) {
+      std::uint64_t key = hash == 0 ? 1 : hash;
+      for (std::size_t i = key & mask;; i = (i + 1) & mask) {
+        if (slots[i] == key) break;
+        if (slots[i] == 0) {
+          slots[i] = key;
+          out[count++] = hash;
+          break;
+        }
+      }
+    }
+    _count = count;
     return;
   }
   for (std::uint64_t h : hashes) add(h);

@@ -17,16 +17,48 @@ std::uint64_t prefix_seed(std::string_view prefix) {
 }
 
 namespace {
-// XXH3_64bits_withSeed with its short case (most tokens) inlined here: the
-// library's own function for 16 bytes or less, so hashes do not change.
-inline __attribute__((always_inline)) std::uint64_t hash_text(std::uint64_t seed, std::string_view text) {
-  if (text.size() <= 16)
-    return XXH3_len_0to16_64b(reinterpret_cast<const xxh_u8*>(text.data()), text.size(), XXH3_kSecret, seed);
-  return XXH3_64bits_withSeed(text.data(), text.size(), seed);
+// XXH3_64bits_withSeed with its short cases (most tokens) inlined here:
+// libxxhash's own XXH3_len_1to3_64b, _4to8_ and _9to16_, with what they
+// compute from the seed alone (the "bitflips") taken from the key, worked
+// out once per prefix. So hashes do not change (tokenizer_test's
+// token_hash_is_xxh3_with_seed checks every length up to 40).
+inline __attribute__((always_inline)) std::uint64_t hash_keyed(const token_hash_key& k,
+                                                               std::string_view text) {
+  const auto* p = reinterpret_cast<const xxh_u8*>(text.data());
+  const std::size_t len = text.size();
+  if (len - 4 <= 4) {
+    xxh_u64 input64 = XXH_readLE32(p + len - 4) + (static_cast<xxh_u64>(XXH_readLE32(p)) << 32);
+    return XXH3_rrmxmx(input64 ^ k.flip_4to8, len);
+  }
+  if (len - 9 <= 7) {
+    xxh_u64 lo = XXH_readLE64(p) ^ k.flip_9to16_lo;
+    xxh_u64 hi = XXH_readLE64(p + len - 8) ^ k.flip_9to16_hi;
+    return XXH3_avalanche(len + XXH_swap64(lo) + hi + XXH3_mul128_fold64(lo, hi));
+  }
+  if (len - 1 <= 2) {
+    xxh_u32 combined = (static_cast<xxh_u32>(p[0]) << 16) | (static_cast<xxh_u32>(p[len >> 1]) << 24) |
+                       static_cast<xxh_u32>(p[len - 1]) | (static_cast<xxh_u32>(len) << 8);
+    return XXH64_avalanche(combined ^ k.flip_1to3);
+  }
+  return XXH3_64bits_withSeed(text.data(), len, k.seed);  // empty, or over 16 bytes
 }
 }  // namespace
 
-std::uint64_t token_hash(std::uint64_t seed, std::string_view text) { return hash_text(seed, text); }
+token_hash_key token_hash_key_of(std::uint64_t seed) {
+  const xxh_u8* secret = XXH3_kSecret;
+  token_hash_key k;
+  k.seed = seed;
+  k.flip_1to3 = (XXH_readLE32(secret) ^ XXH_readLE32(secret + 4)) + seed;
+  k.flip_4to8 = (XXH_readLE64(secret + 8) ^ XXH_readLE64(secret + 16)) -
+                (seed ^ (static_cast<xxh_u64>(XXH_swap32(static_cast<xxh_u32>(seed))) << 32));
+  k.flip_9to16_lo = (XXH_readLE64(secret + 24) ^ XXH_readLE64(secret + 32)) + seed;
+  k.flip_9to16_hi = (XXH_readLE64(secret + 40) ^ XXH_readLE64(secret + 48)) - seed;
+  return k;
+}
+
+std::uint64_t token_hash(std::uint64_t seed, std::string_view text) {
+  return hash_keyed(token_hash_key_of(seed), text);
+}
 
 namespace {
 
@@ -185,14 +217,14 @@ text_tokenizer::prefix_entry& text_tokenizer::entry_for(std::string_view prefix)
     last = prefix_entry{};
     last.head = head;
     last.prefix.assign(prefix);
-    last.seed = prefix_seed(prefix);
+    last.key = token_hash_key_of(prefix_seed(prefix));
     slot = static_cast<std::uint8_t>(&last - _prefixes.data() + 1);
     return last;
   }
   prefix_entry& e = _prefixes.emplace_back();
   e.head = head;
   e.prefix.assign(prefix);
-  e.seed = prefix_seed(prefix);
+  e.key = token_hash_key_of(prefix_seed(prefix));
   slot = static_cast<std::uint8_t>(_prefixes.size());
   return e;
 }
@@ -218,7 +250,7 @@ const text_tokenizer::prefix_entry& text_tokenizer::sub_entry(prefix_entry& e, k
       p += ':';
     }
     p += names[i];
-    e.sub_seed[i] = prefix_seed(p);
+    e.sub_key[i] = token_hash_key_of(prefix_seed(p));
     e.sub_ready |= 1u << i;
   }(e, i);
   return e;
@@ -248,7 +280,7 @@ void text_tokenizer::feed_stream(std::string_view prefix, std::string_view text)
 
 // Most tokens: inlined into the window scan.
 inline __attribute__((always_inline)) void text_tokenizer::emit_plain_word(std::string_view text) {
-  std::uint64_t hash = hash_text(_current->seed, text);
+  std::uint64_t hash = hash_keyed(_current->key, text);
   deliver(hash, _current->prefix, text);
   if (_bigrams) emit_bigram(hash, text);
 }
@@ -347,6 +379,7 @@ void text_tokenizer::word_break() {
 void text_tokenizer::flush() {
   if (_batch_size == 0) return;
   _sink.on_hashes(std::span<const std::uint64_t>(_batch, _batch_size));
+  _token_count += _batch_size;
   _batch_size = 0;
 }
 
@@ -445,7 +478,7 @@ void text_tokenizer::emit_as_written(std::string_view lowered, const char* raw) 
   // Only ASCII capitals differ: the kernel folds nothing else.
   if (std::memcmp(lowered.data(), raw, lowered.size()) == 0) return;
   std::string_view text(raw, lowered.size());
-  deliver(hash_text(_current->seed, text), _current->prefix, text);
+  deliver(hash_keyed(_current->key, text), _current->prefix, text);
 }
 
 void text_tokenizer::emit_word(std::string_view text, bool high) {
@@ -463,7 +496,7 @@ void text_tokenizer::emit_bigram(std::uint64_t hash, std::string_view text) {
     auto i = static_cast<int>(kind::bigram);
     const prefix_entry& e = sub_entry(*_current, kind::bigram);
     std::uint64_t pair[2] = {_previous_word, hash};
-    std::uint64_t bigram = XXH3_64bits_withSeed(pair, sizeof pair, e.sub_seed[i]);
+    std::uint64_t bigram = XXH3_64bits_withSeed(pair, sizeof pair, e.sub_key[i].seed);
     deliver(bigram, e.sub_prefix[i], text);
   }
   _previous_word = hash;
@@ -473,12 +506,12 @@ void text_tokenizer::emit_bigram(std::uint64_t hash, std::string_view text) {
 void text_tokenizer::emit_sub(kind k, std::string_view text) {
   auto i = static_cast<int>(k);
   const prefix_entry& e = sub_entry(*_current, k);
-  deliver(hash_text(e.sub_seed[i], text), e.sub_prefix[i], text);
+  deliver(hash_keyed(e.sub_key[i], text), e.sub_prefix[i], text);
 }
 
 void text_tokenizer::emit(std::string_view prefix, std::string_view text) {
   const prefix_entry& e = entry_for(prefix);
-  deliver(token_hash(e.seed, text), e.prefix, text);
+  deliver(hash_keyed(e.key, text), e.prefix, text);
 }
 
 void text_tokenizer::url(std::string_view address) {

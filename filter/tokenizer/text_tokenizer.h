@@ -41,6 +41,15 @@
 
 namespace filter {
 
+// A prefix's seed with what XXH3-64 derives from the seed alone for inputs
+// of 1 to 16 bytes (its "bitflips"), worked out once per prefix, not per
+// token (text_tokenizer.cpp: hash_keyed).
+struct token_hash_key {
+  std::uint64_t seed = 0;
+  std::uint64_t flip_1to3 = 0, flip_4to8 = 0, flip_9to16_lo = 0, flip_9to16_hi = 0;
+};
+token_hash_key token_hash_key_of(std::uint64_t seed);
+
 class text_tokenizer {
  public:
   static constexpr std::size_t window_size = 4096;
@@ -75,19 +84,21 @@ class text_tokenizer {
   // seeds stay.
   void reset();
 
-  std::size_t token_count() const { return _token_count; }
-  void reset_count() { _token_count = 0; }
+  std::size_t token_count() const { return _token_count + _batch_size; }
+  // (Batched hashes are counted when flushed: the count starts below them.)
+  void reset_count() { _token_count = 0 - _batch_size; }
 
  private:
   enum class kind : std::uint8_t { url, email, num, skip, bigram, count };
+  using hash_key = token_hash_key;
   // A prefix with its seed, and "url", "email"... under it ("subject:url")
   // with theirs, each computed on first use.
   struct prefix_entry {
     std::uint64_t head = 0;  // size, first and last byte: most lookups differ there
     std::string prefix;
-    std::uint64_t seed = 0;
+    hash_key key;
     std::string sub_prefix[static_cast<int>(kind::count)];
-    std::uint64_t sub_seed[static_cast<int>(kind::count)] = {};
+    hash_key sub_key[static_cast<int>(kind::count)] = {};
     unsigned sub_ready = 0;  // bit per kind
   };
   // Prefixes seen (header names, "header", "part"...): a message uses a few
@@ -117,8 +128,8 @@ class text_tokenizer {
   void emit_as_written(std::string_view lowered, const char* raw);
   void emit_bigram(std::uint64_t hash, std::string_view text);
   void deliver(std::uint64_t hash, std::string_view prefix, std::string_view text) {
-    ++_token_count;
     if (!_hashes_only) {
+      ++_token_count;
       _sink.on_token(hash, prefix, text);
       return;
     }

@@ -3,6 +3,7 @@
 // nested and broken multiparts), chunking invariance, and scalar/SSE2/AVX2
 // equivalence over the whole SpamAssassin corpus.
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -132,6 +133,23 @@ TEST(simd_scan, every_byte_value_in_every_lane) {
             << simd_level_name(level) << " " << int(c);
       }
     }
+  }
+}
+
+// The tokenizer's own short-input XXH3 (seed work done once per prefix)
+// must give libxxhash's XXH3_64bits_withSeed: stored token counts are
+// keyed by it. Every length of every size class, several seeds.
+TEST(text_tokenizer, token_hash_is_xxh3_with_seed) {
+  std::mt19937_64 random(7);
+  std::string text(48, '\0');
+  for (char& c : text) c = static_cast<char>(random());
+  for (std::uint64_t seed : {std::uint64_t{0}, std::uint64_t{1}, prefix_seed("subject"), prefix_seed("received:num"),
+                             std::uint64_t{0xffffffff00000000u}, std::uint64_t{random()}}) {
+    for (std::size_t offset = 0; offset < 8; ++offset)
+      for (std::size_t n = 0; n <= 40; ++n) {
+        std::string_view t(text.data() + offset, n);
+        EXPECT_EQ(token_hash(seed, t), XXH3_64bits_withSeed(t.data(), t.size(), seed)) << "seed " << seed << " size " << n;
+      }
   }
 }
 
