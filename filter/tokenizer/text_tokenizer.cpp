@@ -90,6 +90,16 @@ constexpr std::array<unsigned char, 256> make_rule_flags() {
 }
 constexpr std::array<unsigned char, 256> rule_flags = make_rule_flags();
 
+// The rule flags of a word within one mask word, from its special bytes
+// alone (`bits`: their positions from `base`): a time or an address has
+// one or two, where a pass over the word reads every byte.
+inline unsigned flags_of_special(const char* base, std::uint64_t bits) {
+  unsigned flags = 0;
+  for (; bits != 0 && flags != (flag_colon | flag_at | flag_high); bits &= bits - 1)
+    flags |= rule_flags[static_cast<unsigned char>(base[__builtin_ctzll(bits)])];
+  return flags;
+}
+
 // Index of the first set (WantSet) or clear bit at or after pos, or size.
 template <bool WantSet>
 inline __attribute__((always_inline)) std::size_t next_bit(const std::uint64_t* masks, std::size_t pos,
@@ -321,16 +331,20 @@ void text_tokenizer::scan_window(const char* data, std::size_t size, bool last) 
     std::uint64_t clear = ~_masks[block] & (~std::uint64_t{0} << first);
     std::size_t stop;
     bool plain;
+    unsigned flags = 0;
     if (clear != 0) {
       // The run ends in this mask word (nearly every run does).
       std::uint64_t stop_bit = clear & (~clear + 1);
       stop = block * 64 + static_cast<std::size_t>(__builtin_ctzll(clear));
       std::uint64_t run_bits = (stop_bit - 1) & (~std::uint64_t{0} << first);
-      plain = (_special[block] & run_bits) == 0;
+      const std::uint64_t special_run = _special[block] & run_bits;
+      plain = special_run == 0;
+      if (!plain) flags = flags_of_special(data + block * 64, special_run);
       bits &= ~(stop_bit - 1);
     } else {
       stop = next_bit<false>(_masks, block * 64 + 64, size);
       plain = !any_bit(_special, start, stop);
+      if (!plain) flags = flags_unknown;
       block = stop / 64;
       bits = block < blocks ? _masks[block] & (~std::uint64_t{0} << (stop % 64)) : 0;
     }
@@ -346,7 +360,7 @@ void text_tokenizer::scan_window(const char* data, std::size_t size, bool last) 
       }
       if (n > carry_size_max) {
         // As a held-back word would be: its start, and its length.
-        word(std::string_view(p, carry_size_max), _raw + start, n, false);
+        word(std::string_view(p, carry_size_max), _raw + start, n, flags_unknown);
         return;
       }
     }
@@ -354,19 +368,19 @@ void text_tokenizer::scan_window(const char* data, std::size_t size, bool last) 
       std::size_t e = n;
       while (is_edge_punctuation(p[e - 1])) --e;  // p[0] is a letter
       if (e > word_size_max || (n >= 4 && std::memcmp(p, "www.", 4) == 0)) {
-        word(std::string_view(p, n), _raw + start, n, true);
+        word(std::string_view(p, n), _raw + start, n, 0);
       } else if (e >= 3) {
         emit_plain_word(std::string_view(p, e));
         if (_case_tokens) emit_as_written(std::string_view(p, e), _raw + start);
       }
       continue;
     }
-    word(std::string_view(p, n), _raw + start, n, plain);
+    word(std::string_view(p, n), _raw + start, n, flags);
   }
 }
 
 void text_tokenizer::carry_word() {
-  word(_carry, _carry_raw.data(), _carry_size, false);
+  word(_carry, _carry_raw.data(), _carry_size, flags_unknown);
   _carry.clear();
   _carry_raw.clear();
   _carry_size = 0;
@@ -399,7 +413,7 @@ void text_tokenizer::end() {
   _open = false;
 }
 
-void text_tokenizer::word(std::string_view w, const char* raw, std::size_t true_size, bool plain) {
+void text_tokenizer::word(std::string_view w, const char* raw, std::size_t true_size, unsigned flags) {
   // A word longer than the carry is known by its first carry_size_max bytes
   // and its length, however it arrived: a word carried across pieces keeps
   // no more, so one found whole in a window is cut the same way (else its
@@ -415,13 +429,14 @@ void text_tokenizer::word(std::string_view w, const char* raw, std::size_t true_
   if (w.empty()) return;
 
   // What is rare: a ':' (URL), an '@' (address), bytes of UTF-8. A word
-  // from the window is known plain from the kernel's special mask; others
-  // (joined across pieces) take one branch-free pass. Trimming below drops
-  // only ASCII punctuation, so a flag may be set by a byte trimmed away:
-  // the exact checks follow the flags.
-  unsigned flags = 0;
-  if (!plain)
+  // from the window comes with its flags, from the kernel's special mask;
+  // others (joined across pieces, or longer than a mask word) take one
+  // branch-free pass. Trimming drops only ASCII punctuation, so a flag may
+  // be set by a byte trimmed away: the exact checks follow the flags.
+  if (flags == flags_unknown) {
+    flags = 0;
     for (char c : w) flags |= rule_flags[static_cast<unsigned char>(c)];
+  }
   const bool colon = (flags & flag_colon) != 0, at_sign = (flags & flag_at) != 0;
   // URLs: only the host matters, and it is near the start. (w[0] is not
   // ':', an edge punctuation, so the first "://" is the one at 1..10.)

@@ -117,9 +117,11 @@ class text_tokenizer {
   // `last`: the window ends the stream (feed_stream()).
   void scan_window(const char* data, std::size_t size, bool last);
   void carry_word();
-  // `plain`: the word is known to hold no special byte (simd_scan.h).
+  // `flags`: which special bytes (simd_scan.h) the word may hold, as
+  // text_tokenizer.cpp's rule flags (0: a plain word), or flags_unknown.
   // `raw`: the same bytes as written (lowered.size() of them).
-  void word(std::string_view lowered, const char* raw, std::size_t true_size, bool plain);
+  static constexpr unsigned flags_unknown = ~0u;
+  void word(std::string_view lowered, const char* raw, std::size_t true_size, unsigned flags);
   void emit_sub(kind k, std::string_view text);
   void emit_url_host(std::string_view host);
   void emit_domains(kind k, std::string_view host);
