@@ -33,8 +33,15 @@ if(BoringSSL_FOUND AND NOT TARGET BoringSSL::crypto)
     IMPORTED_LOCATION ${BoringSSL_SSL_LIBRARY}
     INTERFACE_INCLUDE_DIRECTORIES ${BoringSSL_INCLUDE_DIR}
     INTERFACE_LINK_LIBRARIES BoringSSL::crypto)
-  # The android directory is not in the loader's search path.
-  set(CMAKE_BUILD_RPATH "${CMAKE_BUILD_RPATH};${BoringSSL_LIBRARY_DIR}")
-  set(CMAKE_INSTALL_RPATH "${CMAKE_INSTALL_RPATH};${BoringSSL_LIBRARY_DIR}")
+  # The android directory is not in the loader's search path. Every
+  # library of the project is static, so the build tree's binaries need no
+  # other RUNPATH and are linked with the installed one: CMake pads a build
+  # tree RUNPATH it means to rewrite at install with a trailing ':'
+  # ("android:"), an empty entry, which the loader reads as the current
+  # directory. Every shared library was then first looked for in the
+  # caller's working directory (~10 failed openat calls per library at
+  # every start, and a libz.so.1 lying there would have been loaded).
+  list(APPEND CMAKE_INSTALL_RPATH ${BoringSSL_LIBRARY_DIR})
+  set(CMAKE_BUILD_WITH_INSTALL_RPATH ON)
 endif()
 mark_as_advanced(BoringSSL_INCLUDE_DIR BoringSSL_SSL_LIBRARY BoringSSL_CRYPTO_LIBRARY)
