@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -53,7 +54,12 @@ constexpr std::size_t huge_page = std::size_t{2} << 20;
 }
 
 void* token_store::table_memory::allocate(std::size_t bytes) {
-  if (bytes < huge_page) return ::operator new(bytes);
+  if (bytes < huge_page) {
+    // calloc: memory fresh from the kernel is not written again.
+    void* p = std::calloc(1, bytes);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
   // An anonymous mapping aligned to 2 MiB (over-map, trim the ends), with
   // the hint; where THP is off it is simply zeroed memory.
   std::size_t size = (bytes + huge_page - 1) & ~(huge_page - 1);
@@ -70,7 +76,7 @@ void* token_store::table_memory::allocate(std::size_t bytes) {
 
 void token_store::table_memory::deallocate(void* p, std::size_t bytes) {
   if (bytes < huge_page) {
-    ::operator delete(p);
+    std::free(p);
     return;
   }
   ::munmap(p, (bytes + huge_page - 1) & ~(huge_page - 1));
@@ -92,7 +98,8 @@ token_store::slot* token_store::find_or_insert(std::uint64_t key) {
 }
 
 void token_store::allocate(std::size_t capacity) {
-  _slots.assign(capacity, slot{});
+  // Empty slots: the allocator's memory is zeroed (table_allocator).
+  _slots = decltype(_slots)(capacity);
   _shift = 64 - static_cast<unsigned>(std::countr_zero(capacity));
 }
 
