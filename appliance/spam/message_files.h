@@ -26,7 +26,8 @@ kio::result<std::string, std::string> read_message_file(const std::string& path,
 
 // The same into a buffer reused from file to file (scoring thousands of
 // files: no allocation or zero-filling per file). The view is valid until
-// the next read. The directory of the last file stays open: a file in the
+// the next read. Regular files: a read shorter than asked for is taken as
+// the file's end. The directory of the last file stays open: a file in the
 // same directory (an evaluation split, a Maildir) is opened relative to it,
 // so the kernel walks one path component instead of the whole path.
 class message_file_reader {
@@ -40,7 +41,10 @@ class message_file_reader {
 
  private:
   int open_file(const std::string& path);
+  void grow(std::size_t capacity, std::size_t keep);
 
+  // Most mail is far smaller; the buffer grows for the rest, once.
+  static constexpr std::size_t initial_capacity = std::size_t{256} << 10;
   std::unique_ptr<char[]> _buffer;
   std::size_t _capacity = 0;
   std::string _directory;  // of the last file, "" = none open

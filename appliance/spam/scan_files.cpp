@@ -42,10 +42,11 @@ std::size_t tokenize_files(const std::vector<std::string>& paths, unsigned threa
   std::size_t not_messages = 0, first_not_message = 0;  // under error_lock
   auto work = [&](unsigned t) {
     filter::feature_scanner scanner(options);  // reused: no allocation per message
+    message_file_reader reader;                 // likewise
     while (true) {
       std::size_t i = next.fetch_add(1);
       if (i >= paths.size()) return;
-      auto data = read_message_file(paths[i], message_file_size_max);
+      auto data = reader.read(paths[i], message_file_size_max);
       if (!data) {
         ++failures;
         std::lock_guard lock(error_lock);

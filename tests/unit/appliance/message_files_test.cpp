@@ -1,7 +1,10 @@
 // Where `ringmail spam train` finds messages: which file contents count as
-// mail, and how an mbox splits.
+// mail, how an mbox splits, and how the reader reads files of any size.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,70 @@ TEST(message_files, an_mbox_splits_at_from_lines_with_a_date) {
   ASSERT_EQ(messages.size(), 2u);
   EXPECT_TRUE(messages[0].find("From here on") != std::string::npos);
   EXPECT_TRUE(messages[1].starts_with("From b@example.org"));
+}
+
+
+// The reader asks for as many bytes as its buffer holds and takes a shorter
+// read as the end of the file: files below, at, just above and far above
+// the first buffer's size, in any order, read back whole.
+class message_file_reader_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = std::filesystem::temp_directory_path() / ("ringmail-reader-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir / "sub");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  std::string write(const std::string& name, std::size_t size) {
+    std::string bytes(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+    std::ofstream(dir / name, std::ios::binary) << bytes;
+    return bytes;
+  }
+  std::filesystem::path dir;
+};
+
+TEST_F(message_file_reader_test, reads_files_of_every_size_whole) {
+  constexpr std::size_t k = 1024;
+  const std::size_t sizes[] = {0, 1, 4 * k, 256 * k - 1, 256 * k, 256 * k + 1, 3 * 256 * k + 5, 10, 2 * 256 * k};
+  message_file_reader reader;
+  int n = 0;
+  for (std::size_t size : sizes) {
+    std::string name = (n % 2 ? "sub/" : "") + std::to_string(n);
+    ++n;
+    std::string bytes = write(name, size);
+    auto got = reader.read((dir / name).string(), 256u << 20);
+    ASSERT_TRUE(got) << size;
+    EXPECT_EQ(got->size(), size);
+    EXPECT_TRUE(*got == bytes) << size;
+  }
+}
+
+TEST_F(message_file_reader_test, a_file_above_the_limit_is_refused_and_one_at_it_is_read) {
+  message_file_reader reader;
+  std::string at = write("at", 300000);
+  write("above", 300001);
+  auto refused = reader.read((dir / "above").string(), 300000);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("larger than 300000 bytes"), std::string::npos);
+  auto read = reader.read((dir / "at").string(), 300000);
+  ASSERT_TRUE(read);
+  EXPECT_TRUE(*read == at);
+  auto small = message_file_reader().read((dir / "at").string(), 10);
+  EXPECT_FALSE(small);
+}
+
+TEST_F(message_file_reader_test, a_missing_file_or_a_directory_is_an_error) {
+  message_file_reader reader;
+  auto missing = reader.read((dir / "missing").string(), 1000);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("No such file"), std::string::npos);
+  auto directory = reader.read((dir / "sub").string(), 1000);
+  ASSERT_FALSE(directory);
+  EXPECT_NE(directory.error().find("Is a directory"), std::string::npos);
+  std::string bytes = write("later", 100);
+  auto later = reader.read((dir / "later").string(), 1000);
+  ASSERT_TRUE(later);
+  EXPECT_TRUE(*later == bytes);
 }
 
 }  // namespace
