@@ -441,7 +441,7 @@ void text_tokenizer::word(std::string_view w, const char* raw, std::size_t true_
   // URLs: only the host matters, and it is near the start. (w[0] is not
   // ':', an edge punctuation, so the first "://" is the one at 1..10.)
   if ((colon && scheme_end(w) != std::string_view::npos) || w.starts_with("www.")) {
-    url(w);
+    url_of(w, true);
     return;
   }
   if (whole) {
@@ -481,7 +481,7 @@ void text_tokenizer::word(std::string_view w, const char* raw, std::size_t true_
   std::size_t at = at_sign ? w.find('@') : std::string_view::npos;
   if (at != std::string_view::npos && w.find('.', at) != std::string_view::npos) {
     emit_word(w, high);
-    emit_domains(kind::email, w.substr(at + 1));
+    emit_domains(kind::email, w.substr(at + 1), true);
     return;
   }
   if (w.size() < 3) return;
@@ -529,7 +529,9 @@ void text_tokenizer::emit(std::string_view prefix, std::string_view text) {
   deliver(hash_keyed(e.key, text), e.prefix, text);
 }
 
-void text_tokenizer::url(std::string_view address) {
+void text_tokenizer::url(std::string_view address) { url_of(address, false); }
+
+void text_tokenizer::url_of(std::string_view address, bool folded) {
   // A scheme's "://" counts only at 0..10: the first 13 bytes hold any such
   // match (a search of the whole address was a memchr per ':'; the end of
   // the host was a memchr of the stop set per byte).
@@ -544,28 +546,31 @@ void text_tokenizer::url(std::string_view address) {
   std::string_view host = address.substr(0, host_end);
   std::size_t user = host.rfind('@');
   if (user != std::string_view::npos) host.remove_prefix(user + 1);
-  emit_url_host(host);
+  emit_url_host(host, folded);
 }
 
-void text_tokenizer::emit_url_host(std::string_view host) {
+void text_tokenizer::emit_url_host(std::string_view host, bool folded) {
   while (!host.empty() && host.back() == '.') host.remove_suffix(1);
   if (host.empty()) return;
   if (is_numeric_host(host)) {
     emit_sub(kind::url, "ip");
     return;
   }
-  emit_domains(kind::url, host);
+  emit_domains(kind::url, host, folded);
 }
 
-void text_tokenizer::emit_domains(kind k, std::string_view host) {
+void text_tokenizer::emit_domains(kind k, std::string_view host, bool folded) {
   std::array<char, 128> lowered;
   if (host.size() > lowered.size()) host = host.substr(host.size() - lowered.size());
-  // Hosts from an href are not folded by the window kernel.
-  for (std::size_t i = 0; i < host.size(); ++i) {
-    char c = host[i];
-    lowered[i] = static_cast<char>(c + (static_cast<unsigned char>(c - 'A') < 26 ? 32 : 0));
+  std::string_view h = host;
+  if (!folded) {
+    // Hosts from an href are not folded by the window kernel.
+    for (std::size_t i = 0; i < host.size(); ++i) {
+      char c = host[i];
+      lowered[i] = static_cast<char>(c + (static_cast<unsigned char>(c - 'A') < 26 ? 32 : 0));
+    }
+    h = std::string_view(lowered.data(), host.size());
   }
-  std::string_view h(lowered.data(), host.size());
   while (!h.empty() && is_edge_punctuation(h.front())) h.remove_prefix(1);
   while (!h.empty() && is_edge_punctuation(h.back())) h.remove_suffix(1);
   if (h.empty()) return;

@@ -123,8 +123,11 @@ class text_tokenizer {
   static constexpr unsigned flags_unknown = ~0u;
   void word(std::string_view lowered, const char* raw, std::size_t true_size, unsigned flags);
   void emit_sub(kind k, std::string_view text);
-  void emit_url_host(std::string_view host);
-  void emit_domains(kind k, std::string_view host);
+  // `folded`: the text is the window's (ASCII already lowercased), not an
+  // href's as written.
+  void url_of(std::string_view address, bool folded);
+  void emit_url_host(std::string_view host, bool folded);
+  void emit_domains(kind k, std::string_view host, bool folded);
   void emit_word(std::string_view text, bool high);
   void emit_plain_word(std::string_view text);
   void emit_as_written(std::string_view lowered, const char* raw);
