@@ -93,33 +93,34 @@ int message_file_reader::open_file(const std::string& path) {
 kio::result<std::string_view, std::string> message_file_reader::read(const std::string& path, std::size_t size_max) {
   int fd = open_file(path);
   if (fd < 0) return kio::fail(path + ": " + std::strerror(errno));
-  // No fstat for the size: read() into the room the buffer has, and a read
-  // that returns less than it was asked for has met the end of the file
-  // (Linux fills a read of a regular file up to its end). A message takes
-  // open, read, close: three system calls instead of four (each ~0.2-1 us
-  // in a VM, and fstat copies out a whole struct stat). Only a file that
-  // fills the buffer makes it grow (doubling, up to size_max + 1 bytes so
-  // that a larger file is told apart).
+  // No fstat for the size: read() into the room the buffer has until a
+  // read returns 0. A read shorter than asked for is the end only of a
+  // regular file: a pipe or a FIFO named on the command line (/dev/stdin,
+  // a shell's <(...)) hands over what its writer has put in so far, so
+  // taking that as the end cut the message. For a regular file the last
+  // read costs less than the fstat did (no struct stat to fill and copy
+  // out). Only a file that fills the buffer makes it grow (doubling, up to
+  // size_max + 1 bytes so that a larger file is told apart).
   if (_capacity == 0) grow(std::min(initial_capacity, size_max + 1), 0);
   std::size_t got = 0;
   while (true) {
-    std::size_t want = _capacity - got;
-    ssize_t n = ::read(fd, _buffer.get() + got, want);
+    if (got == _capacity) {
+      if (got > size_max) break;
+      grow(std::min(2 * _capacity, size_max + 1), got);
+    }
+    ssize_t n = ::read(fd, _buffer.get() + got, _capacity - got);
     if (n < 0) {
       if (errno == EINTR) continue;
       int e = errno;
       ::close(fd);
       return kio::fail(path + ": " + std::strerror(e));
     }
+    if (n == 0) break;
     got += static_cast<std::size_t>(n);
-    if (static_cast<std::size_t>(n) < want) break;
-    if (got > size_max) {
-      ::close(fd);
-      return kio::fail(path + ": larger than " + std::to_string(size_max) + " bytes");
-    }
-    grow(std::min(2 * _capacity, size_max + 1), got);
   }
   ::close(fd);
+  // (Also where a buffer grown by an earlier, larger limit held more.)
+  if (got > size_max) return kio::fail(path + ": larger than " + std::to_string(size_max) + " bytes");
   return std::string_view(_buffer.get(), got);
 }
 

@@ -26,8 +26,8 @@ kio::result<std::string, std::string> read_message_file(const std::string& path,
 
 // The same into a buffer reused from file to file (scoring thousands of
 // files: no allocation or zero-filling per file). The view is valid until
-// the next read. Regular files: a read shorter than asked for is taken as
-// the file's end. The directory of the last file stays open: a file in the
+// the next read. Read to the end (a read that returns 0), so a pipe or a
+// FIFO arrives whole too. The directory of the last file stays open: a file in the
 // same directory (an evaluation split, a Maildir) is opened relative to it,
 // so the kernel walks one path component instead of the whole path.
 class message_file_reader {
