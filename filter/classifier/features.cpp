@@ -19,17 +19,8 @@ void feature_collector::on_hashes(std::span<const std::uint64_t> hashes) {
     std::uint64_t* out = _hashes.data();
     const std::size_t mask = _slots.size() - 1;
     std::size_t count = _count;
-    for (std::uint64_t hash : hashes) {
-      std::uint64_t key = hash == 0 ? 1 : hash;
-      for (std::size_t i = key & mask;; i = (i + 1) & mask) {
-        if (slots[i] == key) break;
-        if (slots[i] == 0) {
-          slots[i] = key;
-          out[count++] = hash;
-          break;
-        }
-      }
-    }
+    for (std::uint64_t hash : hashes)
+      if (stored(slots, mask, hash)) out[count++] = hash;
     _count = count;
     return;
   }

@@ -39,15 +39,17 @@ class feature_collector final : public token_sink {
   }
   // With room for it: a new hash is stored in the set and appended.
   void insert(std::uint64_t hash) {
+    if (stored(_slots.data(), _slots.size() - 1, hash)) _hashes[_count++] = hash;
+  }
+  // Puts the hash into the table (of mask + 1 slots, with room) unless it
+  // is there: true when it was new. A hash of 0 is stored as 1.
+  static bool stored(std::uint64_t* slots, std::size_t mask, std::uint64_t hash) {
     std::uint64_t key = hash == 0 ? 1 : hash;
-    std::size_t mask = _slots.size() - 1;
-    std::uint64_t* slots = _slots.data();
     for (std::size_t i = key & mask;; i = (i + 1) & mask) {
-      if (slots[i] == key) return;
+      if (slots[i] == key) return false;
       if (slots[i] == 0) {
         slots[i] = key;
-        _hashes[_count++] = hash;
-        return;
+        return true;
       }
     }
   }
