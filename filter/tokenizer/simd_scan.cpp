@@ -47,7 +47,8 @@ struct block_masks {
   return _mm_cmplt_epi8(shifted, _mm_set1_epi8(static_cast<char>(-128 + width)));
 }
 
-[[gnu::always_inline]] inline void block16_sse2(const char* in, char* out, std::uint32_t& word_bits, std::uint32_t& special_bits) {
+[[gnu::always_inline]] inline void block16_sse2(const char* in, char* out, std::uint32_t& word_bits,
+                                                std::uint32_t& special_bits) {
   __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
   __m128i upper = in_range_sse2(x, 'A', 26);
   __m128i lower = _mm_add_epi8(x, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
@@ -106,8 +107,9 @@ __attribute__((target("avx2"), always_inline)) inline __m256i in_range_avx2(__m2
 // AVX2: 32 bytes at a time; the punctuation set is a nibble lookup
 // (vpshufb) instead of a compare chain: bit k of lut_low[low nibble] &
 // lut_high[high nibble] says the byte is punctuation number k's.
-__attribute__((target("avx2"), always_inline)) inline void block32_avx2(const char* in, char* out, std::uint32_t& word_bits,
-                                                  std::uint32_t& special_bits) {
+__attribute__((target("avx2"), always_inline)) inline void block32_avx2(const char* in, char* out,
+                                                                        std::uint32_t& word_bits,
+                                                                        std::uint32_t& special_bits) {
   __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in));
   __m256i upper = in_range_avx2(x, 'A', 26);
   __m256i lower = _mm256_add_epi8(x, _mm256_and_si256(upper, _mm256_set1_epi8(0x20)));
