@@ -1,7 +1,6 @@
 #include "appliance/spam/message_files.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,29 +45,11 @@ kio::result<std::vector<std::string>, std::string> list_message_files(const std:
 }
 
 kio::result<std::string, std::string> read_message_file(const std::string& path, std::size_t size_max) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return kio::fail(path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    return kio::fail(path + ": " + std::strerror(e));
-  }
-  if (static_cast<std::size_t>(st.st_size) > size_max) {
-    ::close(fd);
-    return kio::fail(path + ": larger than " + std::to_string(size_max) + " bytes");
-  }
-  std::string data(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < data.size()) {
-    ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  data.resize(got);
-  return data;
+  // One way of reading a file (to its end, so a FIFO arrives whole too).
+  message_file_reader reader;
+  auto data = reader.read(path, size_max);
+  if (!data) return kio::fail(data.error());
+  return std::string(*data);
 }
 
 message_file_reader::~message_file_reader() {

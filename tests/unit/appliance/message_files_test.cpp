@@ -42,9 +42,10 @@ TEST(message_files, an_mbox_splits_at_from_lines_with_a_date) {
 }
 
 
-// The reader asks for as many bytes as its buffer holds and takes a shorter
-// read as the end of the file: files below, at, just above and far above
-// the first buffer's size, in any order, read back whole.
+// The reader asks for as many bytes as its buffer holds and reads until a
+// read returns 0, growing the buffer when it fills: files below, at, just
+// above and far above the first buffer's size, in any order, read back
+// whole.
 class message_file_reader_test : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -110,7 +111,8 @@ TEST_F(message_file_reader_test, a_missing_file_or_a_directory_is_an_error) {
 // writer has put in (at most the pipe's 64 KiB), so a read shorter than
 // asked for is not the end there. The message must arrive whole, not cut
 // after its first read (nor empty, as when the size came from fstat).
-TEST_F(message_file_reader_test, a_fifo_is_read_to_its_end) {
+template <class Read>
+void expect_a_fifo_read_to_its_end(const std::filesystem::path& dir, Read read) {
   std::string fifo = (dir / "fifo").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   std::string bytes(200000, '\0');
@@ -129,13 +131,31 @@ TEST_F(message_file_reader_test, a_fifo_is_read_to_its_end) {
     }
     ::close(fd);
   });
-  message_file_reader reader;
-  auto got = reader.read(fifo, 256u << 20);
+  auto got = read(fifo);
   writer.join();
   ::sigaction(SIGPIPE, &previous, nullptr);
   ASSERT_TRUE(got) << got.error();
   EXPECT_EQ(got->size(), bytes.size());
   EXPECT_TRUE(*got == bytes);
+}
+
+TEST_F(message_file_reader_test, a_fifo_is_read_to_its_end) {
+  message_file_reader reader;
+  expect_a_fifo_read_to_its_end(dir, [&](const std::string& path) { return reader.read(path, 256u << 20); });
+}
+
+// read_message_file (an FTRL model's file) reads through the same reader:
+// a FIFO whole (its size by fstat was 0), a file past the first buffer
+// whole, one above the limit refused.
+TEST_F(message_file_reader_test, read_message_file_reads_the_same_way) {
+  expect_a_fifo_read_to_its_end(dir, [](const std::string& path) { return read_message_file(path, 256u << 20); });
+  std::string big = write("big", 600000);
+  auto got = read_message_file((dir / "big").string(), 600000);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(*got == big);
+  auto refused = read_message_file((dir / "big").string(), 599999);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("larger than 599999 bytes"), std::string::npos);
 }
 
 }  // namespace
