@@ -121,6 +121,7 @@ kio::task<std::optional<client_connection>> open_connection(session_context& ctx
       co_return std::nullopt;
     }
   }
+  ++ctx.stats.connections;
   co_return std::optional<client_connection>(std::move(c));
 }
 
@@ -189,6 +190,7 @@ run_result run_sessions(const common_options& options, const session_body& body)
     total.errors += s.errors;
     total.sessions_ok += s.sessions_ok;
     total.sessions_failed += s.sessions_failed;
+    total.connections += s.connections;
     for (auto& e : s.error_samples)
       if (total.error_samples.size() < 5) total.error_samples.push_back(e);
     for (auto& [name, samples] : s.latencies) total.latency(name).merge(samples);
@@ -202,13 +204,13 @@ std::string report_json(const std::string& generator, run_result& result, const 
   char text[512];
   std::snprintf(text, sizeof text,
                 ",\"wall_s\":%.4f,\"client_cpu_s\":%.4f,\"operations\":%llu,\"bytes\":%llu,\"ops_per_s\":%.2f,"
-                "\"mb_per_s\":%.3f,\"errors\":%llu,\"sessions_ok\":%llu,\"sessions_failed\":%llu",
+                "\"mb_per_s\":%.3f,\"errors\":%llu,\"sessions_ok\":%llu,\"sessions_failed\":%llu,\"connections_opened\":%llu",
                 result.wall_seconds, result.client_cpu_seconds, static_cast<unsigned long long>(t.operations),
                 static_cast<unsigned long long>(t.bytes),
                 result.wall_seconds > 0 ? static_cast<double>(t.operations) / result.wall_seconds : 0.0,
                 result.wall_seconds > 0 ? static_cast<double>(t.bytes) / 1e6 / result.wall_seconds : 0.0,
                 static_cast<unsigned long long>(t.errors), static_cast<unsigned long long>(t.sessions_ok),
-                static_cast<unsigned long long>(t.sessions_failed));
+                static_cast<unsigned long long>(t.sessions_failed), static_cast<unsigned long long>(t.connections));
   out += text;
   out += ",\"latency\":{";
   bool first = true;

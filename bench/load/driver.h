@@ -53,6 +53,7 @@ struct thread_stats {
   uint64_t errors = 0;
   uint64_t sessions_ok = 0;
   uint64_t sessions_failed = 0;
+  uint64_t connections = 0;  // opened (connected, and through TLS if implicit)
   std::vector<std::string> error_samples;  // the first few, for the report
   std::vector<std::pair<std::string, latency_samples>> latencies;
   latency_samples& latency(const std::string& name);

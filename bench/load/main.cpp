@@ -52,9 +52,12 @@ int main(int argc, char** argv) {
 
   bench_load::smtp_options smtp;
   std::string smtp_tls = "none";
-  auto* smtp_cmd = app.add_subcommand("smtp", "Send N x M messages");
+  auto* smtp_cmd = app.add_subcommand("smtp", "Send N x M messages (N sessions at once, M each)");
   add_common(smtp_cmd, smtp.common, smtp_tls);
-  smtp_cmd->add_option("--messages,-m", smtp.messages, "Messages per connection")->capture_default_str();
+  smtp_cmd->add_option("--messages,-m", smtp.messages, "Messages per session")->capture_default_str();
+  smtp_cmd->add_option("--per-connection", smtp.per_connection,
+                       "Messages per connection: a session reconnects after this many (0 = one connection)")
+      ->capture_default_str();
   smtp_cmd->add_option("--pipelining", smtp.pipelining, "Use PIPELINING when offered (1/0)")->capture_default_str();
   smtp_cmd->add_option("--bdat", smtp.bdat, "Send with BDAT instead of DATA (1/0)")->capture_default_str();
   smtp_cmd->add_option("--bdat-chunk", smtp.bdat_chunk_bytes, "BDAT chunk size (0 = one chunk)")->capture_default_str();

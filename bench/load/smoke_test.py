@@ -83,6 +83,11 @@ enabled = false
         self.smtp("nopipe", self.ports["smtp"], 2, 2, "--pipelining", 0)
         self.smtp("bdat", self.ports["smtp"], 2, 2, "--bdat", 1, "--bdat-chunk", 10000, "--sizes", "30k")
         self.smtp("starttls", self.ports["smtp"], 2, 2, "--tls", "starttls")
+        # 5 messages a session, a new connection (and STARTTLS) every 2: 3 each.
+        r = self.smtp("reconnect", self.ports["smtp"], 2, 5, "--tls", "starttls", "--per-connection", 2)
+        self.assertEqual((r["connections_opened"], r["sessions_ok"]), (2 * 3, 2), r)
+        r = self.smtp("one-connection", self.ports["smtp"], 2, 5)
+        self.assertEqual((r["connections_opened"], r["sessions_ok"]), (2, 2), r)
         self.smtp("submissions", self.ports["submissions"], 2, 2, "--tls", "implicit", "--user", ACCOUNT,
                   "--password", self.password, "--from", ACCOUNT)
 
@@ -128,7 +133,7 @@ enabled = false
         self.assertEqual(p.returncode, 0, p.stderr)
         result = verify_maildir(target, self.manifests)
         self.assertTrue(result["ok"], result)
-        self.assertEqual(result["expected"], 12 + 4 + 4 + 4 + 4)
+        self.assertEqual(result["expected"], 12 + 4 + 4 + 4 + 10 + 10 + 4)
         # The check is not vacuous: change one byte of one message and it fails.
         files = [os.path.join(target, sub, n) for sub in ("new", "cur") if os.path.isdir(os.path.join(target, sub))
                  for n in sorted(os.listdir(os.path.join(target, sub)))]

@@ -87,18 +87,18 @@ kio::task<bool> ehlo(session_context& ctx, proto::session_stream& s, std::string
   co_return true;
 }
 
-kio::task<void> smtp_session(smtp_shared& shared, session_context& ctx) {
+// One connection of a session: greeting, EHLO (STARTTLS, AUTH), messages
+// [first, end) of the session's, QUIT. False when the session must stop
+// (the connection failed; the error is counted).
+kio::task<bool> smtp_connection(smtp_shared& shared, session_context& ctx, std::mt19937_64& rng, unsigned first,
+                                unsigned end) {
   const auto& o = shared.options;
   auto opened = co_await open_connection(ctx, 64 * 1024);
-  if (!opened) {
-    ++ctx.stats.sessions_failed;
-    co_return;
-  }
+  if (!opened) co_return false;
   auto& s = *opened->stream;
   bool ok = false;
   std::string error;
   std::string capabilities;
-  std::mt19937_64 rng(o.seed * 1'000'003 + ctx.index);
   std::string message, wire;
   do {
     auto greeting = co_await read_smtp_reply(s, error);
@@ -121,7 +121,7 @@ kio::task<void> smtp_session(smtp_shared& shared, session_context& ctx) {
     }
     bool pipelining = o.pipelining && capabilities.find("PIPELINING") != std::string::npos;
     bool failed = false;
-    for (unsigned m = 0; m < o.messages && !ctx.past_deadline(); ++m) {
+    for (unsigned m = first; m < end && !ctx.past_deadline(); ++m) {
       const std::string& rcpt = o.recipients[(ctx.index + m * 7919u) % o.recipients.size()];
       std::string id = o.run_id + "." + std::to_string(ctx.index) + "." + std::to_string(m);
       shared.pool.make(id, o.mail_from, rcpt, rng, message);
@@ -207,9 +207,22 @@ kio::task<void> smtp_session(smtp_shared& shared, session_context& ctx) {
     auto bye = co_await command(ctx, s, "QUIT\r\n");
     ok = bye.has_value();
   } while (false);
+  co_await s.close();
+  co_return ok;
+}
+
+kio::task<void> smtp_session(smtp_shared& shared, session_context& ctx) {
+  const auto& o = shared.options;
+  std::mt19937_64 rng(o.seed * 1'000'003 + ctx.index);
+  const unsigned step = o.per_connection == 0 ? std::max(o.messages, 1u) : o.per_connection;
+  bool ok = true;
+  unsigned first = 0;
+  do {  // at least one connection: -m 0 measures the connection alone
+    ok = co_await smtp_connection(shared, ctx, rng, first, std::min(o.messages, first + step));
+    first += step;
+  } while (ok && first < o.messages && !ctx.past_deadline());
   if (ok) ++ctx.stats.sessions_ok;
   else ++ctx.stats.sessions_failed;
-  co_await s.close();
 }
 
 }  // namespace

@@ -20,7 +20,11 @@ namespace bench_load {
 
 struct smtp_options {
   common_options common;
-  unsigned messages = 100;          // per connection
+  unsigned messages = 100;          // per session
+  // Messages a connection carries before the session opens the next one
+  // (QUIT, then a new connect, greeting, EHLO, STARTTLS...): 0 = all of the
+  // session's on one connection. 1 is how MTAs mostly relay to each other.
+  unsigned per_connection = 0;
   bool pipelining = true;
   bool bdat = false;
   size_t bdat_chunk_bytes = 0;      // 0 = the whole message in one BDAT LAST

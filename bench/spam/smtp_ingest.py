@@ -28,6 +28,8 @@ the sending phase (near 1.0 = its one core is the limit) and the client's.
 Usage: bench/spam/smtp_ingest.py --ringmail BUILD/appliance/ringmail
            [--load BUILD/bench/load/ringmail-load] [--before OLD/appliance/ringmail]
            [--messages 2000] [--connections 16] [--rounds 15] [--pipelining 1|0] [--json FILE]
+           [--tls none|starttls] [--per-connection N]  (each of the --connections sessions opens
+                                                        a new connection every N messages)
            [--server-cpu N --client-cpu M]   (pin each to one CPU: less noise from
                                               the two sharing a CPU or migrating)
 
@@ -121,9 +123,12 @@ address = "127.0.0.1:%d"
 
 
 def send(args, server, seed, run_id):
-    """One sending phase: the load generator against one server."""
-    per_connection = max(1, args.messages // args.connections)
-    cmd = [args.load, "smtp", "--port", str(server.port), "-c", str(args.connections), "-m", str(per_connection),
+    """One sending phase: the load generator against one server:
+    --connections sessions at once, each sending its share of the messages,
+    on one connection or (--per-connection N) a new one every N messages."""
+    per_session = max(1, args.messages // args.connections)
+    cmd = [args.load, "smtp", "--port", str(server.port), "-c", str(args.connections), "-m", str(per_session),
+           "--per-connection", str(args.per_connection), "--tls", args.tls,
            "--corpus", args.corpus_dir, "--rcpt", "demo@example.test", "--seed", str(seed), "--run-id", run_id,
            "--time-limit", str(args.time_limit), "--timeout-ms", "30000", "--pipelining", str(args.pipelining)]
     pid = server.daemon.proc.pid
@@ -193,6 +198,11 @@ def main():
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--pipelining", type=int, choices=(0, 1), default=1,
                     help="0: one round trip per command (a chattier client costs the server more per message)")
+    ap.add_argument("--tls", choices=("none", "starttls"), default="none",
+                    help="starttls: every connection starts TLS first (as most MTA-to-MTA mail does today)")
+    ap.add_argument("--per-connection", type=int, default=0,
+                    help="messages per connection: each session opens a new one after N (default 0: one "
+                         "connection per session); 1 is how an MTA usually relays to another")
     ap.add_argument("--rounds", type=int, default=15, help="paired rounds (each sends to every server)")
     ap.add_argument("--warmup", type=int, default=1, help="rounds first that are not counted")
     ap.add_argument("--time-limit", type=float, default=120, help="cap on each sending phase, seconds")
@@ -225,10 +235,11 @@ def main():
         for s in servers:
             s.start(args.server_cpu)
         load0 = os.getloadavg()
-        print("corpus: %d messages, %.1f MB (mean %.1f KB); %d messages per server per round, %d connections, "
-              "pipelining %d, %d rounds (+%d warm-up); load average %.1f"
-              % (files, size / 1e6, size / files / 1e3, args.messages, args.connections, args.pipelining, args.rounds,
-                 args.warmup, load0[0]), flush=True)
+        print("corpus: %d messages, %.1f MB (mean %.1f KB); %d messages per server per round, %d connections%s, "
+              "TLS %s, pipelining %d, %d rounds (+%d warm-up); load average %.1f"
+              % (files, size / 1e6, size / files / 1e3, args.messages, args.connections,
+                 ", %d messages a connection" % args.per_connection if args.per_connection else "", args.tls,
+                 args.pipelining, args.rounds, args.warmup, load0[0]), flush=True)
         started = time.monotonic()
         for r in range(args.warmup + args.rounds):
             # off, on / on, off: rotate so no server always goes first.
