@@ -275,7 +275,7 @@ void html_text::end_tag_name() {
   if (name == "script" || name == "style") _skip_text = !_closing;
   if (!_closing && is_structural(name)) {
     flush_text();
-    _text.emit("html", name);
+    _text.emit(_html_prefix, name);
   }
   if (is_block(name)) text_break();
 }

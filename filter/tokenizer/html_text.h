@@ -25,7 +25,7 @@ namespace filter {
 
 class html_text {
  public:
-  explicit html_text(text_tokenizer& text) : _text(text) {}
+  explicit html_text(text_tokenizer& text) : _text(text), _html_prefix(text.pin("html")) {}
   void reset();
   void feed(std::string_view html);
   void finish();
@@ -56,6 +56,7 @@ class html_text {
   std::string_view attr() const { return {_attr, _attr_size}; }
 
   text_tokenizer& _text;
+  const text_tokenizer::prefix_id _html_prefix;  // of the structural tokens
   state _state = state::text;
   bool _closing = false;
   bool _skip_text = false; // inside <script> or <style>

@@ -12,37 +12,47 @@ namespace {
 
 constexpr std::size_t name_size_max = 32;
 
-// Headers whose values are tokenized (the rest count by name only):
-// subject, from, to, cc, reply-to, sender, return-path, received,
-// content-type, content-transfer-encoding, content-disposition, x-mailer,
-// user-agent, message-id, organization, list-id, list-unsubscribe,
-// mailing-list, precedence, importance, x-priority, x-msmail-priority,
-// mime-version, errors-to. By length first: every field of a message asks.
-bool has_words(std::string_view name) {
-  switch (name.size()) {
-    case 2: return name == "to" || name == "cc";
-    case 4: return name == "from";
-    case 6: return name == "sender";
-    case 7: return name == "subject" || name == "list-id";
-    case 8: return name == "received" || name == "reply-to" || name == "x-mailer";
-    case 9: return name == "errors-to";
-    case 10:
-      return name == "message-id" || name == "user-agent" || name == "precedence" || name == "importance" ||
-             name == "x-priority";
-    case 11: return name == "return-path";
-    case 12: return name == "content-type" || name == "mime-version" || name == "organization" || name == "mailing-list";
-    case 16: return name == "list-unsubscribe";
-    case 17: return name == "x-msmail-priority";
-    case 19: return name == "content-disposition";
-    case 25: return name == "content-transfer-encoding";
-    default: return false;
-  }
-}
+// Headers whose values are tokenized (the rest count by name only), each
+// with its prefix pinned in the text tokenizer (message_tokenizer's
+// constructor), so a field's tokens need no lookup of its name.
+constexpr std::string_view word_headers[] = {
+    "to", "cc", "from", "sender", "subject", "list-id", "received", "reply-to", "x-mailer", "errors-to",
+    "message-id", "user-agent", "precedence", "importance", "x-priority", "return-path", "content-type",
+    "mime-version", "organization", "mailing-list", "list-unsubscribe", "x-msmail-priority",
+    "content-disposition", "content-transfer-encoding",
+};
+static_assert(std::size(word_headers) == message_tokenizer::word_header_count);
+constexpr int subject_header = 4;
+// Which of them may hold RFC 2047 encoded words: subject, from, to, cc,
+// reply-to, sender, organization.
+constexpr bool may_be_encoded[] = {true, true, true, true, true, false, false, true, false, false, false, false,
+                                   false, false, false, false, false, false, true, false, false, false, false, false};
+static_assert(std::size(may_be_encoded) == std::size(word_headers));
 
-// Headers whose words may be RFC 2047 encoded.
-bool may_be_encoded(std::string_view name) {
-  return name == "subject" || name == "from" || name == "to" || name == "cc" || name == "reply-to" ||
-         name == "sender" || name == "organization";
+// The index of `name` in word_headers, or -1. By length first: every field
+// of a message asks.
+int word_header(std::string_view name) {
+  auto among = [name](int first, int last) {
+    for (int i = first; i <= last; ++i)
+      if (word_headers[i] == name) return i;
+    return -1;
+  };
+  switch (name.size()) {
+    case 2: return among(0, 1);
+    case 4: return among(2, 2);
+    case 6: return among(3, 3);
+    case 7: return among(4, 5);
+    case 8: return among(6, 8);
+    case 9: return among(9, 9);
+    case 10: return among(10, 14);
+    case 11: return among(15, 15);
+    case 12: return among(16, 19);
+    case 16: return among(20, 20);
+    case 17: return among(21, 21);
+    case 19: return among(22, 22);
+    case 25: return among(23, 23);
+    default: return -1;
+  }
 }
 
 bool is_plain_charset(std::string_view cs) {
@@ -56,7 +66,11 @@ message_tokenizer::message_tokenizer(token_sink& sink, const tokenizer_options& 
       _text(sink, options.level, options.case_tokens),
       _html(_text),
       _text_budget(options.text_bytes_max),
-      _parser(*this, mime::stream_options{options.mime_limits, true, false}) {}
+      _parser(*this, mime::stream_options{options.mime_limits, true, false}) {
+  for (std::size_t i = 0; i < word_header_count; ++i) _header_prefix[i] = _text.pin(word_headers[i]);
+  _other_header_prefix = _text.pin("header");
+  _charset_prefix = _text.pin("charset");
+}
 
 message_tokenizer::~message_tokenizer() = default;
 
@@ -81,22 +95,23 @@ void message_tokenizer::on_header_field(const mime::part_info& part, const mime:
   }
   std::string_view name(lowered.data(), n);
   if (name.empty() || name.starts_with("x-spam")) return;
-  if (!has_words(name)) {
-    _text.emit("header", name);
+  const int header = word_header(name);
+  if (header < 0) {
+    _text.emit(_other_header_prefix, name);
     return;
   }
-  if (_options.capture_subject && part.depth == 0 && name == "subject" && _subject.empty()) {
+  if (_options.capture_subject && part.depth == 0 && header == subject_header && _subject.empty()) {
     std::string_view v = field.value.substr(0, subject_size_max);
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
     for (char c : v)
       if (c != '\r' && c != '\n') _subject.push_back(c);
   }
   std::string_view value = field.value.substr(0, _options.header_value_bytes_max);
-  if (may_be_encoded(name) && value.find("=?") != std::string_view::npos) {
+  if (may_be_encoded[header] && value.find("=?") != std::string_view::npos) {
     _header_value = mime::decode_header_value(value);
     value = _header_value;
   }
-  _text.feed_stream(name, value);
+  _text.feed_stream(_header_prefix[header], value);
 }
 
 void message_tokenizer::on_part_body_begin(const mime::part_info& part) {
@@ -115,7 +130,7 @@ void message_tokenizer::on_part_body_begin(const mime::part_info& part) {
   _charset.assign(cs.substr(0, name_size_max));
   std::transform(_charset.begin(), _charset.end(), _charset.begin(),
                  [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
-  if (!_charset.empty()) _text.emit("charset", _charset);
+  if (!_charset.empty()) _text.emit(_charset_prefix, _charset);
   if (is_plain_charset(_charset)) _charset.clear();
   else _converter.assign(_charset);
   _ascii_compatible = !(_charset.starts_with("iso-2022") || _charset.starts_with("utf-7") || _charset == "hz-gb-2312" ||

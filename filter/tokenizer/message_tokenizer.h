@@ -70,6 +70,8 @@ class message_tokenizer final : private mime::stream_handler {
   void reset();
 
   std::size_t token_count() const { return _text.token_count(); }
+  // The header fields whose values are tokenized (message_tokenizer.cpp).
+  static constexpr std::size_t word_header_count = 24;
   // The message's own Subject, unfolded, at most subject_size_max bytes
   // (with capture_subject).
   static constexpr std::size_t subject_size_max = 900;
@@ -88,6 +90,11 @@ class message_tokenizer final : private mime::stream_handler {
 
   tokenizer_options _options;
   text_tokenizer _text;
+  // Pinned prefixes (text_tokenizer::pin): the fields with words, by their
+  // index in message_tokenizer.cpp's list; "header" (the name of any
+  // other field); "charset".
+  text_tokenizer::prefix_id _header_prefix[word_header_count] = {};
+  text_tokenizer::prefix_id _other_header_prefix = 0, _charset_prefix = 0;
   html_text _html;
   body_mode _mode = body_mode::skip;
   bool _decoded = false;      // the current leaf arrives through on_decoded_body

@@ -10,6 +10,8 @@
 #include <array>
 #include <cstring>
 
+#include "kernel_io/base/assert.h"
+
 namespace filter {
 
 std::uint64_t prefix_seed(std::string_view prefix) {
@@ -239,6 +241,14 @@ text_tokenizer::prefix_entry& text_tokenizer::entry_for(std::string_view prefix)
   return e;
 }
 
+text_tokenizer::prefix_id text_tokenizer::pin(std::string_view prefix) {
+  RM_ASSERT_MSG(_prefixes.size() <= pinned_max, "pin the prefixes at setup");
+  const std::size_t id = static_cast<std::size_t>(&entry_for(prefix) - _prefixes.data());
+  // Past the cap, the entry recomputed is one of the last two.
+  RM_ASSERT(id + 2 < prefixes_max);
+  return static_cast<prefix_id>(id);
+}
+
 void text_tokenizer::begin(std::string_view prefix, bool bigrams) {
   end();
   _open = true;
@@ -246,6 +256,16 @@ void text_tokenizer::begin(std::string_view prefix, bool bigrams) {
   _have_previous = false;
   if (_current->prefix.size() != prefix.size() || _current->prefix != prefix) _current = &entry_for(prefix);
 }
+
+void text_tokenizer::begin_entry(prefix_entry& entry, bool bigrams) {
+  end();
+  _open = true;
+  _bigrams = bigrams && entry.prefix.empty();
+  _have_previous = false;
+  _current = &entry;
+}
+
+void text_tokenizer::begin(prefix_id prefix, bool bigrams) { begin_entry(_prefixes[prefix], bigrams); }
 
 const text_tokenizer::prefix_entry& text_tokenizer::sub_entry(prefix_entry& e, kind k) {
   auto i = static_cast<int>(k);
@@ -278,6 +298,17 @@ void text_tokenizer::feed(std::string_view text) {
 
 void text_tokenizer::feed_stream(std::string_view prefix, std::string_view text) {
   begin(prefix, false);
+  feed_whole(text);
+  end();
+}
+
+void text_tokenizer::feed_stream(prefix_id prefix, std::string_view text) {
+  begin_entry(_prefixes[prefix], false);
+  feed_whole(text);
+  end();
+}
+
+void text_tokenizer::feed_whole(std::string_view text) {
   while (!text.empty()) {
     std::size_t n = std::min(text.size(), window_size);
     fold_and_classify(_level, text.data(), _window, _masks, _special, n);
@@ -285,7 +316,6 @@ void text_tokenizer::feed_stream(std::string_view prefix, std::string_view text)
     scan_window(_window, n, n == text.size());
     text.remove_prefix(n);
   }
-  end();
 }
 
 // Most tokens: inlined into the window scan.
@@ -526,6 +556,11 @@ void text_tokenizer::emit_sub(kind k, std::string_view text) {
 
 void text_tokenizer::emit(std::string_view prefix, std::string_view text) {
   const prefix_entry& e = entry_for(prefix);
+  deliver(hash_keyed(e.key, text), e.prefix, text);
+}
+
+void text_tokenizer::emit(prefix_id prefix, std::string_view text) {
+  const prefix_entry& e = _prefixes[prefix];
   deliver(hash_keyed(e.key, text), e.prefix, text);
 }
 

@@ -59,14 +59,25 @@ class text_tokenizer {
   text_tokenizer(const text_tokenizer&) = delete;
   text_tokenizer& operator=(const text_tokenizer&) = delete;
 
+  // A prefix looked up once and kept: its id names it in begin(),
+  // feed_stream() and emit() without the lookup by name (the prefixes of
+  // every message — header field names, "header", "html" — are known at
+  // setup). Pin before any prefix is used by name (at most pinned_max):
+  // a pinned entry is never the one recomputed past the cap.
+  using prefix_id = std::uint8_t;
+  static constexpr std::size_t pinned_max = 40;
+  prefix_id pin(std::string_view prefix);
+
   // Starts a new stream of text whose tokens carry `prefix` ("" for the
   // body). Ends the previous stream (its last word is emitted).
   void begin(std::string_view prefix, bool bigrams);
+  void begin(prefix_id prefix, bool bigrams);
   void feed(std::string_view text);
   // A whole stream at once (a header value): begin(prefix, false),
   // feed(text), end() — the same tokens, but the last word is known to end
   // with the text, so it is not held back as a partial word.
   void feed_stream(std::string_view prefix, std::string_view text);
+  void feed_stream(prefix_id prefix, std::string_view text);
   // A word break that is not in the text (an HTML block tag, an entity).
   void word_break();
   void end();
@@ -78,6 +89,7 @@ class text_tokenizer {
 
   // Emits one token with an explicit prefix (structure tokens).
   void emit(std::string_view prefix, std::string_view text);
+  void emit(prefix_id prefix, std::string_view text);
 
   // Drops a stream left open (a message abandoned midway) without emitting
   // its last word, and its batched hashes, and zeroes the count. The prefix
@@ -116,6 +128,8 @@ class text_tokenizer {
 
   // `last`: the window ends the stream (feed_stream()).
   void scan_window(const char* data, std::size_t size, bool last);
+  void begin_entry(prefix_entry& entry, bool bigrams);
+  void feed_whole(std::string_view text);
   void carry_word();
   // `flags`: which special bytes (simd_scan.h) the word may hold, as
   // text_tokenizer.cpp's rule flags (0: a plain word), or flags_unknown.

@@ -222,6 +222,42 @@ TEST(text_tokenizer, a_whole_stream_equals_begin_feed_end) {
   }
 }
 
+// A pinned prefix (looked up once, by id) gives what the prefix by name
+// gives, also after more prefixes than the tokenizer keeps have been used
+// by name (one entry is then recomputed for each new one, never a pinned
+// one).
+TEST(text_tokenizer, pinned_prefixes_equal_prefixes_by_name) {
+  const std::string text = "Free offer 12:30 $1,000 bob@mail.example.org http://www.example.com/x ÄRGER";
+  recording_sink by_name, by_id;
+  text_tokenizer a(by_name, detect_simd_level()), b(by_id, detect_simd_level());
+  const auto subject = b.pin("subject"), header = b.pin("header");
+  EXPECT_EQ(b.pin("subject"), subject);
+  for (int round = 0; round < 3; ++round) {
+    a.feed_stream("subject", text);
+    b.feed_stream(subject, text);
+    a.emit("header", "x-whatever");
+    b.emit(header, "x-whatever");
+    a.begin("subject", false);
+    b.begin(subject, false);
+    a.feed(text);
+    b.feed(text);
+    a.end();
+    b.end();
+    for (int i = 0; i < 60; ++i) {  // past the cap of prefixes kept
+      const std::string other = "x-other-" + std::to_string(i);
+      a.feed_stream(other, "word");
+      b.feed_stream(other, "word");
+    }
+  }
+  a.flush();
+  b.flush();
+  EXPECT_EQ(by_id.tokens, by_name.tokens);
+  EXPECT_EQ(by_id.hashes, by_name.hashes);
+  EXPECT_TRUE(by_id.has("subject|free"));
+  EXPECT_TRUE(by_id.has("subject:num|2:2"));
+  EXPECT_TRUE(by_id.has("header|x-whatever"));
+}
+
 TEST(text_tokenizer, words_split_across_pieces_and_windows) {
   std::string text;
   for (int i = 0; i < 3000; ++i) text += "word" + std::to_string(i % 97) + " ";
