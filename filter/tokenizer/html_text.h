@@ -61,6 +61,7 @@ class html_text {
   bool _closing = false;
   bool _skip_text = false; // inside <script> or <style>
   char _quote = 0;
+  bool _url_value = false;  // the attribute whose value is read is a URL attribute: keep the value
   int _comment_dashes = 0; // consecutive '-' seen inside a comment
   std::size_t _tag_size = 0, _attr_size = 0, _value_size = 0, _entity_size = 0;
   char _tag[tag_size_max];        // lowercased, capped

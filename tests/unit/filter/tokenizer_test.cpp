@@ -374,6 +374,14 @@ TEST(html_text, same_tokens_as_the_reference_in_any_pieces) {
       "<x-y:z a:b-c_d=\"v\" e f=g h='i'>", "<table><tr><td>cell</td></tr></table>", "<iframe src=\"//x.example\">",
       "<a href=\"  www.spaced.example\">", "<a href=\"http://", "long-host.example.com/", "\">", "<a href=http://bare",
       ".example.com/x>", "<TITLE>", "<h1>", "<center>", "<font color=red>", "<input type=text>", "<map><area href=www.m.example>",
+      // Only a URL attribute's value is kept: names that are not one
+      // (longer, shorter, capped at 16 bytes), a value with '>' inside
+      // quotes, '=' apart from its name, values that are not URLs.
+      "<a title=\"a > b http://title.example\" href=\"http://after.example\">", "<a data=\"http://data.example\">",
+      "<a hrefhrefhrefhrefhref=\"http://capped.example\">", "<a hre=\"http://short.example\">", "<IMG SrC=www.Mixed.example>",
+      "<img src = \"http://apart.example\">", "<a b=c href=http://second.example>", "<a x='y' ", "href", "=", "src", "HREF=",
+      "http://split.example'>", "<td background=www.bare.example/x", "<form action=\"\">", "<a href=>", "<a href", "ref=",
+      "<p title=\"", "&amp;<b>", "<br title=x>",
   };
   std::mt19937 rng(5);
   for (int n = 0; n < 400; ++n) {
