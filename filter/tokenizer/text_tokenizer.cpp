@@ -153,6 +153,26 @@ constexpr std::array<bool, 256> make_host_stop_table() {
 }
 constexpr std::array<bool, 256> host_stop_table = make_host_stop_table();
 
+// A number's shape: each run of digits replaced by its length (9 for 9 or
+// more), other bytes kept; at most shape_size_max bytes.
+inline std::size_t number_shape(std::string_view w, char* shape) {
+  std::size_t n = 0;
+  const char* p = w.data();
+  const char* const end = p + w.size();
+  while (p < end && n < shape_size_max) {
+    if (is_digit(*p)) {
+      const char* q = p + 1;
+      while (q < end && is_digit(*q)) ++q;
+      const std::size_t run = static_cast<std::size_t>(q - p);
+      shape[n++] = static_cast<char>(run >= 9 ? '9' : '0' + run);
+      p = q;
+    } else {
+      shape[n++] = *p++;
+    }
+  }
+  return n;
+}
+
 bool is_numeric_host(std::string_view host) {
   return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) { return is_digit(c) || c == '.'; });
 }
@@ -394,16 +414,27 @@ void text_tokenizer::scan_window(const char* data, std::size_t size, bool last) 
         return;
       }
     }
-    if (plain && p[0] >= 'a' && p[0] <= 'z') {
-      std::size_t e = n;
-      while (is_edge_punctuation(p[e - 1])) --e;  // p[0] is a letter
-      if (e > word_size_max || (n >= 4 && std::memcmp(p, "www.", 4) == 0)) {
-        word(std::string_view(p, n), _raw + start, n, 0);
-      } else if (e >= 3) {
-        emit_plain_word(std::string_view(p, e));
-        if (_case_tokens) emit_as_written(std::string_view(p, e), _raw + start);
+    if (plain) {
+      if (p[0] >= 'a' && p[0] <= 'z') {
+        std::size_t e = n;
+        while (is_edge_punctuation(p[e - 1])) --e;  // p[0] is a letter
+        if (e > word_size_max || (n >= 4 && std::memcmp(p, "www.", 4) == 0)) {
+          word(std::string_view(p, n), _raw + start, n, 0);
+        } else if (e >= 3) {
+          emit_plain_word(std::string_view(p, e));
+          if (_case_tokens) emit_as_written(std::string_view(p, e), _raw + start);
+        }
+        continue;
       }
-      continue;
+      if (is_digit(p[0]) && n <= carry_size_max) {
+        // A number (word()'s rules for a digit first and no special byte:
+        // no leading punctuation, no URL; whole, so trailing punctuation
+        // is trimmed): its shape.
+        std::size_t e = n;
+        while (is_edge_punctuation(p[e - 1])) --e;  // p[0] is a digit
+        emit_number(std::string_view(p, e));
+        continue;
+      }
     }
     word(std::string_view(p, n), _raw + start, n, flags);
   }
@@ -481,20 +512,7 @@ void text_tokenizer::word(std::string_view w, const char* raw, std::size_t true_
   }
   if (is_digit(w[0]) || (w[0] == '$' && w.size() > 1 && is_digit(w[1]))) {
     // Bucket numbers by shape: digit runs become their lengths.
-    std::array<char, shape_size_max> shape;
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < w.size() && n < shape.size();) {
-      if (is_digit(w[i])) {
-        std::size_t j = i;
-        while (j < w.size() && is_digit(w[j])) ++j;
-        std::size_t run = j - i;
-        shape[n++] = static_cast<char>(run >= 9 ? '9' : '0' + run);
-        i = j;
-      } else {
-        shape[n++] = w[i++];
-      }
-    }
-    emit_sub(kind::num, std::string_view(shape.data(), n));
+    emit_number(w);
     return;
   }
   if (true_size > word_size_max) {
@@ -546,6 +564,11 @@ void text_tokenizer::emit_bigram(std::uint64_t hash, std::string_view text) {
   }
   _previous_word = hash;
   _have_previous = true;
+}
+
+void text_tokenizer::emit_number(std::string_view w) {
+  std::array<char, shape_size_max> shape;
+  emit_sub(kind::num, std::string_view(shape.data(), number_shape(w, shape.data())));
 }
 
 void text_tokenizer::emit_sub(kind k, std::string_view text) {

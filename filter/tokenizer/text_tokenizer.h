@@ -137,6 +137,8 @@ class text_tokenizer {
   static constexpr unsigned flags_unknown = ~0u;
   void word(std::string_view lowered, const char* raw, std::size_t true_size, unsigned flags);
   void emit_sub(kind k, std::string_view text);
+  // "num" and the shape of w (a digit, or '$' and a digit, first).
+  void emit_number(std::string_view w);
   // `folded`: the text is the window's (ASCII already lowercased), not an
   // href's as written.
   void url_of(std::string_view address, bool folded);

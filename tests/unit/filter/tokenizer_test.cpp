@@ -198,6 +198,32 @@ TEST(text_tokenizer, plain_words_at_every_offset) {
   }
 }
 
+// The number path of the window scan (a digit first, no ':', '@' or
+// UTF-8) against the general rules (a word joined across pieces takes
+// them): at every offset in the mask words, in whole and in 1-byte pieces;
+// trailing punctuation trimmed, digit runs of 9 and more, the 16-byte
+// shape cap, a number longer than the carry (its first 256 bytes, not
+// trimmed).
+TEST(text_tokenizer, plain_numbers_at_every_offset) {
+  const std::string numbers = "2002 1.1.1/1.2.1 95%... 3rd 1-800-555-0199, 123456789012 0x1f 7 " +
+                              std::string(20, '9') + "-1-2-3-4-5-6-7-8-9 " + "1" + std::string(300, '.') + " 12. end";
+  const std::vector<std::string> expected = {
+      "num|4",     "num|1.1.1/1.1.1", "num|2",  "num|1rd",        "num|1-3-3-4",   "num|9",
+      "num|1x1f",  "num|1",           "num|9-1-1-1-1-1-1-1-", "num|1...............", "num|2", "|end"};
+  for (std::size_t shift = 0; shift < 70; ++shift) {
+    const std::string text = std::string(shift, ' ') + numbers;
+    auto s = tokenize_text(text);
+    EXPECT_EQ(s.tokens, expected) << shift << ": " << s.dump();
+    recording_sink bytes;
+    text_tokenizer tok(bytes, detect_simd_level());
+    tok.begin("", false);
+    for (char c : text) tok.feed(std::string_view(&c, 1));
+    tok.end();
+    EXPECT_EQ(bytes.tokens, s.tokens) << shift;
+    EXPECT_EQ(bytes.hashes, s.hashes) << shift;
+  }
+}
+
 // feed_stream() (a header value at once) gives what begin/feed/end give,
 // whatever ends the text: a plain word, a number, a URL, an address, a
 // long word held back past carry_size_max, a window boundary.
