@@ -273,6 +273,7 @@ void text_tokenizer::begin(std::string_view prefix, bool bigrams) {
   end();
   _open = true;
   _bigrams = bigrams && prefix.empty();
+  _hash_only_words = _hashes_only && !_bigrams && !_case_tokens;
   _have_previous = false;
   if (_current->prefix.size() != prefix.size() || _current->prefix != prefix) _current = &entry_for(prefix);
 }
@@ -281,6 +282,7 @@ void text_tokenizer::begin_entry(prefix_entry& entry, bool bigrams) {
   end();
   _open = true;
   _bigrams = bigrams && entry.prefix.empty();
+  _hash_only_words = _hashes_only && !_bigrams && !_case_tokens;
   _have_previous = false;
   _current = &entry;
 }
@@ -402,9 +404,11 @@ void text_tokenizer::scan_window(const char* data, std::size_t size, bool last) 
     const std::size_t n = stop - start;
     if (stop == size) {
       if (!last) {
-        // The word may go on in the next piece: keep its start.
-        _carry.assign(p, std::min(n, carry_size_max));
-        if (_case_tokens) _carry_raw.assign(_raw + start, std::min(n, carry_size_max));
+        // The word may go on in the next piece: keep its start. (Not
+        // std::min: a reference to n kept n in memory for every run.)
+        const std::size_t kept = n < carry_size_max ? n : carry_size_max;
+        _carry.assign(p, kept);
+        if (_case_tokens) _carry_raw.assign(_raw + start, kept);
         _carry_size = n;
         return;
       }
@@ -421,8 +425,14 @@ void text_tokenizer::scan_window(const char* data, std::size_t size, bool last) 
         if (e > word_size_max || (n >= 4 && std::memcmp(p, "www.", 4) == 0)) {
           word(std::string_view(p, n), _raw + start, n, 0);
         } else if (e >= 3) {
-          emit_plain_word(std::string_view(p, e));
-          if (_case_tokens) emit_as_written(std::string_view(p, e), _raw + start);
+          if (_hash_only_words) {
+            // The common case (the feature collector, no bigrams, no
+            // case-kept words): one test, not three.
+            batch(hash_keyed(_current->key, std::string_view(p, e)));
+          } else {
+            emit_plain_word(std::string_view(p, e));
+            if (_case_tokens) emit_as_written(std::string_view(p, e), _raw + start);
+          }
         }
         continue;
       }

@@ -157,6 +157,10 @@ class text_tokenizer {
     _batch[_batch_size++] = hash;
     if (_batch_size == batch_size_max) flush();
   }
+  void batch(std::uint64_t hash) {
+    _batch[_batch_size++] = hash;
+    if (_batch_size == batch_size_max) flush();
+  }
 
   token_sink& _sink;
   const bool _hashes_only;  // _sink.hashes_only(): deliver in batches
@@ -165,6 +169,9 @@ class text_tokenizer {
   std::vector<prefix_entry> _prefixes;
   prefix_entry* _current = nullptr;  // the stream's prefix
   bool _bigrams = false;
+  // A body or header word is only a hash for the batch: a hashes-only sink,
+  // no bigrams, no case-kept words (set by begin()).
+  bool _hash_only_words = false;
   bool _open = false;
   std::uint64_t _previous_word = 0;
   bool _have_previous = false;

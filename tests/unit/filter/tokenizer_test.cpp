@@ -623,6 +623,10 @@ TEST(message_tokenizer, simd_levels_agree_on_the_spamassassin_corpus) {
   batch_sink batched_sink;
   message_tokenizer batched(batched_sink, reused_options);
   std::size_t batches = 0;
+  // And with the default options (no bigrams, no case-kept words: the
+  // daemon's), where a word goes to the batch by the shortest path.
+  batch_sink plain_batched_sink;
+  message_tokenizer plain_batched(plain_batched_sink);
   for (auto& f : files) {
     std::string msg = read_file(f);
     auto reference = tokenize_message(msg, simd_level::scalar, 0, true, true);
@@ -647,6 +651,12 @@ TEST(message_tokenizer, simd_levels_agree_on_the_spamassassin_corpus) {
     ASSERT_EQ(batched_sink.hashes, reference.hashes) << f << " (hashes-only sink)";
     batches += batched_sink.batches;
     batched_sink.batches = 0;
+    plain_batched_sink.hashes.clear();
+    plain_batched.reset();
+    plain_batched.feed(msg);
+    plain_batched.finish();
+    ASSERT_EQ(plain_batched_sink.hashes, tokenize_message(msg, detect_simd_level()).hashes)
+        << f << " (hashes-only sink, default options)";
   }
   EXPECT_LT(batches * 16, tokens);  // batched, not one call per token
   std::printf("%zu messages, %zu tokens, levels compared: %zu\n", files.size(), tokens, all.size());
