@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 #include "protocols/mime/charset.h"
 #include "protocols/mime/encoded_word.h"
@@ -55,6 +57,19 @@ int word_header(std::string_view name) {
   }
 }
 
+// 'A'..'Z' to lowercase in eight bytes at once, every other byte kept:
+// per byte b (no carry crosses a byte: b & 0x7f plus at most 0x3f),
+// (b & 0x7f) + 0x80 - 'A' has its top bit when b & 0x7f >= 'A', and
+// (b & 0x7f) + 0x80 - 'Z' - 1 when it is > 'Z'; ~b keeps bytes < 0x80.
+inline std::uint64_t ascii_lower8(std::uint64_t w) {
+  constexpr std::uint64_t ones = 0x0101010101010101u;
+  const std::uint64_t low7 = w & (0x7f * ones);
+  const std::uint64_t at_least_a = low7 + (0x80 - 'A') * ones;
+  const std::uint64_t above_z = low7 + (0x80 - 'Z' - 1) * ones;
+  const std::uint64_t upper = at_least_a & ~above_z & ~w & (0x80 * ones);
+  return w | (upper >> 2);
+}
+
 bool is_plain_charset(std::string_view cs) {
   return cs.empty() || cs == "us-ascii" || cs == "utf-8" || cs == "ascii" || cs == "utf8";
 }
@@ -87,11 +102,20 @@ void message_tokenizer::reset() {
 }
 
 void message_tokenizer::on_header_field(const mime::part_info& part, const mime::stream_header_field& field) {
-  std::array<char, name_size_max> lowered{};
-  std::size_t n = std::min(field.name.size(), lowered.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    char c = field.name[i];
-    lowered[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  std::array<char, name_size_max> lowered;  // [0, n) written and read
+  const std::size_t n = std::min(field.name.size(), lowered.size());
+  // Eight bytes at a time (every field of every message: a byte at a time
+  // was ~90 instructions a name).
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, field.name.data() + i, 8);
+    w = ascii_lower8(w);
+    std::memcpy(lowered.data() + i, &w, 8);
+  }
+  for (; i < n; ++i) {
+    const char c = field.name[i];
+    lowered[i] = static_cast<char>(c + (static_cast<unsigned char>(c - 'A') < 26 ? 32 : 0));
   }
   std::string_view name(lowered.data(), n);
   if (name.empty() || name.starts_with("x-spam")) return;
