@@ -104,9 +104,20 @@ __attribute__((target("avx2"), always_inline)) inline __m256i in_range_avx2(__m2
   return _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(-128 + width)), shifted);
 }
 
-// AVX2: 32 bytes at a time; the punctuation set is a nibble lookup
-// (vpshufb) instead of a compare chain: bit k of lut_low[low nibble] &
-// lut_high[high nibble] says the byte is punctuation number k's.
+// AVX2: 32 bytes at a time, and the whole word-byte set below 0x80 by one
+// nibble lookup (vpshufb): the set is eight rectangles of (high nibble,
+// low nibbles), one bit each; lut_high[high nibble] & lut_low[low nibble]
+// is non-zero exactly for a word byte, and bits 6 and 7 (':' and '@') mark
+// the special ones. Bytes >= 0x80 look up zero in lut_high and come from
+// their sign bits.
+//   bit 0: 0x2_ low 1 4 5 7 12 13 14 15   ! $ % ' , - . /
+//   bit 1: 0x3_ low 0-9                   digits
+//   bit 2: 0x4_ low 1-15                  A-O
+//   bit 3: 0x5_ low 0-10, 15              P-Z _
+//   bit 4: 0x6_ low 1-15                  a-o
+//   bit 5: 0x7_ low 0-10                  p-z
+//   bit 6: 0x3_ low 10                    :
+//   bit 7: 0x4_ low 0                     @
 __attribute__((target("avx2"), always_inline)) inline void block32_avx2(const char* in, char* out,
                                                                         std::uint32_t& word_bits,
                                                                         std::uint32_t& special_bits) {
@@ -114,26 +125,23 @@ __attribute__((target("avx2"), always_inline)) inline void block32_avx2(const ch
   __m256i upper = in_range_avx2(x, 'A', 26);
   __m256i lower = _mm256_add_epi8(x, _mm256_and_si256(upper, _mm256_set1_epi8(0x20)));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), lower);
-  __m256i word = _mm256_or_si256(in_range_avx2(lower, 'a', 26), in_range_avx2(x, '0', 10));
-  // Punctuation  $ ' - . _ @ ! % : / ,  by nibbles: high nibble 2 holds
-  // ! $ % ' , - . / (low 1,4,5,7,12,13,14,15), 3 holds : (10), 4 holds @ (0),
-  // 5 holds _ (15). One bit per high nibble.
-  const __m256i lut_high = _mm256_setr_epi8(0, 0, 1, 2, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  //
-                                            0, 0, 1, 2, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  const __m256i lut_low = _mm256_setr_epi8(4, 1, 0, 0, 1, 1, 0, 1, 0, 0, 2, 0, 1, 1, 1, 1 | 8,  //
-                                           4, 1, 0, 0, 1, 1, 0, 1, 0, 0, 2, 0, 1, 1, 1, 1 | 8);
+  const __m256i lut_high = _mm256_setr_epi8(0, 0, 0x01, 0x42, static_cast<char>(0x84), 0x08, 0x10, 0x20, 0, 0, 0, 0, 0, 0, 0, 0,  //
+                                            0, 0, 0x01, 0x42, static_cast<char>(0x84), 0x08, 0x10, 0x20, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i lut_low = _mm256_setr_epi8(static_cast<char>(0xaa), 0x3f, 0x3e, 0x3e, 0x3f, 0x3f, 0x3e, 0x3f, 0x3e, 0x3e, 0x7c,
+                                           0x14, 0x15, 0x15, 0x15, 0x1d,  //
+                                           static_cast<char>(0xaa), 0x3f, 0x3e, 0x3e, 0x3f, 0x3f, 0x3e, 0x3f, 0x3e, 0x3e, 0x7c,
+                                           0x14, 0x15, 0x15, 0x15, 0x1d);
   __m256i nibble = _mm256_set1_epi8(0x0f);
   __m256i high = _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble);
   __m256i low = _mm256_and_si256(x, nibble);
   __m256i hit = _mm256_and_si256(_mm256_shuffle_epi8(lut_high, high), _mm256_shuffle_epi8(lut_low, low));
-  __m256i punctuation = _mm256_xor_si256(_mm256_cmpeq_epi8(hit, _mm256_setzero_si256()), _mm256_set1_epi8(-1));
-  word = _mm256_or_si256(word, punctuation);
-  // ':' and '@' are the punctuation bits 2 and 4 (high nibbles 3 and 4).
-  __m256i sp = _mm256_xor_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hit, _mm256_set1_epi8(2 | 4)), _mm256_setzero_si256()),
-                                _mm256_set1_epi8(-1));
+  __m256i zero = _mm256_setzero_si256();
+  auto not_word = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hit, zero)));
+  auto not_special = static_cast<std::uint32_t>(
+      _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_and_si256(hit, _mm256_set1_epi8(static_cast<char>(0xc0))), zero)));
   auto high_bytes = static_cast<std::uint32_t>(_mm256_movemask_epi8(x));
-  word_bits = static_cast<std::uint32_t>(_mm256_movemask_epi8(word)) | high_bytes;
-  special_bits = static_cast<std::uint32_t>(_mm256_movemask_epi8(sp)) | high_bytes;
+  word_bits = ~not_word | high_bytes;
+  special_bits = ~not_special | high_bytes;
 }
 
 __attribute__((target("avx2"), always_inline)) inline block_masks block64_avx2(const char* in, char* out) {
