@@ -378,23 +378,24 @@ void text_tokenizer::scan_window(const char* data, std::size_t size, bool last) 
       if (++block >= blocks) return;
       bits = _masks[block];
     }
-    const std::size_t first = static_cast<std::size_t>(__builtin_ctzll(bits));
-    const std::size_t start = block * 64 + first;
-    std::uint64_t clear = ~_masks[block] & (~std::uint64_t{0} << first);
+    // The lowest run of bits: adding its lowest bit carries through it.
+    const std::uint64_t after = bits + (bits & (0 - bits));
+    const std::uint64_t run = bits & ~after;  // its bits in this mask word
+    bits &= after;
+    const std::size_t base = block * 64;
+    const std::size_t start = base + static_cast<unsigned>(__builtin_ctzll(run));
     std::size_t stop;
     bool plain;
     unsigned flags = 0;
-    if (clear != 0) {
+    if ((run >> 63) == 0 || block + 1 == blocks || (_masks[block + 1] & 1) == 0) {
       // The run ends in this mask word (nearly every run does).
-      std::uint64_t stop_bit = clear & (~clear + 1);
-      stop = block * 64 + static_cast<std::size_t>(__builtin_ctzll(clear));
-      std::uint64_t run_bits = (stop_bit - 1) & (~std::uint64_t{0} << first);
-      const std::uint64_t special_run = _special[block] & run_bits;
+      stop = base + static_cast<unsigned>(63 ^ __builtin_clzll(run)) + 1;
+      const std::uint64_t special_run = _special[block] & run;
       plain = special_run == 0;
-      if (!plain) flags = flags_of_special(data + block * 64, special_run);
-      bits &= ~(stop_bit - 1);
+      if (!plain) flags = flags_of_special(data + base, special_run);
     } else {
-      stop = next_bit<false>(_masks, block * 64 + 64, size);
+      // It goes on in the next mask word.
+      stop = next_bit<false>(_masks, base + 64, size);
       plain = !any_bit(_special, start, stop);
       if (!plain) flags = flags_unknown;
       block = stop / 64;

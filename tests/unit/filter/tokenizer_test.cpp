@@ -224,6 +224,34 @@ TEST(text_tokenizer, plain_numbers_at_every_offset) {
   }
 }
 
+// The window scan finds each run of word bytes by a carry through the
+// mask word: runs of every length at every offset, so they start and end
+// on both sides of the mask words' edges, run into the next word or end
+// the window, plain or with a special byte (first, last, in the middle),
+// give what the same text fed a byte at a time gives (every word then
+// comes whole through the carry and word()'s general rules).
+TEST(text_tokenizer, runs_of_every_length_at_every_offset) {
+  const std::vector<std::string> specials = {"", ":", "@", "\xC3\x89"};
+  for (std::size_t size = 1; size <= 140; size += (size < 70 ? 1 : 7)) {
+    for (const auto& special : specials) {
+      for (std::size_t offset = 0; offset <= 66; ++offset) {
+        std::string run;
+        for (std::size_t i = 0; run.size() < size; ++i) run += static_cast<char>('a' + i % 26);
+        if (!special.empty()) run.insert((offset * 7) % (run.size() + 1), special);
+        const std::string text = std::string(offset, ' ') + run + " x.example.com 12 " + run + ".";
+        auto whole = tokenize_text(text);
+        recording_sink bytes;
+        text_tokenizer tok(bytes, detect_simd_level());
+        tok.begin("", false);
+        for (char c : text) tok.feed(std::string_view(&c, 1));
+        tok.end();
+        ASSERT_EQ(bytes.tokens, whole.tokens) << size << " " << offset << " [" << special << "]";
+        ASSERT_EQ(bytes.hashes, whole.hashes) << size << " " << offset;
+      }
+    }
+  }
+}
+
 // feed_stream() (a header value at once) gives what begin/feed/end give,
 // whatever ends the text: a plain word, a number, a URL, an address, a
 // long word held back past carry_size_max, a window boundary.
