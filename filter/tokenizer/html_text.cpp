@@ -80,7 +80,7 @@ std::size_t find_markup(const char* s, std::size_t from, std::size_t n) {
 }  // namespace
 
 void html_text::reset() {
-  _pending.clear();
+  _pending_size = 0;
   _state = state::text;
   _tag_size = 0;
   _attr_size = 0;
@@ -346,23 +346,24 @@ void html_text::finish() {
 }
 
 void html_text::text(std::string_view run) {
-  if (_pending.size() + run.size() > pending_size_max) flush_text();
+  if (_pending_size + run.size() > pending_size_max) flush_text();
   if (run.size() >= pending_size_max) {
     _text.feed(run);
     return;
   }
-  _pending.append(run);
+  std::memcpy(_pending + _pending_size, run.data(), run.size());
+  _pending_size += run.size();
 }
 
 void html_text::text_break() {
-  if (_pending.size() + 1 > pending_size_max) flush_text();
-  _pending.push_back(' ');
+  if (_pending_size + 1 > pending_size_max) flush_text();
+  _pending[_pending_size++] = ' ';
 }
 
 void html_text::flush_text() {
-  if (_pending.empty()) return;
-  _text.feed(_pending);
-  _pending.clear();
+  if (_pending_size == 0) return;
+  _text.feed(std::string_view(_pending, _pending_size));
+  _pending_size = 0;
 }
 
 void html_text::end_tag_name() {

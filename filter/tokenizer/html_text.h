@@ -68,7 +68,10 @@ class html_text {
   char _attr[attr_size_max];      // lowercased, capped
   char _entity[entity_size_max];  // after '&', capped
   char _value[value_size_max];    // capped
-  std::string _pending;
+  // Gathered text: an array with a size, as the small buffers (appended
+  // to for every text run and block tag).
+  std::size_t _pending_size = 0;
+  char _pending[pending_size_max];
 };
 
 }  // namespace filter
