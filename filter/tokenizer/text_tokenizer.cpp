@@ -422,7 +422,10 @@ void text_tokenizer::scan_window(const char* data, std::size_t size, bool last) 
     if (plain) {
       if (p[0] >= 'a' && p[0] <= 'z') {
         std::size_t e = n;
-        while (is_edge_punctuation(p[e - 1])) --e;  // p[0] is a letter
+        // Most words end with a letter, above every edge punctuation byte
+        // (all below 0x60; the run is folded and holds no byte >= 0x80).
+        if (static_cast<unsigned char>(p[n - 1]) < 0x60)
+          while (is_edge_punctuation(p[e - 1])) --e;  // p[0] is a letter
         if (e > word_size_max || (n >= 4 && std::memcmp(p, "www.", 4) == 0)) {
           word(std::string_view(p, n), _raw + start, n, 0);
         } else if (e >= 3) {
