@@ -127,12 +127,12 @@ static std::string canonical_charset(std::string_view charset) {
   return name;
 }
 
-// `held` as in sanitize_utf8(): a multibyte sequence that the input's end
-// cuts (iconv's EINVAL) is held instead of replaced.
-static bool append_with_iconv(const std::string& charset, std::string_view bytes, std::string& out,
-                              std::string* held) {
-  iconv_t cd = iconv_open("UTF-8", charset.c_str());
-  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+// Converts `bytes` with `cd` from the shift state it is in. `held` as in
+// sanitize_utf8(): a multibyte sequence (or an ISO-2022 escape sequence)
+// that the input's end cuts (iconv's EINVAL) is held instead of replaced.
+// With `flush`, the shift state goes back to the initial one at the end
+// (the text ends); without, the next piece goes on from it.
+static void convert_with_iconv(iconv_t cd, std::string_view bytes, std::string& out, std::string* held, bool flush) {
   char* in = const_cast<char*>(bytes.data());
   std::size_t in_left = bytes.size();
   char buffer[1024];
@@ -155,24 +155,55 @@ static bool append_with_iconv(const std::string& charset, std::string_view bytes
       iconv(cd, nullptr, nullptr, nullptr, nullptr);
     }
   }
+  if (!flush) return;
   char* dst = buffer;
   std::size_t dst_left = sizeof buffer;
-  iconv(cd, nullptr, nullptr, &dst, &dst_left);  // flush shift state (ISO-2022)
+  iconv(cd, nullptr, nullptr, &dst, &dst_left);  // back to the initial shift state (ISO-2022)
   out.append(buffer, static_cast<std::size_t>(dst - buffer));
+}
+
+static bool append_with_iconv(const std::string& charset, std::string_view bytes, std::string& out,
+                              std::string* held) {
+  iconv_t cd = iconv_open("UTF-8", charset.c_str());
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  convert_with_iconv(cd, bytes, out, held, true);
   iconv_close(cd);
   return true;
+}
+
+charset_converter::iconv_handle::~iconv_handle() { close(); }
+
+void charset_converter::iconv_handle::close() {
+  if (_cd != nullptr) iconv_close(static_cast<iconv_t>(_cd));
+  _cd = nullptr;
+}
+
+bool charset_converter::iconv_handle::open(const std::string& charset) {
+  close();
+  iconv_t cd = iconv_open("UTF-8", charset.c_str());
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  _cd = cd;
+  return true;
+}
+
+void charset_converter::iconv_handle::reset() {
+  if (_cd != nullptr) iconv(static_cast<iconv_t>(_cd), nullptr, nullptr, nullptr, nullptr);
 }
 
 void charset_converter::assign(std::string_view charset) {
   // A reused converter (one per message tokenizer) meets the same few
   // charsets part after part.
   _held.clear();
+  _pieces.reset();
+  _in_pieces = false;
   if (_resolved && charset == _assigned) return;
   _resolved = true;
   _assigned.assign(charset);
   _name = canonical_charset(charset);
   _upper_half = nullptr;
   _ascii_identity = true;
+  _pieces.close();
+  _pieces_opened = false;
   if (_name == "utf-8" || _name == "us-ascii") {
     // Mislabelled 8-bit "us-ascii" is common; valid UTF-8 passes through.
     _kind = kind::utf8;
@@ -207,14 +238,37 @@ void charset_converter::append_piece_utf8(std::string_view bytes, std::string& o
     _held.clear();
     bytes = _joined;
   }
-  convert(bytes, out, &_held);
+  if (!convert_piece(bytes, out, &_held, false)) convert(bytes, out, &_held);
 }
 
 void charset_converter::finish(std::string& out) {
+  if (_in_pieces) {
+    // The text ends: what is held is converted (and replaced where cut)
+    // in the shift state the last piece left, then the state is reset.
+    _joined.swap(_held);
+    _held.clear();
+    convert_piece(_joined, out, nullptr, true);
+    _in_pieces = false;
+    return;
+  }
   if (_held.empty()) return;
   _joined.swap(_held);
   _held.clear();
   convert(_joined, out, nullptr);
+}
+
+bool charset_converter::convert_piece(std::string_view bytes, std::string& out, std::string* held, bool flush) {
+  if (_kind != kind::other || _name.size() > 40) return false;
+  if (!_pieces_opened) {
+    // Opened at the first piece of this charset, kept for the next parts
+    // in it: one iconv_open per converter and charset, not per piece.
+    _pieces_opened = true;
+    _pieces.open(_name);
+  }
+  if (!_pieces.is_open()) return false;
+  convert_with_iconv(static_cast<iconv_t>(_pieces.get()), bytes, out, held, flush);
+  _in_pieces = !flush;
+  return true;
 }
 
 bool charset_converter::convert(std::string_view bytes, std::string& out, std::string* held) const {

@@ -29,17 +29,23 @@ class charset_converter {
  public:
   charset_converter() = default;
   explicit charset_converter(std::string_view charset) { assign(charset); }
+  charset_converter(const charset_converter&) = delete;
+  charset_converter& operator=(const charset_converter&) = delete;
   void assign(std::string_view charset);
   bool append_utf8(std::string_view bytes, std::string& out) const;
   // The same for one piece of a longer text (a body part arrives in
   // chunks): a multibyte sequence cut at the piece's end is held and
-  // completed by the next piece, and finish() appends what is still held
-  // as append_utf8() would at the text's end. So the text converts the
-  // same however it is cut (not across an ISO-2022 or UTF-7 shift state,
-  // which restarts per piece). assign() drops what is held.
+  // completed by the next piece, the shift state of a stateful charset
+  // (ISO-2022-*, UTF-7, HZ: an escape sequence in one piece says what the
+  // next piece's bytes mean) goes on from piece to piece, and finish()
+  // appends what is still held as append_utf8() would at the text's end
+  // and resets the state. So the text converts the same however it is
+  // cut. assign() drops what is held and the state.
   void append_piece_utf8(std::string_view bytes, std::string& out);
   void finish(std::string& out);
-  bool holding() const { return !_held.empty(); }
+  // Whether finish() has something to do: bytes held, or a shift state
+  // that a piece conversion left.
+  bool holding() const { return !_held.empty() || _in_pieces; }
   // Whether an ASCII piece converts to itself (so it may skip conversion):
   // not for UTF-16, UTF-7, nor glibc's Shift_JIS (ISO-2022-JP passes:
   // its meaning of ESC is state, which a caller knows by name).
@@ -48,6 +54,28 @@ class charset_converter {
  private:
   enum class kind : std::uint8_t { utf8, single_byte, other };
   bool convert(std::string_view bytes, std::string& out, std::string* held) const;
+  // A piece through the kept iconv descriptor (kind other); false when
+  // there is none (not an iconv charset), and convert() does it.
+  bool convert_piece(std::string_view bytes, std::string& out, std::string* held, bool flush);
+
+  // An iconv descriptor (iconv_t, kept as void* so this header does not
+  // pull in <iconv.h>), closed with its converter.
+  class iconv_handle {
+   public:
+    iconv_handle() = default;
+    ~iconv_handle();
+    iconv_handle(const iconv_handle&) = delete;
+    iconv_handle& operator=(const iconv_handle&) = delete;
+    bool open(const std::string& charset);  // to UTF-8; false if iconv does not know it
+    void close();
+    void reset();  // the initial shift state
+    bool is_open() const { return _cd != nullptr; }
+    void* get() const { return _cd; }
+
+   private:
+    void* _cd = nullptr;
+  };
+
   kind _kind = kind::utf8;
   const char16_t* _upper_half = nullptr;  // single_byte: code points of 0x80..0xFF
   std::string _name;                      // other: the canonical name, for iconv
@@ -56,6 +84,9 @@ class charset_converter {
   bool _ascii_identity = true;
   std::string _held;    // the cut sequence at the last piece's end (a few bytes)
   std::string _joined;  // _held + the next piece, reused
+  iconv_handle _pieces;       // kind other: the pieces' descriptor, with their shift state
+  bool _pieces_opened = false;  // iconv_open was tried for this charset
+  bool _in_pieces = false;      // a piece left a shift state that finish() resets
 };
 
 namespace detail {

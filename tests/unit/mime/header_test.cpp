@@ -193,8 +193,11 @@ TEST(mime_charset, pieces_convert_as_the_whole) {
   const std::string utf8_text = "ab \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\xE3\x81\xAE\xE3\x83\x86\xE3\x82\xAD"
                                 "\xE3\x82\xB9\xE3\x83\x88 caf\xC3\xA9 \xF0\x9F\x98\x80 z";
   std::mt19937 rng(11);
+  // The stateful 7-bit ones too (ISO-2022-*, UTF-7): an escape sequence
+  // (or '+') in one piece says what the next piece's bytes mean.
   for (std::string_view name : {"utf-8", "unicode-1-1-utf-8", "shift_jis", "euc-jp", "gb18030", "big5", "euc-kr",
-                                "iso-8859-1", "x-unknown-charset"}) {
+                                "iso-8859-1", "x-unknown-charset", "iso-2022-jp", "iso-2022-kr", "iso-2022-cn",
+                                "utf-7"}) {
     // The text in that charset (iconv from UTF-8; the unknown one as UTF-8).
     std::string text = utf8_text;
     if (name != "utf-8" && name != "unicode-1-1-utf-8" && name != "x-unknown-charset" && name != "iso-8859-1") {
@@ -202,7 +205,9 @@ TEST(mime_charset, pieces_convert_as_the_whole) {
       ASSERT_NE(cd, reinterpret_cast<iconv_t>(-1)) << name;
       // What the charset can say: all of it (GB18030), Japanese, or two Han characters.
       std::string from = name == "gb18030" ? utf8_text : utf8_text.substr(0, 27) + " z";
-      if (name == "big5" || name == "euc-kr") from = "ab \xE6\x97\xA5\xE6\x9C\xAC z";
+      if (name == "big5" || name == "euc-kr" || name == "iso-2022-kr" || name == "iso-2022-cn")
+        from = "ab \xE6\x97\xA5\xE6\x9C\xAC z";
+      if (name == "utf-7") from = utf8_text;
       char* in = from.data();
       std::size_t in_left = from.size();
       char buffer[256];
