@@ -154,6 +154,11 @@ address = "127.0.0.1:{self.ports['submissions']}"
             self.assertNotIn(tag, inline, "delivered twice")
             inline[tag] = (status.group(2), status.group(3))
         self.assertEqual(sorted(inline), tags)
+        # The message_accepted log lines carry the same numbers as the
+        # headers (both printed from one formatting of the score).
+        logged = re.findall(r"event=message_accepted .* spam_probability=([0-9.]+) spam_level=([0-9.]+) ",
+                            self.daemon.output())
+        self.assertEqual(sorted(logged), sorted(inline.values()))
         cli = subprocess.run([RINGMAIL, "spam", "score", "--token-store", self.store, *[self.probes[t] for t in tags]],
                              capture_output=True, text=True, timeout=120, check=True).stdout
         by_path = {line.split("\t")[0]: tuple(line.split("\t")[1:3]) for line in cli.splitlines()}
