@@ -72,14 +72,32 @@ std::string_view fixed_decimal(double value, int precision, std::span<char> buf)
   return std::string_view(buf.data(), static_cast<std::size_t>(end - buf.data()));
 }
 
-std::string spam_headers(const filter::spam_score& score, const spam_thresholds& t) {
+namespace {
+
+// The score's numbers as the headers and the log line print them, written
+// once per message for both (the views point into the buffers).
+struct score_text {
+  char probability_buffer[32], level_buffer[32], clues_buffer[24];
+  std::string_view probability, level, clues;
+
+  explicit score_text(const filter::spam_score& score)
+      : probability(fixed_decimal(score.probability, 6, probability_buffer)),
+        level(fixed_decimal(score.level, filter::spam_level_decimals, level_buffer)),
+        clues(clues_buffer, static_cast<std::size_t>(
+                                std::to_chars(clues_buffer, clues_buffer + sizeof clues_buffer, score.clues).ptr -
+                                clues_buffer)) {}
+  score_text(const score_text&) = delete;
+  score_text& operator=(const score_text&) = delete;
+};
+
+std::string spam_headers(const filter::spam_score& score, const score_text& text, const spam_thresholds& t) {
   // Once per message on the data path: std::to_chars (no locale, no
   // format-string parsing) into one string sized up front.
-  char probability[32], level[32], tag[32], clues[24];
-  std::string_view p = fixed_decimal(score.probability, 6, probability);
-  std::string_view l = fixed_decimal(score.level, filter::spam_level_decimals, level);
+  char tag[32];
+  std::string_view p = text.probability;
+  std::string_view l = text.level;
   std::string_view g = fixed_decimal(t.tag, 2, tag);
-  std::string_view c(clues, static_cast<std::size_t>(std::to_chars(clues, clues + sizeof clues, score.clues).ptr - clues));
+  std::string_view c = text.clues;
   // One star a level, at most 50 (as SpamAssassin): the level of strong
   // spam runs into the hundreds.
   double star_count = std::clamp(std::floor(score.level), 0.0, static_cast<double>(x_spam_level_stars_max));
@@ -100,6 +118,12 @@ std::string spam_headers(const filter::spam_score& score, const spam_thresholds&
   h.append(stars, '*');
   h += "\r\n";
   return h;
+}
+
+}  // namespace
+
+std::string spam_headers(const filter::spam_score& score, const spam_thresholds& t) {
+  return spam_headers(score, score_text(score), t);
 }
 
 spam_inline_filter::spam_inline_filter(spam_shared& shared, const spam_section& cfg, const smtp::envelope& env,
@@ -137,7 +161,8 @@ kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::
   } else {
     score = co_await _shared.classify_for(account, s.unique());
   }
-  outcome out{smtp::verdict{true, 250, "2.0.0", ""}, spam_headers(score, _thresholds), "", ""};
+  const score_text text(score);
+  outcome out{smtp::verdict{true, 250, "2.0.0", ""}, spam_headers(score, text, _thresholds), "", ""};
   const char* action = "none";
   if (score.probability >= _thresholds.reject) {
     out.decision = smtp::verdict::refuse(550, "5.7.1", "Message refused as spam (ref " + _reference + ")");
@@ -157,9 +182,8 @@ kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::
   // The verdict is known: the scanner goes back to the core's idle ones
   // for the next message while this one waits for its group commit.
   _shared.give_back(std::move(_scanner));
-  char probability[32], level[32];
-  std::string_view p = fixed_decimal(score.probability, 6, probability);
-  std::string_view l = fixed_decimal(score.level, filter::spam_level_decimals, level);
+  std::string_view p = text.probability;
+  std::string_view l = text.level;
   if (!out.decision.ok) {
     // No message_accepted line follows a refusal: this one carries the
     // reference the sender was given.
@@ -175,8 +199,7 @@ kio::task<smtp::inbound_filter::outcome> spam_inline_filter::finish(const smtp::
   }
   // Accepted: the verdict rides on the message_accepted line (one write(2)
   // per message, not two). Numbers and the action need no quoting.
-  char clues[24];
-  std::string_view c(clues, static_cast<std::size_t>(std::to_chars(clues, clues + sizeof clues, score.clues).ptr - clues));
+  std::string_view c = text.clues;
   out.log_fields.reserve(64 + p.size() + l.size() + c.size());
   out.log_fields += "spam_probability=";
   out.log_fields += p;

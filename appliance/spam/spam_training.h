@@ -111,9 +111,10 @@ class spam_shared {
   std::optional<filter::spam_score> classify_if_here(std::optional<std::uint64_t> account,
                                                      std::span<const std::uint64_t> hashes);
 
-  // On a core: a scanner built for `options`, one of this core's idle ones
-  // when one fits (allocation-free once warm); give_back() when the message
-  // is done (on any core: it joins that core's idle ones).
+  // On a core: a scanner built for `options`, ready for a message: one of
+  // this core's idle ones when one fits (allocation-free once warm);
+  // give_back() when the message is done, or abandoned (on any core: it is
+  // reset and joins that core's idle ones).
   std::unique_ptr<filter::feature_scanner> take_scanner(const filter::tokenizer_options& options);
   void give_back(std::unique_ptr<filter::feature_scanner> scanner);
   static constexpr std::size_t idle_scanners_max = 16;

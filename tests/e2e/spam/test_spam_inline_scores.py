@@ -21,10 +21,12 @@ import random
 import re
 import shutil
 import smtplib
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -142,9 +144,52 @@ address = "127.0.0.1:{self.ports['submissions']}"
         self.assertEqual(p.returncode, 0, p.stderr)
         return read_maildir(target)
 
+    def abandon_data(self, count):
+        """`count` connections each start a message (a spam-heavy large
+        probe), send half of it after DATA and hang up: the daemon has
+        tokenized those bytes and gives the unfinished message's scanner
+        back when the session ends."""
+        rng = random.Random(5)
+        half = large(rng, "abandoned", 1.0).encode()
+        half = half[:len(half) // 2]
+        socks = []
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", self.ports["mx"]), timeout=30)
+            reader = sock.makefile("rb")
+            self.assertTrue(reader.readline().startswith(b"220"))
+            for command in (b"EHLO client.test", b"MAIL FROM:<bulk@large.example.net>", ("RCPT TO:<%s>" % DEMO).encode(),
+                            b"DATA"):
+                sock.sendall(command + b"\r\n")
+                line = reader.readline()
+                while line[3:4] == b"-":  # a multi-line EHLO reply
+                    line = reader.readline()
+                self.assertIn(line[:3], (b"250", b"354"), line)
+            sock.sendall(half)
+            socks.append((sock, reader))
+        # Let the cores read (and tokenize) what was sent, then hang up.
+        time.sleep(1.0)
+        for sock, reader in socks:
+            reader.close()
+            sock.close()
+        time.sleep(0.5)
+
     def test_inline_scores_equal_the_cli_scores(self):
         tags = sorted(self.probes)
         self.send_all(tags)
+        self.check_scores(tags)
+
+    def test_scores_after_abandoned_messages(self):
+        """A scanner given back by a message that never finished (the client
+        hung up mid-DATA) is reset before its next message: the scanners are
+        reset when they are given back, not when they are taken, so the
+        tokens of the abandoned half-message must not leak into the next
+        probes' scores (every probe equal to the CLI's, as above)."""
+        self.abandon_data(6)
+        tags = sorted(self.probes)
+        self.send_all(tags)
+        self.check_scores(tags)
+
+    def check_scores(self, tags):
         self.assertEqual(self.daemon.stop(), 0, self.daemon.output()[-2000:])
         inline = {}
         for text in self.export("INBOX") + self.export("Junk"):
@@ -154,6 +199,11 @@ address = "127.0.0.1:{self.ports['submissions']}"
             self.assertNotIn(tag, inline, "delivered twice")
             inline[tag] = (status.group(2), status.group(3))
         self.assertEqual(sorted(inline), tags)
+        # The message_accepted log lines carry the same numbers as the
+        # headers (both printed from one formatting of the score).
+        logged = re.findall(r"event=message_accepted .* spam_probability=([0-9.]+) spam_level=([0-9.]+) ",
+                            self.daemon.output())
+        self.assertEqual(sorted(logged), sorted(inline.values()))
         cli = subprocess.run([RINGMAIL, "spam", "score", "--token-store", self.store, *[self.probes[t] for t in tags]],
                              capture_output=True, text=True, timeout=120, check=True).stdout
         by_path = {line.split("\t")[0]: tuple(line.split("\t")[1:3]) for line in cli.splitlines()}
