@@ -39,18 +39,21 @@ class feature_collector final : public token_sink {
   }
   // With room for it: a new hash is stored in the set and appended.
   void insert(std::uint64_t hash) {
-    if (stored(_slots.data(), _slots.size() - 1, hash)) _hashes[_count++] = hash;
+    if (stored(_slots.data(), _marks.data(), _mark, _slots.size() - 1, hash)) _hashes[_count++] = hash;
   }
   // Puts the hash into the table (of mask + 1 slots, with room) unless it
-  // is there: true when it was new. A hash of 0 is stored as 1.
-  static bool stored(std::uint64_t* slots, std::size_t mask, std::uint64_t hash) {
-    std::uint64_t key = hash == 0 ? 1 : hash;
-    for (std::size_t i = key & mask;; i = (i + 1) & mask) {
-      if (slots[i] == key) return false;
-      if (slots[i] == 0) {
-        slots[i] = key;
+  // is there: true when it was new. A slot holds a hash of this message
+  // when its mark is the message's mark; any other mark is an empty slot,
+  // so the next message starts with an empty table without a write.
+  static bool stored(std::uint64_t* slots, std::uint16_t* marks, std::uint16_t mark, std::size_t mask,
+                     std::uint64_t hash) {
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+      if (marks[i] != mark) {
+        marks[i] = mark;
+        slots[i] = hash;
         return true;
       }
+      if (slots[i] == hash) return false;
     }
   }
 
@@ -59,10 +62,14 @@ class feature_collector final : public token_sink {
   // as many as it may hold, so adding one is a plain store.
   std::vector<std::uint64_t> _hashes;
   std::size_t _count = 0;
-  // The set: the hashes themselves, 0 = empty (a hash of 0 is stored as 1;
-  // _hashes keeps the real value). clear() zeroes only a table that was
-  // used, and shrinks one that a big message grew.
+  // The set: open addressing, linear probing, at most half full. clear()
+  // moves to the next mark instead of zeroing the table (which had cost
+  // ~25 instructions a token, 3% of scoring a message): the marks are
+  // zeroed only when the 16-bit mark wraps, once in 65,535 messages, and
+  // a table that a big message grew is shrunk.
   std::vector<std::uint64_t> _slots;
+  std::vector<std::uint16_t> _marks;
+  std::uint16_t _mark = 1;  // 0 marks no message: a new table is all empty
   std::size_t _dropped = 0;
 };
 

@@ -591,9 +591,10 @@ TEST(training_state, snapshot_round_trip_keeps_counts_and_ledger) {
   EXPECT_FALSE(training_state::decode_snapshot(cut).has_value());
 }
 
-// clear() zeroes only the slots in use when the table is mostly empty: a
-// collector reused after a big message must still see every token of the
-// next one exactly once (a slot left behind would hide a token).
+// clear() empties the table by moving to the next mark (and shrinks one a
+// big message grew): a collector reused after a big message must still see
+// every token of the next one exactly once (a slot left behind would hide
+// a token).
 TEST(feature_collector, reuse_after_a_big_message_matches_a_fresh_collector) {
   feature_collector reused;
   for (std::uint64_t i = 1; i <= 5000; ++i) reused.on_token(i * 0x9e3779b97f4a7c15ull, "", "");
@@ -610,5 +611,24 @@ TEST(feature_collector, reuse_after_a_big_message_matches_a_fresh_collector) {
     ASSERT_EQ(std::vector<std::uint64_t>(reused.unique().begin(), reused.unique().end()),
               std::vector<std::uint64_t>(fresh.unique().begin(), fresh.unique().end()));
     EXPECT_EQ(reused.unique().size(), 250u);
+  }
+}
+
+// The 16-bit mark wraps after 65,535 messages: the table must be emptied
+// then, not read as holding the hashes of the message that had the same
+// mark. The first message and those around the wrap also have the hash
+// 1000, whose slot no other message touches: read as still there, it
+// would be missing from their unique().
+TEST(feature_collector, a_hundred_thousand_messages_each_see_their_tokens_once) {
+  feature_collector reused;
+  const std::vector<std::uint64_t> hashes = {0, 1, 2048, 4096, 0x9e3779b97f4a7c15ull, 0, 2048, 7};
+  for (int message = 0; message < 100000; ++message) {
+    reused.clear();
+    reused.on_hashes(hashes);
+    bool with_1000 = message == 0 || (message >= 65535 && message < 65545);
+    if (with_1000) reused.on_token(1000, "", "");
+    ASSERT_EQ(reused.unique().size(), with_1000 ? 7u : 6u) << message;
+    ASSERT_EQ(reused.unique()[0], 0u);
+    ASSERT_EQ(reused.unique()[5], 7u);
   }
 }
