@@ -170,6 +170,7 @@ class stream_parser {
   std::string_view _field;
   std::string _field_copy;
   std::size_t _field_colon = 0;   // in _field
+  std::size_t _field_name_start = 0, _field_name_size = 0;  // in _field, blanks trimmed
   bool _field_in_chunk = false;
   std::size_t _field_start = 0;
   std::size_t _field_end = 0;

@@ -137,6 +137,71 @@ TEST(mime_stream, header_fields_are_the_same_wherever_a_chunk_ends) {
   for (std::size_t cut = 1; cut < m.size(); ++cut) ASSERT_EQ(fields(cut), whole) << cut;
 }
 
+TEST(mime_stream, field_names_trimmed_and_found_at_any_length_in_any_chunking) {
+  // A header's lines are taken one after another in place while the chunk
+  // holds them; a field's name is trimmed once (its colon found 16 bytes at
+  // a time) and kept for the event; Content-Type and
+  // Content-Transfer-Encoding are known by length, then case. Names with
+  // blanks and a CR before the colon, a colon past 16 bytes and past 32, a
+  // line whose name is only blanks, a long line without a colon, a boundary
+  // line inside a part's header, LF-only lines: every message split in two
+  // at every byte, and the random chunkings of check_message, against one
+  // chunk and the whole-buffer parser.
+  const std::string m =
+      "Subject \t: one\r\n"
+      "\rX-Cr\r : two\r\n"
+      "A-Field-Name-Longer-Than-Sixteen: three\r\n"
+      "An-Even-Longer-Field-Name-Past-Thirty-Two-Bytes:four\n"
+      "\r: no name\r\n"
+      "no colon in this line, longer than sixteen bytes\r\n"
+      "CONTENT-TYPE: multipart/mixed; boundary=b\r\n"
+      "content-type: text/plain\r\n"
+      "\r\n"
+      "--b\r\n"
+      "Content-Type: text/plain; charset=us-ascii\r\n"
+      "--b\r\n"
+      "CoNtEnT-TrAnSfEr-EnCoDiNg : Quoted-Printable\r\n"
+      "Content-Transfer-Encoding: base64\r\n"
+      "Content-Type :text/plain\n"
+      "\n"
+      "a=3Db=\r\nc\r\n"
+      "--b--\r\n";
+  auto run = [&](std::size_t cut) {
+    decoded_collector c;
+    stream_parser p(c);
+    std::string first = m.substr(0, cut), second = m.substr(cut);
+    p.feed(first);
+    first.assign(first.size(), '#');  // a view kept into the old chunk would now read '#'
+    p.feed(second);
+    p.finish();
+    return std::make_tuple(c.fields, c.types, c.decoded, p.defects());
+  };
+  const auto whole = run(m.size());
+  const std::vector<std::string> fields = {
+      "Subject= one",
+      "X-Cr= two",
+      "A-Field-Name-Longer-Than-Sixteen= three",
+      "An-Even-Longer-Field-Name-Past-Thirty-Two-Bytes=four",
+      "CONTENT-TYPE= multipart/mixed; boundary=b",
+      "content-type= text/plain",
+      "Content-Type= text/plain; charset=us-ascii",
+      "CoNtEnT-TrAnSfEr-EnCoDiNg= Quoted-Printable",
+      "Content-Transfer-Encoding= base64",
+      "Content-Type=text/plain",
+  };
+  EXPECT_EQ(std::get<0>(whole), fields);
+  // The first Content-Type and Content-Transfer-Encoding of a part count:
+  // a multipart; a part cut short by the boundary in its header; a QP one.
+  ASSERT_EQ(std::get<1>(whole).size(), 3u);
+  EXPECT_EQ(std::get<1>(whole)[0], "multipart/mixed");
+  EXPECT_EQ(std::get<1>(whole)[2], "text/plain");
+  EXPECT_EQ(std::get<2>(whole)[2], "a=bc");
+  EXPECT_NE(std::get<3>(whole) & defect_header_line_without_colon, 0u);
+  EXPECT_NE(std::get<3>(whole) & defect_header_without_body, 0u);
+  for (std::size_t cut = 0; cut < m.size(); ++cut) ASSERT_EQ(run(cut), whole) << cut;
+  EXPECT_EQ(check::check_message(m, 50), "");
+}
+
 TEST(mime_stream, buffering_is_bounded) {
   // A 4 MB body line with active boundaries and a 4 MB header field: the
   // parser must not hold either (the carry is at most a boundary's worth).
