@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "protocols/common/byte_scan.h"
+
 namespace mime {
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -22,20 +24,28 @@ std::string to_lower_ascii(std::string_view s) {
   return out;
 }
 
-static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view trim_blanks(std::string_view s) {
-  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 std::string unfold(std::string_view raw) {
   std::string out;
-  out.reserve(raw.size());
-  for (char c : raw)
-    if (c != '\r' && c != '\n') out.push_back(c);
-  return std::string(trim_blanks(out));
+  unfold_into(raw, out);
+  return out;
+}
+
+// Trimming first gives the same bytes as trimming after the line breaks
+// are dropped (the trimmed set holds CR and LF), and leaves one copy: the
+// runs between line breaks, found 16 bytes at a time, appended whole (a
+// push_back per byte and a second string were ~1000 instructions a
+// Content-Type).
+void unfold_into(std::string_view raw, std::string& out) {
+  raw = trim_blanks(raw);
+  out.clear();
+  std::size_t i = 0;
+  while (true) {
+    const std::size_t j = proto::find_first_of_bytes<'\r', '\n'>(raw.data(), i, raw.size());
+    out.append(raw.data() + i, j - i);
+    if (j == raw.size()) return;
+    i = j + 1;
+  }
 }
 
 std::string_view header_field::unfolded(std::string& scratch) const {

@@ -212,6 +212,35 @@ static std::size_t count_lf(std::string_view s) {
   return n;
 }
 
+// 'A'..'Z' to lowercase in eight bytes at once, every other byte kept:
+// per byte b (no carry crosses a byte: b & 0x7f plus at most 0x3f),
+// (b & 0x7f) + 0x80 - 'A' has its top bit when b & 0x7f >= 'A', and
+// (b & 0x7f) + 0x80 - 'Z' - 1 when it is > 'Z'; ~b keeps bytes < 0x80.
+static inline std::uint64_t ascii_lower8(std::uint64_t w) {
+  constexpr std::uint64_t ones = 0x0101010101010101u;
+  const std::uint64_t low7 = w & (0x7f * ones);
+  const std::uint64_t at_least_a = low7 + (0x80 - 'A') * ones;
+  const std::uint64_t above_z = low7 + (0x80 - 'Z' - 1) * ones;
+  const std::uint64_t upper = at_least_a & ~above_z & ~w & (0x80 * ones);
+  return w | (upper >> 2);
+}
+
+// iequals(name, lower) for a `lower` of at least 8 bytes with no capitals:
+// whole words, the last one overlapping.
+static inline bool iequals_lower(std::string_view name, std::string_view lower) {
+  const std::size_t n = lower.size();
+  RM_ASSERT(n >= 8);
+  if (name.size() != n) return false;
+  auto word = [](const char* p) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  };
+  for (std::size_t i = 0; i + 8 < n; i += 8)
+    if (ascii_lower8(word(name.data() + i)) != word(lower.data() + i)) return false;
+  return ascii_lower8(word(name.data() + n - 8)) == word(lower.data() + n - 8);
+}
+
 static std::size_t find_lf(std::string_view s, std::size_t from, std::size_t to) {
   const void* p = std::memchr(s.data() + from, '\n', to - from);
   return p == nullptr ? std::string_view::npos : static_cast<std::size_t>(static_cast<const char*>(p) - s.data());
@@ -291,14 +320,15 @@ void stream_parser::flush_field() {
     top.info.defects |= defect_header_field_truncated;
     _defects |= defect_header_field_truncated;
   }
-  // By length first (inline): every field of every part asks.
+  // By length first, then eight bytes at a time (every field of every part
+  // asks; iequals' byte loop was ~130 instructions a 12-byte name).
   constexpr std::string_view content_type_name = "content-type", encoding_name = "content-transfer-encoding";
-  if (!top.seen_content_type && f.name.size() == content_type_name.size() && iequals(f.name, content_type_name)) {
+  if (!top.seen_content_type && iequals_lower(f.name, content_type_name)) {
     top.seen_content_type = true;
-    top.content_type_value = unfold(f.value);
-  } else if (!top.seen_encoding && f.name.size() == encoding_name.size() && iequals(f.name, encoding_name)) {
+    unfold_into(f.value, top.content_type_value);
+  } else if (!top.seen_encoding && iequals_lower(f.name, encoding_name)) {
     top.seen_encoding = true;
-    top.encoding_value = unfold(f.value);
+    unfold_into(f.value, top.encoding_value);
   }
   _handler.on_header_field(top.info, f);
 }

@@ -33,6 +33,42 @@ TEST(mime_header, splits_fields_with_offsets_and_unfolds) {
   EXPECT_EQ(b.lines, 4u);
 }
 
+TEST(mime_header, unfold_equals_dropping_line_breaks_then_trimming) {
+  // unfold_into trims first and appends the runs between line breaks (16
+  // bytes at a time): against the definition, every string of the bytes
+  // that matter up to 6 long, and random longer ones (runs past 16 bytes).
+  auto reference = [](std::string_view raw) {
+    std::string out;
+    for (char c : raw)
+      if (c != '\r' && c != '\n') out.push_back(c);
+    std::size_t b = 0, e = out.size();
+    auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (b < e && blank(out[b])) ++b;
+    while (e > b && blank(out[e - 1])) --e;
+    return out.substr(b, e - b);
+  };
+  const std::string alphabet = " \t\r\nab";
+  std::string scratch = "old bytes, replaced";
+  for (std::size_t len = 0; len <= 6; ++len) {
+    std::size_t total = 1;
+    for (std::size_t k = 0; k < len; ++k) total *= alphabet.size();
+    for (std::size_t code = 0; code < total; ++code) {
+      std::string raw;
+      for (std::size_t k = 0, c = code; k < len; ++k, c /= alphabet.size()) raw.push_back(alphabet[c % alphabet.size()]);
+      ASSERT_EQ(unfold(raw), reference(raw));
+      unfold_into(raw, scratch);
+      ASSERT_EQ(scratch, reference(raw));
+    }
+  }
+  std::mt19937 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string raw;
+    for (std::size_t k = 0, n = rng() % 120; k < n; ++k) raw.push_back(rng() % 8 == 0 ? alphabet[rng() % 4] : 'x');
+    unfold_into(raw, scratch);
+    ASSERT_EQ(scratch, reference(raw)) << raw;
+  }
+}
+
 TEST(mime_header, bare_lf_8bit_and_missing_colon) {
   std::string h = "X-A: \xC3\xA9t\xE9\nthis line has no colon\n\tstray? no: it continues X-A\nB : v\n\nbody";
   header_block b = parse_header_block(h);

@@ -141,8 +141,9 @@ TEST(mime_stream, field_names_trimmed_and_found_at_any_length_in_any_chunking) {
   // A header's lines are taken one after another in place while the chunk
   // holds them; a field's name is trimmed once (its colon found 16 bytes at
   // a time) and kept for the event; Content-Type and
-  // Content-Transfer-Encoding are known by length, then case. Names with
-  // blanks and a CR before the colon, a colon past 16 bytes and past 32, a
+  // Content-Transfer-Encoding are known by length, then case eight bytes
+  // at a time (a CR where '-' is, or an 8-bit byte where 'c' is, folds
+  // onto neither). Names with blanks and a CR before the colon, a colon past 16 bytes and past 32, a
   // line whose name is only blanks, a long line without a colon, a boundary
   // line inside a part's header, LF-only lines: every message split in two
   // at every byte, and the random chunkings of check_message, against one
@@ -154,6 +155,8 @@ TEST(mime_stream, field_names_trimmed_and_found_at_any_length_in_any_chunking) {
       "An-Even-Longer-Field-Name-Past-Thirty-Two-Bytes:four\n"
       "\r: no name\r\n"
       "no colon in this line, longer than sixteen bytes\r\n"
+      "Content\rType: x/not-this-one\r\n"
+      "\xe3ontent-type: x/nor-this\r\n"
       "CONTENT-TYPE: multipart/mixed; boundary=b\r\n"
       "content-type: text/plain\r\n"
       "\r\n"
@@ -182,6 +185,8 @@ TEST(mime_stream, field_names_trimmed_and_found_at_any_length_in_any_chunking) {
       "X-Cr= two",
       "A-Field-Name-Longer-Than-Sixteen= three",
       "An-Even-Longer-Field-Name-Past-Thirty-Two-Bytes=four",
+      "Content\rType= x/not-this-one",
+      "\xe3ontent-type= x/nor-this",
       "CONTENT-TYPE= multipart/mixed; boundary=b",
       "content-type= text/plain",
       "Content-Type= text/plain; charset=us-ascii",
