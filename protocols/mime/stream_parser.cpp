@@ -593,6 +593,11 @@ void stream_parser::after_boundary(after_skip action, std::size_t line_end, std:
 std::size_t stream_parser::feed_line_start(std::string_view chunk, std::size_t i) {
   const std::size_t line_start = _carry.empty() ? _offset + i : _carry_start;
   std::size_t want = _lookahead - std::min(_lookahead, _carry.size());
+  // A line whose first byte is not '-' is no boundary: it is decided now,
+  // and its LF is looked for to the chunk's end at once (most body lines;
+  // the window and then feed_body_line were two scans, two emits and a
+  // return to feed()'s dispatch for every line longer than the window).
+  if (_carry.empty() && chunk[i] != '-') want = chunk.size() - i;
   std::size_t window_end = std::min(chunk.size(), i + want);
   std::size_t lf = find_lf(chunk, i, window_end);
   std::size_t prefix_end = lf == std::string_view::npos ? window_end : lf + 1;

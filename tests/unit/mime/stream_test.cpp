@@ -207,6 +207,59 @@ TEST(mime_stream, field_names_trimmed_and_found_at_any_length_in_any_chunking) {
   EXPECT_EQ(check::check_message(m, 50), "");
 }
 
+TEST(mime_stream, body_lines_longer_than_the_boundary_window_in_any_chunking) {
+  // A body line whose first byte is not '-' is decided at once and its LF
+  // looked for to the chunk's end; a line starting with '-' still waits for
+  // the boundary window. Lines longer and shorter than the window, a CR at
+  // the end of a long line (cut between CR and LF), "-" and "--" lines that
+  // are not boundaries, a long line right after the held-back break: every
+  // split in two, against one chunk, and check_message's chunkings.
+  const std::string long_line(150, 'x');
+  const std::string m =
+      "Content-Type: multipart/mixed; boundary=bnd\r\n\r\n"
+      "preamble " + long_line + "\r\n"
+      "--bnd\r\n"
+      "Content-Type: text/plain\r\n\r\n"
+      "short\r\n" + long_line + "\r\n"
+      "-" + long_line + "\r\n"
+      "--not-the-boundary " + long_line + "\n"
+      "\r\n" + long_line + "\r\r\n"
+      "a" + long_line + "\n"
+      "--bnd\r\n"
+      "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+      "q=3D" + long_line + "=\r\n" + long_line + "\r\n"
+      "--bnd--\r\n"
+      "epilogue " + long_line + "\r\n";
+  auto run = [&](std::size_t cut) {
+    decoded_collector c;
+    struct bodies final : stream_handler {
+      decoded_collector& inner;
+      std::vector<std::string> raw;
+      explicit bodies(decoded_collector& i) : inner(i) {}
+      void on_part_header_begin(const part_info& p) override {
+        inner.on_part_header_begin(p);
+        raw.resize(p.id + 1);
+      }
+      void on_part_body_begin(const part_info& p) override { inner.on_part_body_begin(p); }
+      void on_body(const part_info& p, std::string_view r, std::size_t) override { raw[p.id] += r; }
+      void on_decoded_body(const part_info& p, std::string_view d) override { inner.on_decoded_body(p, d); }
+    } h(c);
+    stream_parser p(h);
+    std::string first = m.substr(0, cut), second = m.substr(cut);
+    p.feed(first);
+    p.feed(second);
+    p.finish();
+    return std::make_tuple(h.raw, c.decoded, p.defects());
+  };
+  const auto whole = run(m.size());
+  ASSERT_EQ(std::get<0>(whole).size(), 3u);
+  EXPECT_EQ(std::get<0>(whole)[1], "short\r\n" + long_line + "\r\n-" + long_line + "\r\n--not-the-boundary " +
+                                       long_line + "\n\r\n" + long_line + "\r\r\na" + long_line);
+  EXPECT_EQ(std::get<1>(whole)[2], "q=" + long_line + long_line);
+  for (std::size_t cut = 0; cut < m.size(); ++cut) ASSERT_EQ(run(cut), whole) << cut;
+  EXPECT_EQ(check::check_message(m, 50), "");
+}
+
 TEST(mime_stream, buffering_is_bounded) {
   // A 4 MB body line with active boundaries and a 4 MB header field: the
   // parser must not hold either (the carry is at most a boundary's worth).
