@@ -1,5 +1,7 @@
 #include "protocols/mime/transfer.h"
 
+#include <emmintrin.h>
+
 #include <array>
 #include <cstring>
 
@@ -162,6 +164,20 @@ bool is_blank(char c) { return c == ' ' || c == '\t'; }
 std::size_t find_qp_special(const char* s, std::size_t from, std::size_t to) {
   return proto::find_first_of_bytes<'=', '\r', '\n'>(s, from, to);
 }
+// Copies a run of literal text, s[i, j). Most are a few bytes (between two
+// escapes): one 16-byte load and store when the input holds 16 bytes from
+// the run's start. Then so does the output: its room (decoded_size_max)
+// is the input's size plus what was held back, and it never runs ahead of
+// the input consumed by more than that; the bytes stored past the run are
+// overwritten next or lie past the output's end. Otherwise memcpy (whose
+// call and size dispatch per run cost more than decoding the escape).
+inline char* copy_run(char* w, const char* s, std::size_t i, std::size_t j, std::size_t n) {
+  if (j - i <= 16 && i + 16 <= n)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(w), _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i)));
+  else
+    std::memcpy(w, s + i, j - i);
+  return w + (j - i);
+}
 }  // namespace
 
 char* qp_decoder::decode(std::string_view input, char* w) {
@@ -169,6 +185,53 @@ char* qp_decoder::decode(std::string_view input, char* w) {
   const std::size_t n = input.size();
   std::size_t i = 0;
   while (i < n) {
+    if (_state == state::text && _blanks.empty()) {
+      // Most of a QP body: runs of text, each ended by an escape, a soft
+      // break or a line break after a byte that is not a blank. Those are
+      // taken here, one after the other, without the blank bookkeeping and
+      // the state dispatch below; anything else (a blank before a line
+      // break, a special near the piece's end, a bad escape, a bare CR)
+      // leaves this loop at the run's start for the general code.
+      while (true) {
+        const std::size_t j = find_qp_special(s, i, n);
+        if (j == n) break;
+        const char c = s[j];
+        std::size_t next;  // where the input goes on after s[j]'s sequence
+        char decoded = 0;
+        bool emit = false;  // whether `decoded` is output
+        if (c == '=') {
+          if (j + 2 < n && (hex_value(s[j + 1]) | hex_value(s[j + 2])) >= 0) {
+            decoded = static_cast<char>(hex_value(s[j + 1]) * 16 + hex_value(s[j + 2]));
+            emit = true;
+            next = j + 3;
+          } else if (j + 2 < n && s[j + 1] == '\r' && s[j + 2] == '\n') {
+            next = j + 3;  // soft break
+          } else if (j + 1 < n && s[j + 1] == '\n') {
+            next = j + 2;  // soft break, bare LF
+          } else {
+            break;
+          }
+        } else if (j > i && is_blank(s[j - 1])) {
+          break;  // blanks before a line break are padding
+        } else if (c == '\n') {
+          decoded = '\n';
+          emit = true;
+          next = j + 1;
+        } else if (j + 1 < n && s[j + 1] == '\n') {
+          w = copy_run(w, s, i, j, n);
+          *w++ = '\r';
+          *w++ = '\n';
+          i = j + 2;
+          continue;
+        } else {
+          break;
+        }
+        w = copy_run(w, s, i, j, n);
+        if (emit) *w++ = decoded;
+        i = next;
+      }
+      if (i == n) break;
+    }
     if (_state == state::text) {
       // The run up to the next '=', CR or LF is text, except blanks at its
       // end that a line break (or the end of this piece) follows: those may

@@ -90,6 +90,12 @@ TEST(mime_transfer_reference, quoted_printable_cases_in_any_pieces) {
            "a  b\t c  \r\nd \t\n e =\r\nf  =41 g\t\t\th  ",
            "=", "==", "=\r", "\r", " ", "=4", "=41", "= ", "a\r\r\n", "x=\r\n=\r\n",
            "0123456789abcdef0123456789abcdef=20=20=20 long line without specials in the first sixteen bytes\r\n",
+           // The text-run loop: escapes, both soft breaks and both line
+           // breaks after text, back to back and after runs of every length
+           // around 16; then what leaves it (a blank before a break, a bad
+           // escape, a bare CR, a special at the piece's end).
+           "a=41b=\nc=\r\nd\r\ne\n=41=42\n\n=\n=\r\n0123456789abcde=410123456789abcdef=41"
+           "0123456789abcdefg=\n0123456789abcdefgh\r\nx \ny\t\r\n=XY=4\rz\r=",
        })
     expect_same_in_any_pieces<qp_decoder, reference::qp_decoder>(in, std::string(in));
 }
