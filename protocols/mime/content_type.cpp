@@ -74,6 +74,7 @@ struct raw_section {
   unsigned index = 0;
   bool has_index = false;
   bool extended = false;
+  bool used = false;  // taken into the list (or dropped as a duplicate)
   std::string value;
 };
 
@@ -116,6 +117,9 @@ std::string parameter::decoded() const {
 
 parameter_list parse_parameters(std::string_view s, const limits& lim) {
   std::vector<raw_section> sections;
+  // Most values have one to three parameters: one allocation, not a
+  // growth step per parameter.
+  sections.reserve(4);
   std::size_t pos = 0;
   // Bounded by both the parameter and the section caps.
   const std::size_t section_cap = lim.parameter_count_max * 4 + lim.parameter_section_max;
@@ -173,28 +177,30 @@ parameter_list parse_parameters(std::string_view s, const limits& lim) {
   parameter_list list;
   // Plain parameters and RFC 2231 section sets, in order of first
   // appearance; a duplicate plain parameter is ignored (first wins).
-  std::vector<bool> used(sections.size(), false);
   for (std::size_t i = 0; i < sections.size() && list.items.size() < lim.parameter_count_max; ++i) {
-    if (used[i]) continue;
-    const raw_section& first = sections[i];
+    raw_section& first = sections[i];
+    if (first.used) continue;
     if (list.find(first.name) != nullptr) {
-      used[i] = true;
+      first.used = true;
       continue;
     }
     parameter p;
-    p.name = first.name;
     if (!first.has_index) {
-      p.value = first.value;
+      // A plain parameter's section is not read again (later ones of the
+      // same name are duplicates, found in the list): moved, not copied.
+      p.name = std::move(first.name);
+      p.value = std::move(first.value);
       p.extended = first.extended;
-      used[i] = true;
+      first.used = true;
     } else {
+      p.name = first.name;
       // Gather the sections of this name, then join them by index; the
       // count is capped, so the sort is bounded.
       std::vector<const raw_section*> parts;
       for (std::size_t j = i; j < sections.size() && parts.size() < lim.parameter_section_max; ++j) {
-        if (!used[j] && sections[j].has_index && sections[j].name == first.name) {
+        if (!sections[j].used && sections[j].has_index && sections[j].name == first.name) {
           parts.push_back(&sections[j]);
-          used[j] = true;
+          sections[j].used = true;
         }
       }
       std::stable_sort(parts.begin(), parts.end(),

@@ -379,6 +379,20 @@ TEST(mime_content_type, rfc2231_continuations_and_charsets) {
   content_type dup = parse_content_type("a/b; x=1; x=2");
   EXPECT_EQ(dup.params.get("x"), "1");
   EXPECT_EQ(dup.params.items.size(), 1u);
+  // A plain parameter's section is moved into the list: a later duplicate,
+  // plain or in sections, is still found there and dropped, and sections
+  // before a plain one of the same name still win. Many parameters (past
+  // the sections reserved up front) keep their order.
+  content_type mixed = parse_content_type(
+      "a/b; long=\"a value longer than a short string\"; Long*0=x; long*1=y; s*0=p; s*1=q; S=plain; "
+      "c=3; d=4; e=5; f=6");
+  ASSERT_EQ(mixed.params.items.size(), 6u);
+  EXPECT_EQ(mixed.params.items[0].name, "long");
+  EXPECT_EQ(mixed.params.get("long"), "a value longer than a short string");
+  EXPECT_EQ(mixed.params.items[1].name, "s");
+  EXPECT_EQ(mixed.params.get("s"), "pq");
+  EXPECT_EQ(mixed.params.items[5].name, "f");
+  EXPECT_EQ(mixed.params.get("f"), "6");
 }
 
 TEST(mime_transfer, base64_lenient_and_streaming) {
