@@ -74,19 +74,19 @@ struct block_masks {
 }
 
 // The last partial block goes through the same kernel via a zero-padded
-// copy (NUL is neither a word nor a special byte, so the padding adds no
-// mask bits).
+// copy of its input (NUL is neither a word nor a special byte, so the
+// padding adds no mask bits), its output stored straight into `out`, whose
+// room is rounded up to the block (simd_scan.h): a copy back was a
+// memcpy call per feed, and most header values are one partial block.
 template <class Block>
 void tail_block(const char* in, char* out, std::uint64_t* masks, std::uint64_t* specials, std::size_t i,
                 std::size_t size, Block block) {
   if (i == size) return;
   alignas(64) char padded_in[64] = {};
-  alignas(64) char padded_out[64];
   std::memcpy(padded_in, in + i, size - i);
-  block_masks m = block(padded_in, padded_out);
+  block_masks m = block(padded_in, out + i);
   masks[i / 64] = m.word;
   specials[i / 64] = m.special;
-  std::memcpy(out + i, padded_out, size - i);
 }
 
 void sse2_kernel(const char* in, char* out, std::uint64_t* masks, std::uint64_t* specials, std::size_t size) {

@@ -28,7 +28,9 @@ std::string_view simd_level_name(simd_level level);
 // it is a byte a token rule looks for: ':' (URLs), '@' (addresses) or
 // >= 0x80 (UTF-8 case folding) — so a word without one skips those rules
 // without looking at its bytes again. Bits past `size` in the last mask
-// words are zero. `out` may equal `in`; masks and special need
+// words are zero. `out` needs room for size rounded up to 64 bytes (the
+// vector kernels store the last partial block whole; the bytes past `size`
+// are unspecified) and must not overlap `in`; masks and special need
 // (size + 63) / 64 words each.
 void fold_and_classify(simd_level level, const char* in, char* out, std::uint64_t* masks, std::uint64_t* special,
                        std::size_t size);

@@ -186,6 +186,9 @@ class text_tokenizer {
   static constexpr std::size_t batch_size_max = 64;
   std::size_t _batch_size = 0;
   std::uint64_t _batch[batch_size_max];
+  // fold_and_classify's output: a multiple of 64 bytes, so room for any
+  // size up to window_size rounded up to a block.
+  static_assert(window_size % 64 == 0);
   alignas(64) char _window[window_size];
   std::uint64_t _masks[window_size / 64];
   std::uint64_t _special[window_size / 64];
