@@ -643,20 +643,24 @@ std::size_t stream_parser::feed_line_start(std::string_view chunk, std::size_t i
       return prefix_end;
     }
   }
-  // A body line: the held-back break before it is body after all.
-  if (_eol_pending) {
-    _eol_pending = false;
-    std::size_t eol_start = line_start - _prev_eol_size;
-    if (eol_start >= _offset) emit(chunk.substr(eol_start - _offset, _prev_eol_size), eol_start, true);
-    else emit(crlf.substr(2 - _prev_eol_size), eol_start, false);
-  }
   // Without its LF yet, a final CR may be half of a CRLF: hold it back.
   if (!has_lf && !content.empty() && content.back() == '\r') {
     content.remove_suffix(1);
     _cr_pending = true;
   }
+  // A body line: the held-back break before it is body after all. When
+  // both are in the chunk they are adjacent, so one emit() takes both
+  // (the same coalesced range as two; one call less a line).
+  std::size_t emitted_from = line_start;
+  if (_eol_pending) {
+    _eol_pending = false;
+    std::size_t eol_start = line_start - _prev_eol_size;
+    if (eol_start >= _offset && !from_carry) emitted_from = eol_start;
+    else if (eol_start >= _offset) emit(chunk.substr(eol_start - _offset, _prev_eol_size), eol_start, true);
+    else emit(crlf.substr(2 - _prev_eol_size), eol_start, false);
+  }
   if (from_carry) emit(content, line_start, false);
-  else emit(content, line_start, true);
+  else emit(chunk.substr(emitted_from - _offset, line_start - emitted_from + content.size()), emitted_from, true);
   _carry.clear();
   _line_has_content = !content.empty();
   if (has_lf) {
