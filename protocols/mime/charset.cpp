@@ -225,6 +225,13 @@ void charset_converter::assign(std::string_view charset) {
   std::string converted;
   if (_name.size() <= 40 && append_with_iconv(_name, std::string_view(ascii, sizeof ascii), converted, nullptr))
     _ascii_identity = converted == std::string_view(ascii, sizeof ascii);
+  if (!_ascii_identity) return;
+  // glibc's ISO-2022-JP passes a lone ESC, but ESC $ B shifts to JIS X
+  // 0208: under any of its names (csISO2022JP, ISO2022JP), ASCII bytes
+  // are not text as they stand.
+  static constexpr std::string_view shift = "\x1b$B0!\x1b(B";
+  converted.clear();
+  if (_name.size() <= 40 && append_with_iconv(_name, shift, converted, nullptr)) _ascii_identity = converted == shift;
 }
 
 bool charset_converter::append_utf8(std::string_view bytes, std::string& out) const {

@@ -623,6 +623,11 @@ TEST(message_tokenizer, chunks_inside_a_multibyte_character_do_not_change_tokens
       // next chunk's bytes are JIS X 0208 pairs; ESC ( B goes back to ASCII.
       "Subject: x\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\nabc \x1b$BF|K\\8l$N%F%-%9%H\x1b(B "
       "def \x1b$BF|K\\\x1b(B ghi\r\n",
+      // The same under glibc's alias csISO2022JP, with a stray 8-bit byte:
+      // an ASCII chunk skipped conversion (its ESC $ B read as text), the
+      // chunk with the 8-bit byte was converted from ASCII.
+      "Subject: x\r\nContent-Type: text/plain; charset=csISO2022JP\r\n\r\nabc \x1b$BF|K\\8l$N%F%-%9%H\x1b(B "
+      "caf\xe9 def \x1b$BF|K\\\x1b(B ghi\r\n",
   };
   for (const std::string& msg : messages) {
     auto whole = tokenize_message(msg, detect_simd_level(), 0, true);
@@ -643,6 +648,10 @@ TEST(message_tokenizer, chunks_inside_a_multibyte_character_do_not_change_tokens
                           [](const std::string& t) { return t.find("\xEF\xBF\xBD") != std::string::npos; }),
             0)
       << japanese.dump();
+  // Converted under the alias too: the Japanese word, not its JIS bytes.
+  auto alias = tokenize_message(messages[4], detect_simd_level(), 0, true);
+  EXPECT_TRUE(alias.has("|\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\xE3\x81\xAE\xE3\x83\x86\xE3\x82\xAD\xE3\x82\xB9\xE3\x83\x88"))
+      << alias.dump();
 }
 
 // The three kernels must produce the same tokens, in the same order, with
