@@ -410,6 +410,13 @@ __attribute__((always_inline)) inline void stream_parser::process_header_line(st
     _defects |= defect_header_line_without_colon;
     return;
   }
+  if (colon >= field_cap) {
+    // The name alone passes the cap (kept lines are longer when the cap is
+    // below boundary_size_max): a field cut before its colon has no name.
+    top.info.defects |= defect_header_field_truncated;
+    _defects |= defect_header_field_truncated;
+    return;
+  }
   if (top.header_count >= _options.lim.header_count_max) {
     top.info.defects |= defect_header_count_limit;
     _defects |= defect_header_count_limit;

@@ -260,6 +260,25 @@ TEST(mime_stream, body_lines_longer_than_the_boundary_window_in_any_chunking) {
   EXPECT_EQ(check::check_message(m, 50), "");
 }
 
+// A cap below boundary_size_max + 4 (the bytes of a line kept to match a
+// boundary): a field name longer than the cap had its colon in the line but
+// not in the capped field, and flush_field() asserted. The field is dropped
+// as truncated, whole and wherever a chunk ends; the next field is kept.
+TEST(mime_stream, a_field_name_longer_than_the_cap_is_dropped) {
+  const std::string m = "From: a@b\r\nX-" + std::string(60, 'n') + ": value\r\nTo: c@d\r\n\r\nbody\r\n";
+  stream_options options;
+  options.lim.header_field_size_max = 48;
+  for (std::size_t cut = 1; cut <= m.size(); ++cut) {
+    decoded_collector c;
+    stream_parser p(c, options);
+    p.feed(m.substr(0, cut));
+    p.feed(m.substr(cut));
+    p.finish();
+    ASSERT_EQ(c.fields, (std::vector<std::string>{"From= a@b", "To= c@d"})) << cut;
+    EXPECT_NE(p.defects() & defect_header_field_truncated, 0u) << cut;
+  }
+}
+
 TEST(mime_stream, buffering_is_bounded) {
   // A 4 MB body line with active boundaries and a 4 MB header field: the
   // parser must not hold either (the carry is at most a boundary's worth).
