@@ -149,9 +149,14 @@ static void convert_with_iconv(iconv_t cd, std::string_view bytes, std::string& 
         break;
       }
       // EILSEQ or EINVAL (truncated input): replace one byte and go on.
+      // glibc's ISO-2022-CN-EXT reports EILSEQ for an SO with no SO
+      // designation having consumed it: at the input's end nothing is left
+      // to skip (in_left would wrap and iconv read past the input).
       proto::append_code_point(replacement_character, out);
-      ++in;
-      --in_left;
+      if (in_left > 0) {
+        ++in;
+        --in_left;
+      }
       iconv(cd, nullptr, nullptr, nullptr, nullptr);
     }
   }

@@ -225,6 +225,29 @@ TEST(mime_charset, converter_equals_the_tables_byte_by_byte) {
 // ended. append_piece_utf8() + finish() must give what append_utf8() gives
 // for the whole text, cut anywhere: real text in each charset, with ASCII,
 // and garbage.
+// glibc's ISO-2022-CN-EXT reports EILSEQ for an SO (0x0E) with no SO
+// designation having consumed it: at the end of the input (or of a piece)
+// the replacement skipped one byte more, the count of bytes left wrapped,
+// and iconv read on past the input (a mail's body or header word ending
+// so). What follows the input must not show, whole, in pieces, in a
+// header word.
+TEST(mime_charset, an_error_that_consumes_the_input_reads_nothing_past_it) {
+  const std::string buffer = std::string("ab \x0e") + "PAST THE END";
+  const std::string_view input(buffer.data(), 4);
+  std::string whole;
+  EXPECT_TRUE(charset_converter("iso-2022-cn-ext").append_utf8(input, whole));
+  EXPECT_EQ(whole, "ab \xEF\xBF\xBD");
+  for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+    charset_converter c("iso-2022-cn-ext");
+    std::string pieces;
+    c.append_piece_utf8(input.substr(0, cut), pieces);
+    c.append_piece_utf8(input.substr(cut), pieces);
+    c.finish(pieces);
+    EXPECT_EQ(pieces, whole) << cut;
+  }
+  EXPECT_EQ(decode_header_value("=?iso-2022-cn-ext?Q?ab=0E?= x"), "ab\xEF\xBF\xBD x");
+}
+
 TEST(mime_charset, pieces_convert_as_the_whole) {
   const std::string utf8_text = "ab \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\xE3\x81\xAE\xE3\x83\x86\xE3\x82\xAD"
                                 "\xE3\x82\xB9\xE3\x83\x88 caf\xC3\xA9 \xF0\x9F\x98\x80 z";
