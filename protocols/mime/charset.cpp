@@ -191,15 +191,16 @@ bool charset_converter::iconv_handle::open(const std::string& charset) {
   return true;
 }
 
-void charset_converter::iconv_handle::reset() {
-  if (_cd != nullptr) iconv(static_cast<iconv_t>(_cd), nullptr, nullptr, nullptr, nullptr);
-}
-
 void charset_converter::assign(std::string_view charset) {
   // A reused converter (one per message tokenizer) meets the same few
   // charsets part after part.
   _held.clear();
-  _pieces.reset();
+  // A new descriptor for each text (opened at its first piece): iconv's
+  // reset keeps what glibc learnt from a byte order mark (UTF-16, UTF-32:
+  // the byte swap), which would decode the next part, or the next message
+  // on this core, in the last one's byte order.
+  _pieces.close();
+  _pieces_opened = false;
   _in_pieces = false;
   if (_resolved && charset == _assigned) return;
   _resolved = true;
@@ -207,8 +208,6 @@ void charset_converter::assign(std::string_view charset) {
   _name = canonical_charset(charset);
   _upper_half = nullptr;
   _ascii_identity = true;
-  _pieces.close();
-  _pieces_opened = false;
   if (_name == "utf-8" || _name == "us-ascii") {
     // Mislabelled 8-bit "us-ascii" is common; valid UTF-8 passes through.
     _kind = kind::utf8;
@@ -261,6 +260,8 @@ void charset_converter::finish(std::string& out) {
     _held.clear();
     convert_piece(_joined, out, nullptr, true);
     _in_pieces = false;
+    _pieces.close();  // the next text opens its own (assign())
+    _pieces_opened = false;
     return;
   }
   if (_held.empty()) return;
@@ -272,8 +273,8 @@ void charset_converter::finish(std::string& out) {
 bool charset_converter::convert_piece(std::string_view bytes, std::string& out, std::string* held, bool flush) {
   if (_kind != kind::other || _name.size() > 40) return false;
   if (!_pieces_opened) {
-    // Opened at the first piece of this charset, kept for the next parts
-    // in it: one iconv_open per converter and charset, not per piece.
+    // Opened at the text's first piece, kept to its end: one iconv_open
+    // per part, not per piece.
     _pieces_opened = true;
     _pieces.open(_name);
   }

@@ -68,7 +68,6 @@ class charset_converter {
     iconv_handle& operator=(const iconv_handle&) = delete;
     bool open(const std::string& charset);  // to UTF-8; false if iconv does not know it
     void close();
-    void reset();  // the initial shift state
     bool is_open() const { return _cd != nullptr; }
     void* get() const { return _cd; }
 
@@ -85,7 +84,7 @@ class charset_converter {
   std::string _held;    // the cut sequence at the last piece's end (a few bytes)
   std::string _joined;  // _held + the next piece, reused
   iconv_handle _pieces;       // kind other: the pieces' descriptor, with their shift state
-  bool _pieces_opened = false;  // iconv_open was tried for this charset
+  bool _pieces_opened = false;  // iconv_open was tried for this text
   bool _in_pieces = false;      // a piece left a shift state that finish() resets
 };
 

@@ -654,6 +654,30 @@ TEST(message_tokenizer, chunks_inside_a_multibyte_character_do_not_change_tokens
       << alias.dump();
 }
 
+// A tokenizer reused message after message (the daemon's, per core): a
+// UTF-16 part with a big-endian byte order mark left glibc's descriptor
+// swapping, and the next message's little-endian part was read byte-swapped
+// (the converter kept one descriptor across parts). Each message tokenizes
+// as with a new tokenizer.
+TEST(message_tokenizer, a_utf16_part_reads_as_in_a_new_tokenizer_after_another_byte_order) {
+  auto message = [](std::string_view body) {
+    return "Subject: x\r\nContent-Type: text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+           std::string(body) + "\r\n";
+  };
+  const std::vector<std::string> messages = {message("/v8AaABlAGwAbABvACAAcwBwAGEAbQBtAHkAIAB3AG8AcgBsAGQ="), message("//5oAGUAbABsAG8AIABzAHAAYQBtAG0AeQAgAHcAbwByAGwAZAA="), message("/v8AaABlAGwAbABvACAAcwBwAGEAbQBtAHkAIAB3AG8AcgBsAGQ=")};
+  recording_sink sink;
+  message_tokenizer reused(sink);
+  for (const std::string& msg : messages) {
+    sink.tokens.clear();
+    reused.reset();
+    reused.feed(msg);
+    reused.finish();
+    auto fresh = tokenize_message(msg, detect_simd_level());
+    EXPECT_EQ(sink.tokens, fresh.tokens);
+    EXPECT_TRUE(fresh.has("|spammy")) << fresh.dump();
+  }
+}
+
 // The three kernels must produce the same tokens, in the same order, with
 // the same hashes, on every message of the corpus; so must one tokenizer
 // reused from message to message. The corpus is fetched

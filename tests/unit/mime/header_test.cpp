@@ -248,6 +248,31 @@ TEST(mime_charset, an_error_that_consumes_the_input_reads_nothing_past_it) {
   EXPECT_EQ(decode_header_value("=?iso-2022-cn-ext?Q?ab=0E?= x"), "ab\xEF\xBF\xBD x");
 }
 
+// One converter, text after text (a message tokenizer's, part after part
+// and message after message): glibc's UTF-16 and UTF-32 keep the byte swap
+// a byte order mark asked for through iconv's reset, so a text after one
+// in the other byte order decoded byte-swapped. Each text converts as with
+// a new converter.
+TEST(mime_charset, a_text_in_pieces_converts_as_with_a_new_converter) {
+  const std::string utf16_be("\xFE\xFF\x00h\x00i", 6), utf16_le("\xFF\xFE" "h\x00i\x00", 6);
+  const std::string utf32_be("\x00\x00\xFE\xFF\x00\x00\x00h", 8), utf32_le("\xFF\xFE\x00\x00h\x00\x00\x00", 8);
+  for (std::string_view name : {"utf-16", "utf-32"}) {
+    const bool sixteen = name == "utf-16";
+    const std::vector<std::string> texts = {sixteen ? utf16_be : utf32_be, sixteen ? utf16_le : utf32_le,
+                                            sixteen ? utf16_be : utf32_be};
+    charset_converter reused(name);
+    for (const std::string& text : texts) {
+      std::string fresh, again;
+      charset_converter(name).append_utf8(text, fresh);
+      EXPECT_EQ(fresh, sixteen ? "hi" : "h");
+      reused.assign(name);
+      reused.append_piece_utf8(text, again);
+      reused.finish(again);
+      EXPECT_EQ(again, fresh) << name;
+    }
+  }
+}
+
 TEST(mime_charset, pieces_convert_as_the_whole) {
   const std::string utf8_text = "ab \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\xE3\x81\xAE\xE3\x83\x86\xE3\x82\xAD"
                                 "\xE3\x82\xB9\xE3\x83\x88 caf\xC3\xA9 \xF0\x9F\x98\x80 z";
