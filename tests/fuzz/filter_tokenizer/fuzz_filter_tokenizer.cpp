@@ -1,7 +1,8 @@
 // Fuzz target for the spam filter's tokenizer. Properties: the scalar,
 // SSE2 and AVX2 kernels give the same token stream; feeding the message in
 // chunks (sizes taken from the input's first byte) gives the same stream as
-// feeding it whole; a hashes-only sink (batches) gets the same hashes;
+// feeding it whole; a hashes-only sink (batches) gets the same hashes, with
+// bigrams and case-kept words and without (the daemon's options);
 // every token's text is bounded.
 #include <cstddef>
 #include <cstdint>
@@ -33,13 +34,16 @@ struct batch_sink : filter::token_sink {
   void on_hashes(std::span<const std::uint64_t> batch) override { hashes.insert(hashes.end(), batch.begin(), batch.end()); }
 };
 
+// `features`: bigrams and case-kept words (else the daemon's default
+// options, where a hashes-only sink takes a plain word by a shorter path).
 template <class Sink = recording_sink>
-std::vector<std::uint64_t> run(std::string_view msg, filter::simd_level level, std::size_t chunk) {
+std::vector<std::uint64_t> run(std::string_view msg, filter::simd_level level, std::size_t chunk,
+                               bool features = true) {
   Sink sink;
   filter::tokenizer_options options;
   options.level = level;
-  options.bigrams = true;
-  options.case_tokens = true;
+  options.bigrams = features;
+  options.case_tokens = features;
   options.mime_limits.depth_max = 8;
   options.mime_limits.part_count_max = 64;
   options.mime_limits.header_field_size_max = 512;
@@ -65,5 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::abort();
   if (run(msg, filter::detect_simd_level(), chunk) != reference) std::abort();
   if (run<batch_sink>(msg, filter::detect_simd_level(), chunk) != reference) std::abort();
+  auto plain = run(msg, filter::simd_level::scalar, 0, false);
+  if (run<batch_sink>(msg, filter::detect_simd_level(), chunk, false) != plain) std::abort();
   return 0;
 }
