@@ -66,6 +66,35 @@ def large(rng, tag, spam_share):
             "--b0--\r\n" % (DEMO, tag, b64, qp))
 
 
+def charset_probes(tag_of):
+    """Bodies whose conversion carries state from chunk to chunk, and one
+    that crashed the tokenizer: an ISO-2022-JP text of ~150 KB (its escape
+    sequences cut by the daemon's reads), two UTF-16 parts in opposite byte
+    orders (a BOM's byte order must not leak into the next part or message),
+    and an ISO-2022-CN-EXT Subject word and text part that end in SO (iconv
+    consumed it and reported an error: the tokenizer then read past the
+    input)."""
+    jis = "\x1b$BF|K\\8l$N%F%-%9%H\x1b(B"  # 日本語のテキスト in ISO-2022-JP
+    lines = "".join("line %d %s words %s\r\n" % (i, jis, jis) for i in range(3000))
+    iso_2022_jp = ("From: jp@mail.example.jp\r\nTo: %s\r\nSubject: %s iso-2022-jp\r\n"
+                   "Content-Type: text/plain; charset=iso-2022-jp\r\nContent-Transfer-Encoding: 7bit\r\n\r\n%s"
+                   % (DEMO, tag_of(0), lines))
+
+    def b64(data):
+        return base64.encodebytes(data).decode().replace("\n", "\r\n")
+    text = "hi there, plain words in sixteen bits\n" * 40
+    utf16 = ("From: wide@mail.example.org\r\nTo: %s\r\nSubject: %s utf-16\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: multipart/mixed; boundary=\"w\"\r\n\r\n"
+             "--w\r\nContent-Type: text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n%s"
+             "--w\r\nContent-Type: text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n%s"
+             "--w--\r\n" % (DEMO, tag_of(1), b64(b"\xfe\xff" + text.encode("utf-16-be")),
+                             b64(b"\xff\xfe" + text.encode("utf-16-le"))))
+    cn_ext = ("From: cn@mail.example.cn\r\nTo: %s\r\nSubject: %s =?iso-2022-cn-ext?Q?ab=0E?=\r\nMIME-Version: 1.0\r\n"
+              "Content-Type: text/plain; charset=iso-2022-cn-ext\r\nContent-Transfer-Encoding: base64\r\n\r\n%s"
+              % (DEMO, tag_of(2), b64(b"some words then SO\x0e")))
+    return [iso_2022_jp, utf16, cn_ext]
+
+
 class SpamInlineScores(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="ringmail-spam-scores-")
@@ -80,7 +109,8 @@ class SpamInlineScores(unittest.TestCase):
         subprocess.run([RINGMAIL, "spam", "train", "--token-store", self.store, "--ham", os.path.join(train, "ham"),
                         "--spam", os.path.join(train, "spam")], check=True, capture_output=True, timeout=120)
         # Probes: the exact bytes each client sends (CRLF, ending in CRLF,
-        # no line starting with a dot, so nothing is stuffed).
+        # no line starting with a dot, so nothing is stuffed); the last three
+        # in charsets whose conversion carries state (charset_probes).
         self.probes = {}
         probe_dir = os.path.join(self.dir, "probes")
         os.makedirs(probe_dir)
@@ -91,6 +121,12 @@ class SpamInlineScores(unittest.TestCase):
             path = os.path.join(probe_dir, tag + ".eml")
             with open(path, "wb") as f:
                 f.write(text.encode())
+            self.probes[tag] = path
+        for i, text in enumerate(charset_probes(lambda k: "probe-%02d" % (48 + k))):
+            tag = "probe-%02d" % (48 + i)
+            path = os.path.join(probe_dir, tag + ".eml")
+            with open(path, "wb") as f:
+                f.write(text.encode("latin-1"))
             self.probes[tag] = path
         self.ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
         off = "".join(f"[listeners.{n}]\nenabled = false\n" for n in ("imap", "imaps", "pop3", "pop3s", "http"))
