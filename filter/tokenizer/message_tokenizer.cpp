@@ -13,6 +13,7 @@ namespace filter {
 namespace {
 
 constexpr std::size_t name_size_max = 32;
+constexpr std::size_t part_type_size_max = 128;  // of a "part:<type>/<subtype>" token
 
 // Headers whose values are tokenized (the rest count by name only), each
 // with its prefix pinned in the text tokenizer (message_tokenizer's
@@ -151,6 +152,10 @@ void message_tokenizer::on_part_body_begin(const mime::part_info& part) {
   const auto& type = part.type;
   if (type.type != "text") {
     std::string t = type.type + "/" + type.subtype;
+    // A type is a short token, but the parser keeps what the field holds
+    // (up to header_field_size_max): capped well above any registered type
+    // ("application/vnd.openxmlformats-...": 73 bytes).
+    if (t.size() > part_type_size_max) t.resize(part_type_size_max);
     _text.emit("part", t);
     return;
   }

@@ -654,6 +654,21 @@ TEST(message_tokenizer, chunks_inside_a_multibyte_character_do_not_change_tokens
       << alias.dump();
 }
 
+// A non-text part's type is a token ("part|<type>/<subtype>"); the parser
+// keeps a type as long as its field, so a 400-byte type made a 400-byte
+// token (the fuzz target bounds every token at 256). Capped at 128 bytes,
+// above any registered type, which stays whole.
+TEST(message_tokenizer, a_part_type_token_is_bounded) {
+  const std::string office = "application/vnd.openxmlformats-officedocument.presentationml.presentation";
+  const std::string msg = "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: " +
+                          std::string(400, 'x') + "/y\r\n\r\nbody\r\n--b\r\nContent-Type: " + office +
+                          "\r\n\r\nbody\r\n--b--\r\n";
+  auto s = tokenize_message(msg, detect_simd_level());
+  EXPECT_TRUE(s.has("part|" + std::string(128, 'x'))) << s.dump();
+  EXPECT_TRUE(s.has("part|" + office)) << s.dump();
+  for (const std::string& t : s.tokens) EXPECT_LE(t.size(), 256u) << t;
+}
+
 // A tokenizer reused message after message (the daemon's, per core): a
 // UTF-16 part with a big-endian byte order mark left glibc's descriptor
 // swapping, and the next message's little-endian part was read byte-swapped
