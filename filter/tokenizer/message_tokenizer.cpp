@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "protocols/common/byte_scan.h"
 #include "protocols/mime/charset.h"
 #include "protocols/mime/encoded_word.h"
 
@@ -58,19 +59,6 @@ int word_header(std::string_view name) {
   }
 }
 
-// 'A'..'Z' to lowercase in eight bytes at once, every other byte kept:
-// per byte b (no carry crosses a byte: b & 0x7f plus at most 0x3f),
-// (b & 0x7f) + 0x80 - 'A' has its top bit when b & 0x7f >= 'A', and
-// (b & 0x7f) + 0x80 - 'Z' - 1 when it is > 'Z'; ~b keeps bytes < 0x80.
-inline std::uint64_t ascii_lower8(std::uint64_t w) {
-  constexpr std::uint64_t ones = 0x0101010101010101u;
-  const std::uint64_t low7 = w & (0x7f * ones);
-  const std::uint64_t at_least_a = low7 + (0x80 - 'A') * ones;
-  const std::uint64_t above_z = low7 + (0x80 - 'Z' - 1) * ones;
-  const std::uint64_t upper = at_least_a & ~above_z & ~w & (0x80 * ones);
-  return w | (upper >> 2);
-}
-
 bool is_plain_charset(std::string_view cs) {
   return cs.empty() || cs == "us-ascii" || cs == "utf-8" || cs == "ascii" || cs == "utf8";
 }
@@ -111,7 +99,7 @@ void message_tokenizer::on_header_field(const mime::part_info& part, const mime:
   auto lower8_at = [&](std::size_t at) {
     std::uint64_t w;
     std::memcpy(&w, field.name.data() + at, 8);
-    w = ascii_lower8(w);
+    w = proto::ascii_lower8(w);
     std::memcpy(lowered.data() + at, &w, 8);
   };
   for (; i + 8 <= n; i += 8) lower8_at(i);

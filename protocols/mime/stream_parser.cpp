@@ -212,19 +212,6 @@ static std::size_t count_lf(std::string_view s) {
   return n;
 }
 
-// 'A'..'Z' to lowercase in eight bytes at once, every other byte kept:
-// per byte b (no carry crosses a byte: b & 0x7f plus at most 0x3f),
-// (b & 0x7f) + 0x80 - 'A' has its top bit when b & 0x7f >= 'A', and
-// (b & 0x7f) + 0x80 - 'Z' - 1 when it is > 'Z'; ~b keeps bytes < 0x80.
-static inline std::uint64_t ascii_lower8(std::uint64_t w) {
-  constexpr std::uint64_t ones = 0x0101010101010101u;
-  const std::uint64_t low7 = w & (0x7f * ones);
-  const std::uint64_t at_least_a = low7 + (0x80 - 'A') * ones;
-  const std::uint64_t above_z = low7 + (0x80 - 'Z' - 1) * ones;
-  const std::uint64_t upper = at_least_a & ~above_z & ~w & (0x80 * ones);
-  return w | (upper >> 2);
-}
-
 // iequals(name, lower) for a `lower` of at least 8 bytes with no capitals:
 // whole words, the last one overlapping.
 static inline bool iequals_lower(std::string_view name, std::string_view lower) {
@@ -237,8 +224,8 @@ static inline bool iequals_lower(std::string_view name, std::string_view lower) 
     return w;
   };
   for (std::size_t i = 0; i + 8 < n; i += 8)
-    if (ascii_lower8(word(name.data() + i)) != word(lower.data() + i)) return false;
-  return ascii_lower8(word(name.data() + n - 8)) == word(lower.data() + n - 8);
+    if (proto::ascii_lower8(word(name.data() + i)) != word(lower.data() + i)) return false;
+  return proto::ascii_lower8(word(name.data() + n - 8)) == word(lower.data() + n - 8);
 }
 
 static std::size_t find_lf(std::string_view s, std::size_t from, std::size_t to) {

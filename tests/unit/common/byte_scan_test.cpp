@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <random>
 #include <string>
 
@@ -45,3 +46,24 @@ TEST(byte_scan, random_bytes_agree_with_the_reference) {
 }
 
 }  // namespace
+
+// Eight bytes folded at once must equal the byte-by-byte fold of 'A'..'Z'
+// (and nothing else: bytes >= 0x80 and the neighbours of the range stay),
+// for every byte value in every position, beside random neighbours.
+TEST(byte_scan, ascii_lower8_folds_exactly_the_capitals) {
+  std::mt19937_64 rng(7);
+  auto fold = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; };
+  for (int round = 0; round < 64; ++round) {
+    for (unsigned b = 0; b < 256; ++b) {
+      for (int pos = 0; pos < 8; ++pos) {
+        std::uint64_t w = rng();
+        w = (w & ~(0xffull << (8 * pos))) | (static_cast<std::uint64_t>(b) << (8 * pos));
+        std::uint64_t got = proto::ascii_lower8(w);
+        for (int k = 0; k < 8; ++k) {
+          auto in = static_cast<unsigned char>(w >> (8 * k));
+          ASSERT_EQ(static_cast<unsigned char>(got >> (8 * k)), fold(in)) << std::hex << w << " byte " << k;
+        }
+      }
+    }
+  }
+}
