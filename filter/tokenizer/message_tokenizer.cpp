@@ -157,9 +157,10 @@ void message_tokenizer::on_part_body_begin(const mime::part_info& part) {
   if (!_charset.empty()) _text.emit(_charset_prefix, _charset);
   if (is_plain_charset(_charset)) _charset.clear();
   else _converter.assign(_charset);
-  _ascii_compatible = !(_charset.starts_with("iso-2022") || _charset.starts_with("utf-7") || _charset == "hz-gb-2312" ||
-                        _charset == "hz") &&
-                      (_charset.empty() || _converter.ascii_is_identity());
+  // The converter's probe says it for every charset iconv knows, the
+  // stateful ones under any of their names included (a charset iconv does
+  // not know, HZ among them in glibc, is read as UTF-8: ASCII stays).
+  _ascii_compatible = _charset.empty() || _converter.ascii_is_identity();
   _text.begin("", _options.bigrams);
   if (_mode == body_mode::html) _html.reset();
 }
@@ -182,9 +183,9 @@ void message_tokenizer::body_text(std::string_view bytes) {
   bytes = bytes.substr(0, _text_budget);
   _text_budget -= bytes.size();
   // Mail charsets agree with ASCII below 0x80, so an ASCII piece needs no
-  // conversion — except the 7-bit stateful ones (ISO-2022-*, UTF-7, HZ)
-  // and those that give ASCII bytes other meanings (UTF-16, Shift_JIS's
-  // yen sign and overline), which always go through the converter
+  // conversion — except the 7-bit stateful ones (ISO-2022-*, UTF-7) and
+  // those that give ASCII bytes other meanings (UTF-16, Shift_JIS's yen
+  // sign and overline), which always go through the converter
   // (ascii_compatible is false): else a piece's text would depend on
   // whether the chunk it came in held an 8-bit byte.
   // A piece may end inside a multibyte character: the converter holds

@@ -47,8 +47,9 @@ class charset_converter {
   // that a piece conversion left.
   bool holding() const { return !_held.empty() || _in_pieces; }
   // Whether an ASCII piece converts to itself (so it may skip conversion):
-  // not for UTF-16, UTF-7, glibc's Shift_JIS, nor ISO-2022-JP under any of
-  // its names (an escape sequence shifts what the next bytes mean).
+  // not for UTF-16, UTF-7, glibc's Shift_JIS, nor the ISO-2022 family under
+  // any of its names (an escape sequence or SO shifts what the next bytes
+  // mean).
   bool ascii_is_identity() const { return _ascii_identity; }
 
  private:

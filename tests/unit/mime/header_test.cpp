@@ -339,7 +339,7 @@ TEST(mime_charset, ascii_is_identity_where_iconv_says_so) {
                                 "euc-kr", "cp932", "x-unknown-charset"})
     EXPECT_TRUE(charset_converter(name).ascii_is_identity()) << name;
   for (std::string_view name : {"shift_jis", "utf-16le", "utf-16", "utf-7", "iso-2022-jp", "csISO2022JP", "ISO2022JP",
-                                "iso2022jp2", "iso-2022-kr"})
+                                "iso2022jp2", "iso-2022-jp-3", "iso-2022-kr", "iso-2022-cn", "iso-2022-cn-ext"})
     EXPECT_FALSE(charset_converter(name).ascii_is_identity()) << name;
 }
 
