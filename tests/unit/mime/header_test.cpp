@@ -332,8 +332,8 @@ TEST(mime_charset, pieces_convert_as_the_whole) {
 
 // Only a charset that converts every ASCII byte to itself lets an ASCII
 // piece skip conversion. glibc passes every byte of ISO-2022-JP alone (a
-// lone ESC too) but ESC $ B shifts: not identity under any of its names
-// (the tokenizer knew "iso-2022-*" by name, not csISO2022JP or ISO2022JP).
+// lone ESC too) but ESC $ B shifts: not identity under any of its names.
+// The tokenizer keeps no list of stateful names: it relies on this.
 TEST(mime_charset, ascii_is_identity_where_iconv_says_so) {
   for (std::string_view name : {"utf-8", "us-ascii", "iso-8859-1", "windows-1252", "euc-jp", "gb18030", "big5",
                                 "euc-kr", "cp932", "x-unknown-charset"})
