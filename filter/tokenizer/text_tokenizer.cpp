@@ -270,12 +270,11 @@ text_tokenizer::prefix_id text_tokenizer::pin(std::string_view prefix) {
 }
 
 void text_tokenizer::begin(std::string_view prefix, bool bigrams) {
+  // The open stream ends with its own prefix before the lookup, which past
+  // the cap may recompute an entry.
   end();
-  _open = true;
-  _bigrams = bigrams && prefix.empty();
-  _hash_only_words = _hashes_only && !_bigrams && !_case_tokens;
-  _have_previous = false;
-  if (_current->prefix.size() != prefix.size() || _current->prefix != prefix) _current = &entry_for(prefix);
+  begin_entry(_current->prefix.size() == prefix.size() && _current->prefix == prefix ? *_current : entry_for(prefix),
+              bigrams);
 }
 
 void text_tokenizer::begin_entry(prefix_entry& entry, bool bigrams) {

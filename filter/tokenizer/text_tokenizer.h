@@ -154,9 +154,9 @@ class text_tokenizer {
       _sink.on_token(hash, prefix, text);
       return;
     }
-    _batch[_batch_size++] = hash;
-    if (_batch_size == batch_size_max) flush();
+    batch(hash);
   }
+  // A hashes-only sink's hash, into the batch.
   void batch(std::uint64_t hash) {
     _batch[_batch_size++] = hash;
     if (_batch_size == batch_size_max) flush();
