@@ -204,7 +204,8 @@ std::string report_json(const std::string& generator, run_result& result, const 
   char text[512];
   std::snprintf(text, sizeof text,
                 ",\"wall_s\":%.4f,\"client_cpu_s\":%.4f,\"operations\":%llu,\"bytes\":%llu,\"ops_per_s\":%.2f,"
-                "\"mb_per_s\":%.3f,\"errors\":%llu,\"sessions_ok\":%llu,\"sessions_failed\":%llu,\"connections_opened\":%llu",
+                "\"mb_per_s\":%.3f,\"errors\":%llu,\"sessions_ok\":%llu,\"sessions_failed\":%llu,"
+                "\"connections_opened\":%llu",
                 result.wall_seconds, result.client_cpu_seconds, static_cast<unsigned long long>(t.operations),
                 static_cast<unsigned long long>(t.bytes),
                 result.wall_seconds > 0 ? static_cast<double>(t.operations) / result.wall_seconds : 0.0,

@@ -323,8 +323,10 @@ void stream_parser::flush_field() {
 // Inlined into its callers (feed_header's loop over whole lines, the copied
 // line, finish()): called for every header line, its call and the six
 // registers it saved were ~22 instructions a line.
-__attribute__((always_inline)) inline void stream_parser::process_header_line(std::string_view line, std::size_t line_start, std::size_t line_size,
-                                        std::size_t eol_size, bool in_chunk) {
+__attribute__((always_inline)) inline void stream_parser::process_header_line(std::string_view line,
+                                                                            std::size_t line_start,
+                                                                            std::size_t line_size,
+                                                                            std::size_t eol_size, bool in_chunk) {
   open_part& top = _stack.back();
   const std::size_t line_end = line_start + line_size;
   const bool terminated = !line.empty() && line.back() == '\n' && line.size() == line_size;
