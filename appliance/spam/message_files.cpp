@@ -1,12 +1,15 @@
 #include "appliance/spam/message_files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
+#include <utility>
 
 namespace appliance {
 
@@ -22,11 +25,30 @@ kio::result<std::vector<std::string>, std::string> list_message_files(const std:
     return files;
   }
   if (!fs::is_directory(status)) return kio::fail(path + " is neither a file nor a directory");
-  auto options = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
+  // Symlinks are followed, so a directory can be reached again (a link to
+  // an ancestor, or two links to one directory): each is listed once, by
+  // its device and inode. Following a loop until the kernel's ELOOP listed
+  // its files dozens of times, and two such links made the paths, and the
+  // memory holding them, grow exponentially.
+  std::set<std::pair<dev_t, ino_t>> seen;
+  auto first_visit = [&](const fs::path& directory) {
+    struct stat st {};
+    if (::stat(directory.c_str(), &st) != 0) return true;  // its listing reports the error
+    return seen.emplace(st.st_dev, st.st_ino).second;
+  };
+  first_visit(path);
+  // No skip_permission_denied: a directory that cannot be listed is an
+  // error, as an unreadable file is, not trained from in silence.
+  auto options = fs::directory_options::follow_directory_symlink;
   fs::recursive_directory_iterator it(path, options, ec), end;
   if (ec) return kio::fail("cannot list " + path + ": " + ec.message());
+  std::string entered;  // the directory the last increment() went into
+  auto failed = [&] { return kio::fail("cannot list " + (entered.empty() ? path : entered) + ": " + ec.message()); };
+  // A failed increment() also leaves the iterator at the end: the error is
+  // checked after the loop too.
   for (; it != end; it.increment(ec)) {
-    if (ec) return kio::fail("cannot list " + path + ": " + ec.message());
+    if (ec) return failed();
+    entered.clear();
     std::string name = it->path().filename().string();
     if (name.starts_with(".")) {
       if (it->is_directory(ec)) it.disable_recursion_pending();
@@ -34,11 +56,19 @@ kio::result<std::vector<std::string>, std::string> list_message_files(const std:
     }
     if (it->is_directory(ec)) {
       // Maildir: messages being delivered sit in tmp/ and are not messages yet.
-      if (name == "tmp" && fs::is_directory(it->path().parent_path() / "cur", ec)) it.disable_recursion_pending();
+      if (name == "tmp" && fs::is_directory(it->path().parent_path() / "cur", ec)) {
+        it.disable_recursion_pending();
+      } else if (!first_visit(it->path())) {
+        it.disable_recursion_pending();
+      } else {
+        entered = it->path().string();
+      }
       continue;
     }
     if (it->is_regular_file(ec)) files.push_back(it->path().string());
+    ec.clear();
   }
+  if (ec) return failed();
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
   return files;

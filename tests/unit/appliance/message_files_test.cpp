@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -41,6 +44,61 @@ TEST(message_files, an_mbox_splits_at_from_lines_with_a_date) {
   EXPECT_TRUE(messages[1].starts_with("From b@example.org"));
 }
 
+
+// A directory reached again through a symlink (a loop such as sub/up -> ..,
+// or a second link to the same directory) is listed once: before, the loop
+// was followed until the kernel's ELOOP, and the one message in it was
+// listed (and trained) 41 times.
+TEST(message_files, a_symlink_loop_lists_each_file_once) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("ringmail-loop-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "sub");
+  std::ofstream(dir / "sub" / "a.eml") << "From: a@example.org\n\nbody\n";
+  fs::create_directory_symlink("..", dir / "sub" / "up");
+  fs::create_directory_symlink("sub", dir / "again");
+  auto files = list_message_files(dir.string());
+  fs::remove_all(dir);
+  ASSERT_TRUE(files) << files.error();
+  ASSERT_EQ(files->size(), 1u);
+  EXPECT_TRUE((*files)[0].ends_with("/a.eml")) << (*files)[0];
+}
+
+// A directory that cannot be listed is an error naming it, not skipped in
+// silence: `spam train --ham DIR` with DIR (or a folder in it) unreadable
+// trained nothing from it and exited 0. Root reads every directory: the
+// listing runs in a child, as nobody when the test runs as root.
+TEST(message_files, an_unreadable_directory_is_an_error) {
+  namespace fs = std::filesystem;
+  {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(3);
+      fs::path dir = fs::temp_directory_path() / ("ringmail-perm-" + std::to_string(::getpid()));
+      fs::create_directories(dir / "ok");
+      fs::create_directories(dir / "locked");
+      std::ofstream(dir / "ok" / "a.eml") << "From: a@example.org\n\nbody\n";
+      std::ofstream(dir / "locked" / "b.eml") << "From: b@example.org\n\nbody\n";
+      ::chmod((dir / "locked").c_str(), 0);
+      auto whole = list_message_files(dir.string());
+      auto locked = list_message_files((dir / "locked").string());
+      ::chmod((dir / "locked").c_str(), 0700);
+      fs::remove_all(dir);
+      bool ok = !whole && whole.error().find("locked") != std::string::npos &&
+                whole.error().find("Permission denied") != std::string::npos && !locked &&
+                locked.error().find("Permission denied") != std::string::npos;
+      if (!ok)
+        std::fprintf(stderr, "%s / %s\n", whole ? "listed" : whole.error().c_str(),
+                     locked ? "listed" : locked.error().c_str());
+      ::_exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_NE(WEXITSTATUS(status), 3) << "cannot become nobody";
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+}
 
 // The reader asks for as many bytes as its buffer holds and reads until a
 // read returns 0, growing the buffer when it fills: files below, at, just
