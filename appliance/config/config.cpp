@@ -208,7 +208,8 @@ kio::result<spam_account_thresholds, std::string> parse_spam_account(std::string
   std::size_t pos = 0;
   bool first = true;
   while (pos < entry.size()) {
-    std::size_t end = entry.find(' ', pos);
+    // Blank-separated: spaces or tabs.
+    std::size_t end = entry.find_first_of(" \t", pos);
     if (end == std::string_view::npos) end = entry.size();
     std::string_view word = entry.substr(pos, end - pos);
     pos = end + 1;
@@ -224,7 +225,9 @@ kio::result<spam_account_thresholds, std::string> parse_spam_account(std::string
     std::string key(word.substr(0, eq)), value(word.substr(eq + 1));
     char* rest = nullptr;
     double v = std::strtod(value.c_str(), &rest);
-    if (value.empty() || *rest != '\0' || v < 0 || v > 2) return kio::fail("\"" + value + "\" is not a number in 0..2");
+    // Written so that NaN (strtod reads "nan") fails it too.
+    if (value.empty() || *rest != '\0' || !(v >= 0 && v <= 2))
+      return kio::fail("\"" + value + "\" is not a number in 0..2");
     if (key == "tag") t.tag = v;
     else if (key == "junk") t.junk = v;
     else if (key == "reject") t.reject = v;

@@ -66,6 +66,27 @@ TEST(config, every_error_is_reported_at_once) {
   for (const auto& e : errors) EXPECT_GT(e.line, 0u) << e.to_string();
 }
 
+// spam.per_account: a threshold is a number in 0..2 as the global ones are
+// (strtod reads "nan", which passed both range checks: an account whose
+// mail was then never tagged, filed or refused), and the address and its
+// settings may be separated by tabs as well as spaces (a tab made the whole
+// entry the "address", matching no recipient, in silence).
+TEST(config, a_per_account_threshold_is_a_number_in_range) {
+  for (const char* bad : {"a@b.test tag=nan", "a@b.test junk=NAN", "a@b.test reject=-nan", "a@b.test tag=inf",
+                          "a@b.test tag=-0.5", "a@b.test tag=", "a@b.test tag=0.5x"}) {
+    auto errors = errors_of(std::string("[spam]\nper_account = [\"") + bad + "\"]\n");
+    ASSERT_EQ(errors.size(), 1u) << bad;
+    EXPECT_EQ(errors[0].key, "spam.per_account") << bad;
+  }
+  std::vector<config_error> errors;
+  auto c = parse_config("[spam]\nper_account = [\"A@B.test\\ttag=0.25 \\t junk=0.5\"]\n", "test.toml", errors);
+  ASSERT_TRUE(c.has_value()) << (errors.empty() ? "" : errors[0].to_string());
+  ASSERT_EQ(c->spam.per_account.size(), 1u);
+  EXPECT_EQ(c->spam.per_account[0].address, "a@b.test");
+  EXPECT_EQ(c->spam.per_account[0].tag, 0.25);
+  EXPECT_EQ(c->spam.per_account[0].junk, 0.5);
+}
+
 TEST(config, type_mismatch_names_both_types) {
   auto errors = errors_of("[listeners.smtp]\nenabled = \"yes\"\n");
   ASSERT_EQ(errors.size(), 1u);
