@@ -1,6 +1,7 @@
 #include "appliance/spam/message_files.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,7 +84,14 @@ kio::result<std::string, std::string> read_message_file(const std::string& path,
 }
 
 message_file_reader::~message_file_reader() {
+  unmap();
   if (_directory_fd >= 0) ::close(_directory_fd);
+}
+
+void message_file_reader::unmap() {
+  if (_mapped != nullptr) ::munmap(_mapped, _mapped_size);
+  _mapped = nullptr;
+  _mapped_size = 0;
 }
 
 int message_file_reader::open_file(const std::string& path) {
@@ -102,6 +110,7 @@ int message_file_reader::open_file(const std::string& path) {
 }
 
 kio::result<std::string_view, std::string> message_file_reader::read(const std::string& path, std::size_t size_max) {
+  unmap();  // the last file's view ends here
   int fd = open_file(path);
   if (fd < 0) return kio::fail(path + ": " + std::strerror(errno));
   // No fstat for the size: read() into the room the buffer has until a
@@ -117,6 +126,26 @@ kio::result<std::string_view, std::string> message_file_reader::read(const std::
   while (true) {
     if (got == _capacity) {
       if (got > size_max) break;
+      if (got >= _map_from) {
+        // A large file: mapped whole if it is a regular one (then its size
+        // is known), instead of a buffer as large kept for the next files.
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+          auto size = static_cast<std::size_t>(st.st_size);
+          if (size > size_max) {
+            ::close(fd);
+            return kio::fail(path + ": larger than " + std::to_string(size_max) + " bytes");
+          }
+          void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+          if (p != MAP_FAILED) {
+            ::close(fd);
+            ::madvise(p, size, MADV_SEQUENTIAL);
+            _mapped = p;
+            _mapped_size = size;
+            return std::string_view(static_cast<const char*>(p), size);
+          }
+        }
+      }
       grow(std::min(2 * _capacity, size_max + 1), got);
     }
     ssize_t n = ::read(fd, _buffer.get() + got, _capacity - got);

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdio>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "appliance/spam/message_files.h"
+#include "appliance/spam/scan_files.h"
 
 namespace appliance {
 namespace {
@@ -214,6 +216,47 @@ TEST_F(message_file_reader_test, read_message_file_reads_the_same_way) {
   auto refused = read_message_file((dir / "big").string(), 599999);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().find("larger than 599999 bytes"), std::string::npos);
+}
+
+// A regular file past the reader's map_from is mapped, not copied: read
+// whole, refused above the limit as before, and the next (small) file after
+// it is read as usual. A FIFO cannot be mapped and still arrives whole.
+TEST_F(message_file_reader_test, a_large_file_is_mapped_whole) {
+  message_file_reader reader(4096);
+  std::string big = write("big", 300000);
+  auto got = reader.read((dir / "big").string(), 256u << 20);
+  ASSERT_TRUE(got) << got.error();
+  EXPECT_EQ(got->size(), big.size());
+  EXPECT_TRUE(*got == big);
+  auto refused = reader.read((dir / "big").string(), 299999);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("larger than 299999 bytes"), std::string::npos);
+  std::string small = write("small", 100);
+  auto next = reader.read((dir / "small").string(), 256u << 20);
+  ASSERT_TRUE(next);
+  EXPECT_TRUE(*next == small);
+  message_file_reader fifo_reader(4096);
+  expect_a_fifo_read_to_its_end(dir, [&](const std::string& path) { return fifo_reader.read(path, 256u << 20); });
+}
+
+// `spam train` takes an mbox of a whole folder: one larger than the 256 MB
+// a message file may have was refused ("larger than 268435456 bytes", exit
+// 2, nothing trained from it). A sparse file of 300 MB: two messages.
+TEST_F(message_file_reader_test, training_reads_an_mbox_larger_than_a_message_file) {
+  std::string path = (dir / "big.mbox").string();
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "From a@example.org Thu Aug 22 13:17:22 2002\nFrom: a@example.org\nSubject: one\n\nfirst\n";
+    out.seekp(std::streamoff{300} << 20);
+    out << "\n\nFrom b@example.org Fri Aug 23 10:00:00 2002\nFrom: b@example.org\nSubject: two\n\nsecond\n";
+  }
+  std::atomic<int> messages{0};
+  filter::tokenizer_options options;
+  std::size_t failures = tokenize_files({path}, 1, options, [&](unsigned, std::size_t, std::span<const std::uint64_t>) {
+    ++messages;
+  });
+  EXPECT_EQ(failures, 0u);
+  EXPECT_EQ(messages.load(), 2);
 }
 
 }  // namespace
