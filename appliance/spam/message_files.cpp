@@ -214,9 +214,15 @@ void for_each_message(std::string_view contents, const std::function<void(std::s
   // after an empty line. The parser skips that first line itself.
   std::size_t start = 0;
   std::size_t pos = 0;
+  // The next of each kind of cut at or after pos, searched again only once
+  // pos has passed it: in an LF mbox the CRLF one is never found, and
+  // searching for it from every cut scanned the rest of the file each time.
+  // (npos, not found, is never below pos.)
+  std::size_t next = contents.find("\n\nFrom ");
+  std::size_t crlf = contents.find("\n\r\nFrom ");
   while (true) {
-    std::size_t next = contents.find("\n\nFrom ", pos);
-    std::size_t crlf = contents.find("\n\r\nFrom ", pos);
+    if (next < pos) next = contents.find("\n\nFrom ", pos);
+    if (crlf < pos) crlf = contents.find("\n\r\nFrom ", pos);
     std::size_t cut = std::min(next, crlf);
     if (cut == std::string_view::npos) break;
     std::size_t from = cut + (cut == next ? 2 : 3);
