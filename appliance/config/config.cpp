@@ -96,7 +96,9 @@ void check_shape(const toml::table& user, const toml::table& schema, const std::
       errors.push_back(error_at(node, path, "unknown key"));
       continue;
     }
-    if (node.type() != expected->type()) {
+    // A whole number is a number (reject_threshold = 1); not the other way.
+    bool whole_number = node.is_integer() && expected->is_floating_point();
+    if (node.type() != expected->type() && !whole_number) {
       errors.push_back(error_at(node, path,
                                 "expected " + std::string(type_name(expected->type())) + ", found " +
                                     std::string(type_name(node.type()))));
@@ -128,7 +130,7 @@ class reader {
   const toml::node& node(std::string_view path) const {
     auto u = _user.at_path(path);
     auto d = _schema.at_path(path);
-    if (u && d && u.type() == d.type()) return *u.node();
+    if (u && d && (u.type() == d.type() || (u.is_integer() && d.is_floating_point()))) return *u.node();
     RM_CHECK(d.node() != nullptr, path);
     return *d.node();
   }
@@ -152,7 +154,9 @@ class reader {
   }
   double real(std::string_view path, double min, double max) const {
     const toml::node& n = node(path);
-    double v = *n.value<double>();
+    // value<double>() converts an integer node (check_shape lets one in),
+    // or gives nothing for one past 2^53: out of range, as infinity.
+    double v = n.value<double>().value_or(std::numeric_limits<double>::infinity());
     if (!(v >= min && v <= max)) {
       _errors.push_back(error_at(n, std::string(path),
                                  "must be between " + std::to_string(min) + " and " + std::to_string(max) +
@@ -208,7 +212,8 @@ kio::result<spam_account_thresholds, std::string> parse_spam_account(std::string
   std::size_t pos = 0;
   bool first = true;
   while (pos < entry.size()) {
-    std::size_t end = entry.find(' ', pos);
+    // Blank-separated: spaces or tabs.
+    std::size_t end = entry.find_first_of(" \t", pos);
     if (end == std::string_view::npos) end = entry.size();
     std::string_view word = entry.substr(pos, end - pos);
     pos = end + 1;
@@ -224,7 +229,9 @@ kio::result<spam_account_thresholds, std::string> parse_spam_account(std::string
     std::string key(word.substr(0, eq)), value(word.substr(eq + 1));
     char* rest = nullptr;
     double v = std::strtod(value.c_str(), &rest);
-    if (value.empty() || *rest != '\0' || v < 0 || v > 2) return kio::fail("\"" + value + "\" is not a number in 0..2");
+    // Written so that NaN (strtod reads "nan") fails it too.
+    if (value.empty() || *rest != '\0' || !(v >= 0 && v <= 2))
+      return kio::fail("\"" + value + "\" is not a number in 0..2");
     if (key == "tag") t.tag = v;
     else if (key == "junk") t.junk = v;
     else if (key == "reject") t.reject = v;

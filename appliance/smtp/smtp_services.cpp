@@ -429,6 +429,20 @@ kio::task<void> quota_warning_after_delivery(smtp_shared& shared, unsigned core,
       .kv("percent", uint64_t(percent));
 }
 
+// The mailbox a delivery goes to. A filter's "Junk" is the account's
+// special-use Junk folder whatever it is called now (a client may rename it
+// or create its own with USE (\Junk), RFC 6154; IMAP's Junk training counts
+// it so too), then a folder named Junk. INBOX when the folder is missing.
+const store::index::mailbox_state* delivery_mailbox(const store::message_store& st, store::account_id account,
+                                                    std::string_view folder) {
+  if (folder == "Junk")
+    if (const auto* acc = st.account(account))
+      for (const auto& [id, box] : acc->mailboxes)
+        if (box.use == store::special_use::junk) return &box;
+  const auto* box = st.find_mailbox(account, folder.empty() ? "INBOX" : folder);
+  return box ? box : st.find_mailbox(account, "INBOX");
+}
+
 // Phase 2 on an owner core: one delivery record per account, then the
 // group commit that makes them durable.
 kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector<delivery_item>* items,
@@ -452,8 +466,7 @@ kio::task<owner_outcome> deliver_on_owner(smtp_shared& shared, const std::vector
   int64_t now = int64_t(wall_ms());
   for (const auto& item : *items) {
     store::account_id sid = store_account(item.account);
-    const auto* box = shared.store.find_mailbox(sid, item.folder.empty() ? "INBOX" : item.folder);
-    if (!box) box = shared.store.find_mailbox(sid, "INBOX");
+    const auto* box = delivery_mailbox(shared.store, sid, item.folder);
     if (!box) {
       out.decision = smtp::verdict::refuse(451, "4.3.0", "Mailbox not available (no INBOX)");
       break;

@@ -1,12 +1,16 @@
 #include "appliance/spam/message_files.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
+#include <utility>
 
 namespace appliance {
 
@@ -22,11 +26,30 @@ kio::result<std::vector<std::string>, std::string> list_message_files(const std:
     return files;
   }
   if (!fs::is_directory(status)) return kio::fail(path + " is neither a file nor a directory");
-  auto options = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
+  // Symlinks are followed, so a directory can be reached again (a link to
+  // an ancestor, or two links to one directory): each is listed once, by
+  // its device and inode. Following a loop until the kernel's ELOOP listed
+  // its files dozens of times, and two such links made the paths, and the
+  // memory holding them, grow exponentially.
+  std::set<std::pair<dev_t, ino_t>> seen;
+  auto first_visit = [&](const fs::path& directory) {
+    struct stat st {};
+    if (::stat(directory.c_str(), &st) != 0) return true;  // its listing reports the error
+    return seen.emplace(st.st_dev, st.st_ino).second;
+  };
+  first_visit(path);
+  // No skip_permission_denied: a directory that cannot be listed is an
+  // error, as an unreadable file is, not trained from in silence.
+  auto options = fs::directory_options::follow_directory_symlink;
   fs::recursive_directory_iterator it(path, options, ec), end;
   if (ec) return kio::fail("cannot list " + path + ": " + ec.message());
+  std::string entered;  // the directory the last increment() went into
+  auto failed = [&] { return kio::fail("cannot list " + (entered.empty() ? path : entered) + ": " + ec.message()); };
+  // A failed increment() also leaves the iterator at the end: the error is
+  // checked after the loop too.
   for (; it != end; it.increment(ec)) {
-    if (ec) return kio::fail("cannot list " + path + ": " + ec.message());
+    if (ec) return failed();
+    entered.clear();
     std::string name = it->path().filename().string();
     if (name.starts_with(".")) {
       if (it->is_directory(ec)) it.disable_recursion_pending();
@@ -34,11 +57,19 @@ kio::result<std::vector<std::string>, std::string> list_message_files(const std:
     }
     if (it->is_directory(ec)) {
       // Maildir: messages being delivered sit in tmp/ and are not messages yet.
-      if (name == "tmp" && fs::is_directory(it->path().parent_path() / "cur", ec)) it.disable_recursion_pending();
+      if (name == "tmp" && fs::is_directory(it->path().parent_path() / "cur", ec)) {
+        it.disable_recursion_pending();
+      } else if (!first_visit(it->path())) {
+        it.disable_recursion_pending();
+      } else {
+        entered = it->path().string();
+      }
       continue;
     }
     if (it->is_regular_file(ec)) files.push_back(it->path().string());
+    ec.clear();
   }
+  if (ec) return failed();
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
   return files;
@@ -53,7 +84,14 @@ kio::result<std::string, std::string> read_message_file(const std::string& path,
 }
 
 message_file_reader::~message_file_reader() {
+  unmap();
   if (_directory_fd >= 0) ::close(_directory_fd);
+}
+
+void message_file_reader::unmap() {
+  if (_mapped != nullptr) ::munmap(_mapped, _mapped_size);
+  _mapped = nullptr;
+  _mapped_size = 0;
 }
 
 int message_file_reader::open_file(const std::string& path) {
@@ -72,6 +110,7 @@ int message_file_reader::open_file(const std::string& path) {
 }
 
 kio::result<std::string_view, std::string> message_file_reader::read(const std::string& path, std::size_t size_max) {
+  unmap();  // the last file's view ends here
   int fd = open_file(path);
   if (fd < 0) return kio::fail(path + ": " + std::strerror(errno));
   // No fstat for the size: read() into the room the buffer has until a
@@ -87,6 +126,26 @@ kio::result<std::string_view, std::string> message_file_reader::read(const std::
   while (true) {
     if (got == _capacity) {
       if (got > size_max) break;
+      if (got >= _map_from) {
+        // A large file: mapped whole if it is a regular one (then its size
+        // is known), instead of a buffer as large kept for the next files.
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+          auto size = static_cast<std::size_t>(st.st_size);
+          if (size > size_max) {
+            ::close(fd);
+            return kio::fail(path + ": larger than " + std::to_string(size_max) + " bytes");
+          }
+          void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+          if (p != MAP_FAILED) {
+            ::close(fd);
+            ::madvise(p, size, MADV_SEQUENTIAL);
+            _mapped = p;
+            _mapped_size = size;
+            return std::string_view(static_cast<const char*>(p), size);
+          }
+        }
+      }
       grow(std::min(2 * _capacity, size_max + 1), got);
     }
     ssize_t n = ::read(fd, _buffer.get() + got, _capacity - got);
@@ -155,9 +214,15 @@ void for_each_message(std::string_view contents, const std::function<void(std::s
   // after an empty line. The parser skips that first line itself.
   std::size_t start = 0;
   std::size_t pos = 0;
+  // The next of each kind of cut at or after pos, searched again only once
+  // pos has passed it: in an LF mbox the CRLF one is never found, and
+  // searching for it from every cut scanned the rest of the file each time.
+  // (npos, not found, is never below pos.)
+  std::size_t next = contents.find("\n\nFrom ");
+  std::size_t crlf = contents.find("\n\r\nFrom ");
   while (true) {
-    std::size_t next = contents.find("\n\nFrom ", pos);
-    std::size_t crlf = contents.find("\n\r\nFrom ", pos);
+    if (next < pos) next = contents.find("\n\nFrom ", pos);
+    if (crlf < pos) crlf = contents.find("\n\r\nFrom ", pos);
     std::size_t cut = std::min(next, crlf);
     if (cut == std::string_view::npos) break;
     std::size_t from = cut + (cut == next ? 2 : 3);

@@ -30,9 +30,13 @@ kio::result<std::string, std::string> read_message_file(const std::string& path,
 // FIFO arrives whole too. The directory of the last file stays open: a file in the
 // same directory (an evaluation split, a Maildir) is opened relative to it,
 // so the kernel walks one path component instead of the whole path.
+// A regular file larger than `map_from` bytes is mapped instead of copied
+// into a buffer that large (an mbox of a whole folder can be gigabytes:
+// training reads it with a limit far above any message's).
 class message_file_reader {
  public:
-  message_file_reader() = default;
+  static constexpr std::size_t default_map_from = std::size_t{64} << 20;
+  explicit message_file_reader(std::size_t map_from = default_map_from) : _map_from(map_from) {}
   message_file_reader(const message_file_reader&) = delete;
   message_file_reader& operator=(const message_file_reader&) = delete;
   ~message_file_reader();
@@ -42,6 +46,7 @@ class message_file_reader {
  private:
   int open_file(const std::string& path);
   void grow(std::size_t capacity, std::size_t keep);
+  void unmap();
 
   // Most mail is far smaller; the buffer grows for the rest, once.
   static constexpr std::size_t initial_capacity = std::size_t{256} << 10;
@@ -49,6 +54,9 @@ class message_file_reader {
   std::size_t _capacity = 0;
   std::string _directory;  // of the last file, "" = none open
   int _directory_fd = -1;
+  std::size_t _map_from;
+  void* _mapped = nullptr;  // the last file, when it was mapped
+  std::size_t _mapped_size = 0;
 };
 
 // Calls `each` with every message of a file's contents (see above).

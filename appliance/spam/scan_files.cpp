@@ -46,7 +46,7 @@ std::size_t tokenize_files(const std::vector<std::string>& paths, unsigned threa
     while (true) {
       std::size_t i = next.fetch_add(1);
       if (i >= paths.size()) return;
-      auto data = reader.read(paths[i], message_file_size_max);
+      auto data = reader.read(paths[i], training_file_size_max);
       if (!data) {
         ++failures;
         std::lock_guard lock(error_lock);

@@ -18,6 +18,9 @@ namespace appliance {
 
 // A message file larger than this is refused (and reported), not read.
 inline constexpr std::size_t message_file_size_max = 256u << 20;
+// Training reads mbox files, a whole folder each: far larger files are
+// read (mapped, see message_file_reader), message by message.
+inline constexpr std::size_t training_file_size_max = std::size_t{1} << 40;
 
 // `requested` threads (0: one per CPU), never more than there is work.
 unsigned thread_count(unsigned requested, std::size_t work);

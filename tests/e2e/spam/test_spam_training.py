@@ -12,7 +12,10 @@ CLI over the store, daemon stopped) shows, after kill -9 and restarts.
   too big: a 300 KB message moved into Junk (training_message_bytes_max =
       200,000) is skipped unread, with a log line.
   verdict: after ann@ moves "news" mail into Junk (ham in the global
-      store), new news mail to ann@ is filed in Junk, to bob@ it is not."""
+      store), new news mail to ann@ is filed in Junk, to bob@ it is not.
+  renamed: ren@ renames Junk to Spam (it keeps \\Junk, and moves into it
+      train spam): spam scored past junk_threshold is filed in Spam, not
+      in INBOX."""
 import os
 import random
 import re
@@ -32,6 +35,7 @@ BOB = "bob@example.test"
 BULK = "bulk@example.test"
 NEWS = "news@example.test"
 BIG = "big@example.test"
+REN = "ren@example.test"
 NEWS_WORDS = ("newsletter digest weekly roundup subscribers edition headlines column editorial "
               "readers issue archive unsubscribe preferences featured story").split()
 BULK_MESSAGES = 1200
@@ -57,7 +61,7 @@ snapshot_every_bytes = 150000
 training_message_bytes_max = 200000
 """)
         cls.d.start()
-        for a in (ANN, BOB, BULK, NEWS, BIG):
+        for a in (ANN, BOB, BULK, NEWS, BIG, REN):
             cls.d.add_account(a)
         assert cls.d.stop() == 0
         rng = random.Random(5)
@@ -213,6 +217,24 @@ training_message_bytes_max = 200000
         b.select("INBOX")
         typ, data = b.uid("SEARCH", "SUBJECT", "news-probe")
         self.assertEqual(len(data[0].split()), 1, "news-probe not in bob@'s INBOX")
+
+    def test_spam_is_filed_in_the_junk_folder_after_a_rename(self):
+        c = self.imaps(REN)
+        typ, data = c.rename("Junk", "Spam")
+        self.assertEqual(typ, "OK", data)
+        typ, data = c.list('""', "Spam")
+        self.assertIn(b"\\Junk", data[0])
+        m = message(self.rng, SPAM_WORDS, "x@offer.example.biz", SPAM_WORDS).replace("Subject: ", "Subject: ren-1 ", 1)
+        with smtplib.SMTP("127.0.0.1", self.d.ports["mx"], timeout=30) as smtp:
+            smtp.sendmail("x@offer.example.biz", [REN], m.replace("\n", "\r\n").encode())
+        mailbox = self.wait_log(r"event=delivery id=\S+ account=ren@example.test mailbox=(\S+)")
+        self.assertEqual(mailbox, ["Spam"])
+        c.select("INBOX")
+        typ, data = c.uid("SEARCH", "SUBJECT", "ren-1")
+        self.assertEqual(data[0].split(), [], "ren-1 was filed in INBOX")
+        c.select("Spam")
+        typ, data = c.uid("SEARCH", "SUBJECT", "ren-1")
+        self.assertEqual(len(data[0].split()), 1, "ren-1 not in Spam")
 
 
 if __name__ == "__main__":

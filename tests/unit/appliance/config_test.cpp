@@ -66,6 +66,50 @@ TEST(config, every_error_is_reported_at_once) {
   for (const auto& e : errors) EXPECT_GT(e.line, 0u) << e.to_string();
 }
 
+// spam.per_account: a threshold is a number in 0..2 as the global ones are
+// (strtod reads "nan", which passed both range checks: an account whose
+// mail was then never tagged, filed or refused), and the address and its
+// settings may be separated by tabs as well as spaces (a tab made the whole
+// entry the "address", matching no recipient, in silence).
+TEST(config, a_per_account_threshold_is_a_number_in_range) {
+  for (const char* bad : {"a@b.test tag=nan", "a@b.test junk=NAN", "a@b.test reject=-nan", "a@b.test tag=inf",
+                          "a@b.test tag=-0.5", "a@b.test tag=", "a@b.test tag=0.5x"}) {
+    auto errors = errors_of(std::string("[spam]\nper_account = [\"") + bad + "\"]\n");
+    ASSERT_EQ(errors.size(), 1u) << bad;
+    EXPECT_EQ(errors[0].key, "spam.per_account") << bad;
+  }
+  std::vector<config_error> errors;
+  auto c = parse_config("[spam]\nper_account = [\"A@B.test\\ttag=0.25 \\t junk=0.5\"]\n", "test.toml", errors);
+  ASSERT_TRUE(c.has_value()) << (errors.empty() ? "" : errors[0].to_string());
+  ASSERT_EQ(c->spam.per_account.size(), 1u);
+  EXPECT_EQ(c->spam.per_account[0].address, "a@b.test");
+  EXPECT_EQ(c->spam.per_account[0].tag, 0.25);
+  EXPECT_EQ(c->spam.per_account[0].junk, 0.5);
+}
+
+// A threshold written as a TOML integer (reject_threshold = 1) is that
+// number: it was refused as "expected a number, found an integer". Out of
+// range it is a range error like any number.
+TEST(config, a_whole_number_is_a_number) {
+  std::vector<config_error> errors;
+  auto c = parse_config("[spam]\ntag_threshold = 0\njunk_threshold = 1\nreject_threshold = 2\n", "test.toml", errors);
+  ASSERT_TRUE(c.has_value()) << (errors.empty() ? "" : errors[0].to_string());
+  EXPECT_EQ(c->spam.tag_threshold, 0.0);
+  EXPECT_EQ(c->spam.junk_threshold, 1.0);
+  EXPECT_EQ(c->spam.reject_threshold, 2.0);
+  auto range = errors_of("[spam]\ntag_threshold = 3\n");
+  ASSERT_EQ(range.size(), 1u);
+  EXPECT_EQ(range[0].key, "spam.tag_threshold");
+  EXPECT_NE(range[0].message.find("must be between"), std::string::npos) << range[0].message;
+  auto huge = errors_of("[spam]\ntag_threshold = 9007199254740993\n");  // 2^53 + 1: no double holds it
+  ASSERT_EQ(huge.size(), 1u);
+  EXPECT_NE(huge[0].message.find("must be between"), std::string::npos) << huge[0].message;
+  // Not the other way: an integer setting stays an integer.
+  auto other = errors_of("[spam]\ntraining_batch_messages = 1.5\n");
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_NE(other[0].message.find("expected an integer"), std::string::npos) << other[0].message;
+}
+
 TEST(config, type_mismatch_names_both_types) {
   auto errors = errors_of("[listeners.smtp]\nenabled = \"yes\"\n");
   ASSERT_EQ(errors.size(), 1u);
