@@ -77,8 +77,17 @@ done:
 
 }  // namespace
 
-void data_decoder::fast_lines(std::byte* buffer, std::size_t size, std::size_t& read, std::size_t& write) {
+void data_decoder::fast_lines(std::byte* buffer, std::size_t size, std::size_t& read_io, std::size_t& write_io) {
+  // Locals, written back at the end: std::byte stores may alias any member,
+  // so members would be reloaded after every byte the loop touches.
   const std::size_t line_content_max = _limits.line_size_max >= 2 ? _limits.line_size_max - 2 : 0;
+  const std::uint64_t size_max = _limits.message_size_max;
+  std::size_t read = read_io;
+  std::size_t write = write_io;
+  std::size_t line_size = _line_size;
+  std::uint64_t content_size = _content_size;  // <= size_max: nothing is rejected
+  bool line_start = _state == state::line_start;
+  bool nul = false, eight_bit = false;
   // Content is moved lazily: [run, read) is content not yet moved to `write`.
   // Only a dropped stuffing dot moves it, so a chunk without one moves nothing.
   std::size_t run = read;
@@ -87,7 +96,7 @@ void data_decoder::fast_lines(std::byte* buffer, std::size_t size, std::size_t& 
     write += read - run;
   };
   for (;;) {
-    if (_state == state::line_start) {
+    if (line_start) {
       if (read >= size) break;
       const std::byte c = buffer[read];
       if (c == dot) {
@@ -98,38 +107,45 @@ void data_decoder::fast_lines(std::byte* buffer, std::size_t size, std::size_t& 
         move_run();
         ++read;
         run = read;
-        _state = state::in_line;
+        line_start = false;
       } else if (c == cr) {
         // An empty line.
-        if (read + 1 >= size || buffer[read + 1] != lf || _limits.message_size_max - _content_size < 2) break;
+        if (read + 1 >= size || buffer[read + 1] != lf || size_max - content_size < 2) break;
         read += 2;
-        _content_size += 2;
+        content_size += 2;
         continue;
       } else if (c == lf) {
         break;
       } else {
-        _state = state::in_line;
+        line_start = false;
       }
     }
     // In a line: the bytes up to the next CR or LF, as far as the limits allow.
-    const std::size_t room_line = line_content_max - std::min(_line_size, line_content_max);
-    const std::uint64_t room_message = _limits.message_size_max - std::min(_content_size, _limits.message_size_max);
+    const std::size_t room_line = line_content_max - std::min(line_size, line_content_max);
+    const std::uint64_t room_message = size_max - content_size;
     const std::size_t scan_max = static_cast<std::size_t>(
         std::min<std::uint64_t>(std::min<std::uint64_t>(size - read, room_line), room_message));
-    const std::size_t end = find_line_end(buffer, read, read + scan_max, size, _nul_seen, _eight_bit_seen);
+    const std::size_t end = find_line_end(buffer, read, read + scan_max, size, nul, eight_bit);
     const std::size_t length = end - read;
-    _line_size += length;
-    _content_size += length;
+    line_size += length;
+    content_size += length;
     read = end;
     if (length == scan_max) break;  // the chunk's end or a limit: the byte step decides
     // buffer[read] is CR or LF. Only CRLF (with room for it) is a line end here.
     if (buffer[read] != cr || read + 1 >= size || buffer[read + 1] != lf || room_message - length < 2) break;
     read += 2;
-    _content_size += 2;
-    _line_size = 0;
-    _state = state::line_start;
+    content_size += 2;
+    line_size = 0;
+    line_start = true;
   }
   move_run();
+  read_io = read;
+  write_io = write;
+  _line_size = line_size;
+  _content_size = content_size;
+  _state = line_start ? state::line_start : state::in_line;
+  _nul_seen |= nul;
+  _eight_bit_seen |= eight_bit;
 }
 
 void data_decoder::reset() {
