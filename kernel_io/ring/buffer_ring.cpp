@@ -15,8 +15,8 @@ result<void, std::string> buffer_ring::init(io_uring* ring, unsigned count, unsi
                                             unsigned published_min) {
   if (count == 0 || (count & (count - 1)) != 0 || count > 32768)
     return fail(std::string("receive buffer count must be a power of two between 1 and 32768"));
-  if (published_min == 0 || published_min > count)
-    return fail(std::string("the receive buffers' smallest window must be between 1 and their count"));
+  if (published_min == 0) return fail(std::string("the receive buffers' smallest window must be at least 1"));
+  published_min = std::min(published_min, count);  // a small ring is all window
   _ring = ring;
   _count = count;
   _size_bytes = size_bytes;

@@ -47,7 +47,8 @@ class buffer_ring {
   ~buffer_ring();
 
   // count must be a power of two (a kernel requirement), at most 32768;
-  // published_min is the smallest window (1..count).
+  // published_min is the smallest window (at least 1; more than count means
+  // count).
   result<void, std::string> init(io_uring* ring, unsigned count, unsigned size_bytes, unsigned published_min);
 
   std::span<std::byte> buffer(uint16_t id, size_t length) {

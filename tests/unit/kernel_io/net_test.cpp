@@ -359,6 +359,34 @@ TEST(net, receive_buffers_are_reused_warm_and_the_window_follows_the_load) {
   EXPECT_EQ(r->buffers().free_count(), r->buffers().count());
 }
 
+// A ring smaller than the smallest window is all window: 8 buffers with the
+// default window of 16 serve, and a 2 KB line crosses two 1 KB buffers.
+TEST(net, a_ring_smaller_than_the_window_is_all_window) {
+  auto r = test_support::make_reactor(8, 1024);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->buffers().window(), 8u);
+  auto bound = listener::bind(*r, *socket_address::parse("127.0.0.1:0"));
+  ASSERT_TRUE(bound);
+  auto& l = *bound;
+  const std::string long_line(2000, 'w');
+  std::thread client([&, port = l->address().port()] {
+    int fd = client_connect(port);
+    send_text(fd, long_line + "\r\nshort\r\n");
+    EXPECT_EQ(read_line(fd), long_line);
+    EXPECT_EQ(read_line(fd), "short");
+    send_text(fd, "QUIT\r\n");
+    EXPECT_EQ(read_line(fd), "BYE");
+    close(fd);
+  });
+  server_log log;
+  server_options opt;
+  opt.line_max = 4000;
+  test_support::run(*r, serve(*l, log, opt, 1));
+  client.join();
+  EXPECT_EQ(log.sessions_done, 1);
+  EXPECT_EQ(r->buffers().free_count(), r->buffers().count());
+}
+
 TEST(net, cancel_fd_cancels_a_pending_operation) {
   auto r = test_support::make_reactor();
   int p[2];
