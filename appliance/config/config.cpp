@@ -261,6 +261,15 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
   if (!valid_hostname(c.server.hostname)) r.error("server.hostname", "not a host name: \"" + c.server.hostname + "\"");
   c.server.cores = r.u32("server.cores", 0, 1024);
   c.server.worker_threads = r.u32("server.worker_threads", 1, 256);
+  c.server.receive_buffers = r.u32("server.receive_buffers", 1, 32768);
+  if ((c.server.receive_buffers & (c.server.receive_buffers - 1)) != 0)
+    r.error("server.receive_buffers", "must be a power of two (a kernel requirement), not " +
+                                          std::to_string(c.server.receive_buffers));
+  c.server.receive_buffer_bytes = r.u32("server.receive_buffer_bytes", 1024, 1u << 20);
+  c.server.receive_buffers_window_min = r.u32("server.receive_buffers_window_min", 1, 32768);
+  if (c.server.receive_buffers_window_min > c.server.receive_buffers)
+    r.error("server.receive_buffers_window_min", "must be at most server.receive_buffers (" +
+                                                     std::to_string(c.server.receive_buffers) + ")");
   c.server.user = r.string("server.user");
   c.server.shutdown_grace_ms = r.integer("server.shutdown_grace_ms", 0, 3'600'000);
   c.server.listen_wait_ms = r.integer("server.listen_wait_ms", 0, 600'000);

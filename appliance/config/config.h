@@ -52,6 +52,9 @@ struct server_section {
   std::string hostname = "localhost";
   unsigned cores = 0;               // 0 = one per online CPU
   unsigned worker_threads = 1;      // Argon2id and other CPU-heavy work
+  unsigned receive_buffers = 1024;            // per core, a power of two (kernel_io/ring/buffer_ring.h)
+  unsigned receive_buffer_bytes = 16384;      // each
+  unsigned receive_buffers_window_min = 16;   // at least this many in the kernel's ring at once
   std::string user = "nobody";      // only used when started as root
   uint64_t shutdown_grace_ms = 10'000;
   uint64_t listen_wait_ms = 3'000;  // start-up: an address still in use is probed again this long

@@ -14,6 +14,10 @@ std::string_view embedded_default_config() {
 hostname = "localhost"            # the name in greetings, Received: headers, certificates
 cores = 0                         # reactor threads; 0 = one per online CPU
 worker_threads = 1                # threads for Argon2id and other CPU-heavy work
+receive_buffers = 1024            # receive buffers per core (a power of two): every connection's
+receive_buffer_bytes = 16384      # reads share them, so they bound receive memory per core
+receive_buffers_window_min = 16   # how many at least wait in the kernel's ring; more join under
+                                  # load, up to receive_buffers. Few = reads reuse warm memory
 user = "nobody"                   # when started as root: drop to this user after binding
 shutdown_grace_ms = 10000         # SIGTERM: how long a command in progress may finish
 listen_wait_ms = 3000             # start-up: how long a listen address in use is waited for (a daemon

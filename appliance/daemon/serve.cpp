@@ -713,6 +713,9 @@ int serve(const serve_options& options) {
   kio::runtime_config rc;
   rc.cores = options.cores ? options.cores : cfg->server.cores;
   rc.worker_threads = cfg->server.worker_threads;
+  rc.reactor.recv_buffer_count = cfg->server.receive_buffers;
+  rc.reactor.recv_buffer_size_bytes = cfg->server.receive_buffer_bytes;
+  rc.reactor.recv_buffer_window_min = cfg->server.receive_buffers_window_min;
   rc.shutdown_grace_ms = options.shutdown_grace_ms >= 0 ? uint64_t(options.shutdown_grace_ms) : cfg->server.shutdown_grace_ms;
   // Block the signals the runtime waits for before it exists: its
   // constructor starts the worker threads, and a worker with SIGTERM

@@ -76,7 +76,7 @@ def cpu_seconds(pid):
 
 
 class Server:
-    def __init__(self, name, binary, enabled, store):
+    def __init__(self, name, binary, enabled, store, server_extra=""):
         self.name = name
         self.dir = tempfile.mkdtemp(prefix="ringmail-ingest-")
         ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
@@ -85,7 +85,7 @@ class Server:
         with open(os.path.join(self.dir, "ringmail.toml"), "w") as f:
             f.write("""[server]
 cores = 1
-[smtp]
+%s[smtp]
 greeting_pause_ms = 0
 message_size_max_bytes = 52428800
 recipients_max = 100
@@ -99,7 +99,7 @@ connections_per_ip_max = 1000
 address = "127.0.0.1:%d"
 [listeners.submissions]
 address = "127.0.0.1:%d"
-%s""" % ("true" if enabled else "false", store, ports["mx"], ports["submission"], ports["submissions"], off))
+%s""" % (server_extra, "true" if enabled else "false", store, ports["mx"], ports["submission"], ports["submissions"], off))
         self.daemon = Daemon(["serve", "--listen-plain", "127.0.0.1:%d" % ports["plain"],
                               "--listen-tls", "127.0.0.1:%d" % ports["tls"]], [ports["mx"]], data_dir=self.dir)
         self.daemon.args[0] = binary  # harness.RINGMAIL is read from the environment at import
@@ -207,6 +207,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=1, help="rounds first that are not counted")
     ap.add_argument("--time-limit", type=float, default=120, help="cap on each sending phase, seconds")
     ap.add_argument("--json", help="write every run here")
+    ap.add_argument("--new-server-toml", action="append", default=[],
+                    help="a line for the [server] table of the --ringmail build's servers only, e.g. "
+                         "'receive_buffers_window_min = 1024' (repeatable)")
     ap.add_argument("--server-cpu", type=int, help="pin every server to this CPU")
     ap.add_argument("--client-cpu", type=int, help="pin the load generator to this CPU")
     args = ap.parse_args()
@@ -231,7 +234,9 @@ def main():
         builds = [("new", args.ringmail)] + ([("before", os.path.abspath(args.before))] if args.before else [])
         for build, binary in builds:
             for enabled in (False, True):
-                servers.append(Server("%s filter %s" % (build, "on" if enabled else "off"), binary, enabled, store))
+                extra = "".join(line + "\n" for line in args.new_server_toml) if build == "new" else ""
+                servers.append(Server("%s filter %s" % (build, "on" if enabled else "off"), binary, enabled, store,
+                                      extra))
         for s in servers:
             s.start(args.server_cpu)
         load0 = os.getloadavg()

@@ -83,7 +83,8 @@ result<void, std::string> reactor::init() {
   io_uring_free_probe(probe);
   if (!missing.empty()) return fail("the kernel's io_uring lacks required operations:" + missing);
 
-  if (auto ok = _buffers.init(&_ring, _config.recv_buffer_count, _config.recv_buffer_size_bytes); !ok)
+  if (auto ok = _buffers.init(&_ring, _config.recv_buffer_count, _config.recv_buffer_size_bytes,
+                                   _config.recv_buffer_window_min); !ok)
     return fail(ok.error());
   return {};
 }
@@ -101,6 +102,7 @@ io_uring_sqe* reactor::sqe() {
   io_uring_sqe* s = io_uring_get_sqe(&_ring);
   while (!s) {
     // A full SQ means submit, never fail.
+    _buffers.replenish();
     int rc = io_uring_submit(&_ring);
     ++_stats.submits;
     if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR) RM_ASSERT_MSG(false, strerror(-rc));
@@ -159,6 +161,7 @@ void reactor::run() {
     if (!_ready.empty() || !_inbox.empty()) continue;
     if (_stopping && _live_tasks == 0) break;
 
+    replenish_buffers();
     int rc;
     if (_timers.empty()) {
       rc = io_uring_submit_and_wait(&_ring, 1);

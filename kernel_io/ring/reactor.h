@@ -37,6 +37,9 @@ struct reactor_config {
   unsigned ring_entries = 1024;            // SQ size; the CQ is 4x
   unsigned recv_buffer_count = 1024;       // provided buffers (power of two)
   unsigned recv_buffer_size_bytes = 16384; // each
+  // Of those, how many at least are in the kernel's ring at once; the window
+  // grows under load up to recv_buffer_count (buffer_ring.h: warm reuse).
+  unsigned recv_buffer_window_min = 16;
 };
 
 // A unit of work sent to another core. It travels as the user_data of an
@@ -108,12 +111,20 @@ class reactor {
   // Notifies connections waiting for receive buffers that some came back.
   void wait_for_buffers(connection* c) { _buffer_waiters.push_back(c); }
   void buffers_returned();
-  void count_enobufs() { ++_stats.recv_enobufs; }
+  void count_enobufs() {
+    ++_stats.recv_enobufs;
+    _buffers.note_starved();
+  }
 
  private:
   explicit reactor(const reactor_config& config);
   result<void, std::string> init();
   void reap();
+  // Before any submit: the kernel's ring topped up from the warmest free
+  // buffers, and connections that ran out re-armed if it got some.
+  void replenish_buffers() {
+    if (_buffers.replenish() && !_buffer_waiters.empty()) buffers_returned();
+  }
   static void on_grace_expired(timer* t);
   static detached run_detached(reactor* self, task<void> t);
 

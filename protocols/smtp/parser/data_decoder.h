@@ -105,6 +105,10 @@ class data_decoder {
   };
 
   void reject(data_rejection why);
+  // Whole lines from buffer[read], while in_line or line_start and nothing
+  // rejected; stops at the first byte the byte-at-a-time step must decide.
+  // Content goes to buffer[write...].
+  void fast_lines(std::byte* buffer, std::size_t size, std::size_t& read, std::size_t& write);
 
   data_limits _limits;
   state _state = state::line_start;

@@ -110,6 +110,29 @@ TEST(config, a_whole_number_is_a_number) {
   EXPECT_NE(other[0].message.find("expected an integer"), std::string::npos) << other[0].message;
 }
 
+TEST(config, receive_buffers_are_checked) {
+  config d = default_config();
+  EXPECT_EQ(d.server.receive_buffers, 1024u);
+  EXPECT_EQ(d.server.receive_buffer_bytes, 16384u);
+  EXPECT_EQ(d.server.receive_buffers_window_min, 16u);
+  std::vector<config_error> errors;
+  auto c = parse_config("[server]\nreceive_buffers = 256\nreceive_buffers_window_min = 256\nreceive_buffer_bytes = 4096\n",
+                        "t.toml", errors);
+  ASSERT_TRUE(c) << (errors.empty() ? "" : errors[0].to_string());
+  EXPECT_EQ(c->server.receive_buffers, 256u);
+  EXPECT_EQ(c->server.receive_buffers_window_min, 256u);
+  EXPECT_EQ(c->server.receive_buffer_bytes, 4096u);
+  auto e1 = errors_of("[server]\nreceive_buffers = 1000\n");
+  ASSERT_EQ(e1.size(), 1u);
+  EXPECT_EQ(e1[0].key, "server.receive_buffers");
+  EXPECT_NE(e1[0].message.find("power of two"), std::string::npos);
+  auto e2 = errors_of("[server]\nreceive_buffers = 64\nreceive_buffers_window_min = 128\n");
+  ASSERT_EQ(e2.size(), 1u);
+  EXPECT_EQ(e2[0].key, "server.receive_buffers_window_min");
+  auto e3 = errors_of("[server]\nreceive_buffers_window_min = 0\n");
+  ASSERT_EQ(e3.size(), 1u);
+}
+
 TEST(config, type_mismatch_names_both_types) {
   auto errors = errors_of("[listeners.smtp]\nenabled = \"yes\"\n");
   ASSERT_EQ(errors.size(), 1u);

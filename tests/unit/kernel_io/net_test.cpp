@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -32,6 +33,8 @@ struct server_log {
   std::vector<int> read_errors;   // errno of the error that ended each session (0 = end of stream)
   std::vector<int> write_errors;
   size_t peak_connections = 0;
+  std::vector<const std::byte*> chunks;  // where each read's bytes were (a receive buffer)
+  unsigned window_peak = 0;              // the most receive buffers the kernel's ring was given to hold
 };
 
 struct server_options {
@@ -52,6 +55,8 @@ task<void> line_session(std::unique_ptr<connection> c, server_log& log, const se
       if (chunk.error().code == ETIMEDOUT) (void)co_await c->write_all(std::as_bytes(std::span("TIMEOUT\n", 8)));
       break;
     }
+    log.chunks.push_back(chunk->data());
+    log.window_peak = std::max(log.window_peak, reactor::current()->buffers().window());
     std::span<const std::byte> rest = *chunk;
     while (!rest.empty() && !done) {
       auto step = lines.feed(rest);
@@ -303,6 +308,83 @@ TEST(net, ten_thousand_concurrent_connections) {
   EXPECT_EQ(log.sessions_done, count);
   EXPECT_GE(log.peak_connections, size_t(count) * 9 / 10);
   EXPECT_EQ(r->buffers().free_count(), r->buffers().count());  // every buffer came back
+  EXPECT_EQ(log.window_peak, 128u);  // the window grew to every buffer
+}
+
+// The receive buffers are reused warm: a session trading lines with its
+// client keeps reading into the same few buffers (the kernel's ring holds only
+// a small window, topped up with the most recently freed), where a ring
+// holding all 256 would cycle through every one. A burst of 200 connections
+// sending at once grows the window; calm brings it back down.
+TEST(net, receive_buffers_are_reused_warm_and_the_window_follows_the_load) {
+  auto r = test_support::make_reactor(256, 4096);
+  ASSERT_EQ(r->buffers().window(), 16u);  // reactor_config's recv_buffer_window_min
+  auto bound = listener::bind(*r, *socket_address::parse("127.0.0.1:0"));
+  ASSERT_TRUE(bound);
+  auto& l = *bound;
+  constexpr int burst = 200;
+  constexpr int exchanges = 6000;
+  std::atomic<int> answered{0};
+  std::thread client([&, port = l->address().port()] {
+    std::vector<int> fds;
+    for (int i = 0; i < burst; ++i) fds.push_back(client_connect(port));
+    for (int i = 0; i < burst; ++i) send_text(fds[i], "b" + std::to_string(i) + "\r\n");
+    for (int i = 0; i < burst; ++i) {
+      if (read_line(fds[i]) == "b" + std::to_string(i)) ++answered;
+      send_text(fds[i], "QUIT\r\n");
+      read_line(fds[i]);
+      close(fds[i]);
+    }
+    int fd = client_connect(port);
+    for (int i = 0; i < exchanges; ++i) {
+      send_text(fd, "p" + std::to_string(i) + "\r\n");
+      if (read_line(fd) == "p" + std::to_string(i)) ++answered;
+    }
+    send_text(fd, "QUIT\r\n");
+    read_line(fd);
+    close(fd);
+  });
+  server_log log;
+  server_options opt;
+  test_support::run(*r, serve(*l, log, opt, burst + 1));
+  client.join();
+  EXPECT_EQ(answered.load(), burst + exchanges);
+  EXPECT_GT(log.window_peak, 16u) << "the burst did not grow the window";
+  EXPECT_EQ(r->buffers().window(), 16u) << "calm did not bring the window back";
+  ASSERT_GE(log.chunks.size(), 1000u);
+  std::vector<const std::byte*> last(log.chunks.end() - 1000, log.chunks.end());
+  std::sort(last.begin(), last.end());
+  const auto distinct = std::unique(last.begin(), last.end()) - last.begin();
+  EXPECT_LE(distinct, 18) << "the last 1000 reads went to " << distinct << " different buffers";
+  EXPECT_EQ(r->buffers().free_count(), r->buffers().count());
+}
+
+// A ring smaller than the smallest window is all window: 8 buffers with the
+// default window of 16 serve, and a 2 KB line crosses two 1 KB buffers.
+TEST(net, a_ring_smaller_than_the_window_is_all_window) {
+  auto r = test_support::make_reactor(8, 1024);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->buffers().window(), 8u);
+  auto bound = listener::bind(*r, *socket_address::parse("127.0.0.1:0"));
+  ASSERT_TRUE(bound);
+  auto& l = *bound;
+  const std::string long_line(2000, 'w');
+  std::thread client([&, port = l->address().port()] {
+    int fd = client_connect(port);
+    send_text(fd, long_line + "\r\nshort\r\n");
+    EXPECT_EQ(read_line(fd), long_line);
+    EXPECT_EQ(read_line(fd), "short");
+    send_text(fd, "QUIT\r\n");
+    EXPECT_EQ(read_line(fd), "BYE");
+    close(fd);
+  });
+  server_log log;
+  server_options opt;
+  opt.line_max = 4000;
+  test_support::run(*r, serve(*l, log, opt, 1));
+  client.join();
+  EXPECT_EQ(log.sessions_done, 1);
+  EXPECT_EQ(r->buffers().free_count(), r->buffers().count());
 }
 
 TEST(net, cancel_fd_cancels_a_pending_operation) {
