@@ -367,6 +367,13 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
       r.error("spam.per_account", "\"" + entry + "\": " + parsed.error());
       continue;
     }
+    // Two entries for one address: which one was meant is not ours to guess.
+    auto same = std::find_if(c.spam.per_account.begin(), c.spam.per_account.end(),
+                             [&](const spam_account_thresholds& t) { return t.address == parsed->address; });
+    if (same != c.spam.per_account.end()) {
+      r.error("spam.per_account", "\"" + entry + "\": " + parsed->address + " has an entry already");
+      continue;
+    }
     c.spam.per_account.push_back(*parsed);
   }
   c.outbound.enabled = r.boolean("outbound.enabled");

@@ -342,7 +342,7 @@ void report_training(const owner_call* c, const store::index::mailbox_state& sou
     if (box.use == store::special_use::junk) junk_names.push_back(box.name);
   bool source_junk = is_junk_folder(source.name, source.use, junk_names);
   bool target_junk = is_junk_folder(target.name, target.use, junk_names);
-  auto direction = classify_transfer(source_junk, target_junk, target.use, copy);
+  auto direction = classify_transfer(source_junk, target_junk, target.use);
   if (direction == training_direction::none) return;
   training_event e;
   e.verdict = direction == training_direction::spam ? training_verdict::spam : training_verdict::ham;

@@ -15,9 +15,8 @@ bool is_junk_folder(std::string_view name, store::special_use use, const std::ve
   return std::any_of(junk_names.begin(), junk_names.end(), [&](const std::string& j) { return below(j); });
 }
 
-training_direction classify_transfer(bool source_junk, bool target_junk, store::special_use target_use, bool copy) {
+training_direction classify_transfer(bool source_junk, bool target_junk, store::special_use target_use) {
   if (target_junk && !source_junk) return training_direction::spam;
-  if (copy) return training_direction::none;
   if (source_junk && !target_junk && target_use != store::special_use::trash) return training_direction::ham;
   return training_direction::none;
 }

@@ -51,10 +51,13 @@ bool is_junk_folder(std::string_view name, store::special_use use, const std::ve
 
 // What a move or copy from `source` to `target` teaches, if anything: into
 // Junk (from outside it) is spam; out of Junk (to a folder outside it, not
-// Trash: deleting spam is not "this is good mail") is ham. A copy only
-// teaches spam.
+// Trash: deleting spam is not "this is good mail") is ham. A copy teaches
+// as a move does: a client without MOVE (RFC 6851) moves by COPY, STORE
+// \Deleted and EXPUNGE, and one that only copies a message out of Junk has
+// said as much as one that moves it (Dovecot's imapsieve recipe for
+// antispam trains ham on a COPY out of Junk too).
 enum class training_direction : uint8_t { none, spam, ham };
-training_direction classify_transfer(bool source_junk, bool target_junk, store::special_use target_use, bool copy);
+training_direction classify_transfer(bool source_junk, bool target_junk, store::special_use target_use);
 
 // The default sink: a `junk_training` log line per event.
 class logging_training_sink final : public training_sink {

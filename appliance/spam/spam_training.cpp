@@ -289,10 +289,25 @@ kio::task<bool> spam_shared::write_snapshot(unsigned core, std::uint64_t account
 kio::task<void> spam_shared::worker(spam_shared* self, unsigned core) {
   spam_core_state& cs = *self->_cores[core];
   filter::feature_collector features;
+  // Like a session: the commit drivers stop only after every holder is
+  // gone, and nothing new starts once they are stopping. One hold for the
+  // whole queue: what is queued is a user's move, acknowledged and durable,
+  // that nothing else will train, so a graceful stop drains the queue until
+  // its grace period ends (an upgrade's restart used to drop it).
+  if (!hold_commit_drivers(*self->_listeners)) {
+    self->_log.warning("spam_training_dropped").kv("messages", uint64_t(cs.queue.size())).kv("reason", "shutdown");
+    cs.queue.clear();
+    cs.worker_running = false;
+    co_return;
+  }
+  bool draining = false;
   while (!cs.queue.empty()) {
-    // Like a session: the commit drivers stop only after every holder is
-    // gone, and nothing new starts once they are stopping.
-    if (!hold_commit_drivers(*self->_listeners)) {
+    kio::reactor& r = *kio::reactor::current();
+    if (r.stopping() && !draining) {
+      draining = true;
+      self->_log.info("spam_training_draining").kv("messages", uint64_t(cs.queue.size()));
+    }
+    if (r.stopping() && kio::monotonic_ns() >= r.stop_deadline_ns()) {
       self->_log.warning("spam_training_dropped").kv("messages", uint64_t(cs.queue.size())).kv("reason", "shutdown");
       cs.queue.clear();
       break;
@@ -363,9 +378,9 @@ kio::task<void> spam_shared::worker(spam_shared* self, unsigned core) {
         if (!snap) self->_log.error("spam_snapshot").kv("account", account).kv("error", "not written");
       }
     }
-    release_commit_drivers(*self->_listeners);
     (void)co_await kio::nop();
   }
+  release_commit_drivers(*self->_listeners);
   cs.worker_running = false;
 }
 

@@ -19,8 +19,10 @@
 // per batch and account it appends one delta blob to the account's filter
 // mailbox and awaits its group commit. When the deltas since the last
 // snapshot pass [spam] snapshot_every_bytes, it writes a snapshot and
-// expunges what it folds. A kill -9 loses at most the queued items and the
-// batch in flight: what is on disk is a snapshot plus whole deltas.
+// expunges what it folds. A graceful stop (SIGTERM) waits for the queue
+// until server.shutdown_grace_ms ends, then drops what is left (logged). A
+// kill -9 loses at most the queued items and the batch in flight: what is
+// on disk is a snapshot plus whole deltas.
 //
 // Cores: spam_shared is built before the cores start; per-core parts are
 // touched only by their core.

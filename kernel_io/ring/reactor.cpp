@@ -187,7 +187,8 @@ void reactor::request_stop(uint64_t grace_ms) {
   auto hooks = std::move(_stop_hooks);
   for (auto& hook : hooks) hook();
   for (connection* c : std::vector<connection*>(_connections)) c->on_reactor_stop();
-  _timers.arm(_grace_timer, monotonic_ns() + grace_ms * 1'000'000u);
+  _stop_deadline_ns = monotonic_ns() + grace_ms * 1'000'000u;
+  _timers.arm(_grace_timer, _stop_deadline_ns);
 }
 
 void reactor::on_grace_expired(timer* t) {

@@ -101,6 +101,8 @@ class reactor {
   // after which the abort hooks run (every connection is shut down).
   void request_stop(uint64_t grace_ms);
   bool stopping() const { return _stopping; }
+  // When the grace period of a requested stop ends (monotonic_ns); 0 before.
+  uint64_t stop_deadline_ns() const { return _stop_deadline_ns; }
   void on_stop(std::function<void()> hook) { _stop_hooks.push_back(std::move(hook)); }
 
   // Connections register so shutdown can reach them (kernel_io/net).
@@ -138,6 +140,7 @@ class reactor {
   std::vector<message*> _inbox;
   size_t _live_tasks = 0;
   bool _stopping = false;
+  uint64_t _stop_deadline_ns = 0;
   timer _grace_timer{&reactor::on_grace_expired};
   std::vector<std::function<void()>> _stop_hooks;
   std::vector<connection*> _connections;

@@ -109,6 +109,11 @@ class command_reader {
   std::string_view partial_command() const { return _buffer; }
   // Bytes of the command currently buffered (for memory accounting).
   std::size_t buffered_bytes() const { return _buffer.size(); }
+  // No command is partly read: the last one was returned (its bytes stay
+  // buffered for command() until the next read) or nothing of the next one
+  // has come. A session waiting for input here is idle: a shutdown may
+  // say BYE without cutting a command short.
+  bool between_commands() const { return _state == state::complete || (_state == state::line && _buffer.empty()); }
 
  private:
   enum class state : std::uint8_t {

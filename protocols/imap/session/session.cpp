@@ -866,7 +866,7 @@ kio::task<void> session::run() {
     // Replies queued while pipelined input was pending (a refused literal
     // being skipped, an over-long line) go out before we wait for more.
     if (!_stream.has_buffered_input() && !(co_await _stream.flush()).has_value()) break;
-    _stream.set_between_commands(!_stream.has_buffered_input() && _reader.buffered_bytes() == 0);
+    _stream.set_between_commands(!_stream.has_buffered_input() && _reader.between_commands());
     auto chunk = co_await _stream.read_some();
     _stream.set_between_commands(false);
     if (!chunk) {

@@ -87,6 +87,15 @@ TEST(config, a_per_account_threshold_is_a_number_in_range) {
   EXPECT_EQ(c->spam.per_account[0].junk, 0.5);
 }
 
+// Two entries for one address (in any case) are an error naming it: the
+// last one silently won.
+TEST(config, an_address_has_one_per_account_entry) {
+  auto errors = errors_of("[spam]\nper_account = [\"a@b.test tag=0.5\", \"c@b.test tag=0.4\", \"A@B.test junk=0.6\"]\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "spam.per_account");
+  EXPECT_NE(errors[0].message.find("a@b.test has an entry already"), std::string::npos) << errors[0].message;
+}
+
 // A threshold written as a TOML integer (reject_threshold = 1) is that
 // number: it was refused as "expected a number, found an integer". Out of
 // range it is a range error like any number.

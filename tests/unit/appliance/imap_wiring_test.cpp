@@ -32,14 +32,12 @@ TEST(junk_training, junk_folders_by_attribute_name_and_parent) {
 }
 
 TEST(junk_training, what_a_transfer_teaches) {
-  EXPECT_EQ(classify_transfer(false, true, special_use::junk, false), training_direction::spam);
-  EXPECT_EQ(classify_transfer(false, true, special_use::junk, true), training_direction::spam);
-  EXPECT_EQ(classify_transfer(true, false, special_use::inbox, false), training_direction::ham);
-  EXPECT_EQ(classify_transfer(true, false, special_use::inbox, true), training_direction::none);
+  EXPECT_EQ(classify_transfer(false, true, special_use::junk), training_direction::spam);
+  EXPECT_EQ(classify_transfer(true, false, special_use::inbox), training_direction::ham);
+  EXPECT_EQ(classify_transfer(true, false, special_use::trash), training_direction::none);
   // Deleting spam is not "this is good mail"; moving within Junk says nothing.
-  EXPECT_EQ(classify_transfer(true, false, special_use::trash, false), training_direction::none);
-  EXPECT_EQ(classify_transfer(true, true, special_use::none, false), training_direction::none);
-  EXPECT_EQ(classify_transfer(false, false, special_use::archive, false), training_direction::none);
+  EXPECT_EQ(classify_transfer(true, true, special_use::none), training_direction::none);
+  EXPECT_EQ(classify_transfer(false, false, special_use::archive), training_direction::none);
 }
 
 // A test double: records what it is told.

@@ -96,6 +96,31 @@ TEST(imap_reader, simple_command_leaves_following_bytes) {
   EXPECT_EQ(input.substr(ev.consumed_bytes), "injected");
 }
 
+// A session asks between_commands() before it waits for input, to know
+// whether a shutdown may say BYE. After a command it is true (the command's
+// bytes stay buffered for command(), which made an idle session that had
+// sent one look busy: SIGTERM waited out the whole grace period); inside a
+// line or a literal it is false.
+TEST(imap_reader, between_commands_after_a_command_not_inside_one) {
+  command_reader reader;
+  EXPECT_TRUE(reader.between_commands());
+  auto ev = reader.read("a1 NOOP\r\n");
+  ASSERT_EQ(ev.status, read_status::command);
+  EXPECT_GT(reader.buffered_bytes(), 0u);
+  EXPECT_TRUE(reader.between_commands());
+  ev = reader.read("a2 NO");
+  EXPECT_EQ(ev.status, read_status::need_more);
+  EXPECT_FALSE(reader.between_commands());
+  ev = reader.read("OP\r\n");
+  ASSERT_EQ(ev.status, read_status::command);
+  EXPECT_TRUE(reader.between_commands());
+  ev = reader.read("a3 LOGIN {3}\r\n");
+  ASSERT_EQ(ev.status, read_status::need_literal);
+  EXPECT_FALSE(reader.between_commands());
+  reader.accept_literal();
+  EXPECT_FALSE(reader.between_commands());
+}
+
 TEST(imap_reader, bare_lf_and_empty_lines) {
   auto t = run_whole("\r\n\na NOOP\nb NOOP\r\n");
   ASSERT_EQ(t.events.size(), 2u);
