@@ -90,6 +90,25 @@ scaled poisson_term(double m, std::size_t j) {
   return t;
 }
 
+// ln(j!) = lgamma(j + 1), which the term nearest the mode needs for j =
+// the number of clues (or one less), twice a message. glibc's lgamma is
+// ~130 instructions and its own code and coefficient tables, cold at every
+// message in the daemon (the core's other work evicts them): each thread
+// keeps the values it has used for j < 1024 (clues_max is 1000), computed
+// by std::lgamma itself, so each is the same double.
+double log_factorial(std::size_t j) {
+  constexpr std::size_t table_size = 1024;
+  if (j >= table_size) return std::lgamma(static_cast<double>(j) + 1);
+  // Zero-initialized: no constructor, so no guard on each use.
+  thread_local double values[table_size];
+  thread_local bool known[table_size];
+  if (!known[j]) {
+    values[j] = std::lgamma(static_cast<double>(j) + 1);
+    known[j] = true;
+  }
+  return values[j];
+}
+
 }  // namespace
 
 chi2_tails chi2_both_tails(double chi2, std::size_t degrees_of_freedom) {
@@ -125,11 +144,12 @@ chi2_tails chi2_both_tails(double chi2, std::size_t degrees_of_freedom) {
       if (r * q < sum * 0x1p-54 * (1 - q)) break;
     }
   }
-  // ln t_j by lgamma: relative error ~1e-12 (a few ulps of j ln m), harmless
-  // for a tail this small; a tail that can move a probability's last
-  // digits is recomputed from the product, as precise as the textbook's.
+  // ln t_j by lgamma (log_factorial): relative error ~1e-12 (a few ulps of
+  // j ln m), harmless for a tail this small; a tail that can move a
+  // probability's last digits is recomputed from the product, as precise as
+  // the textbook's.
   double jd = static_cast<double>(j);
-  double log_small = -m + jd * std::log(m) - std::lgamma(jd + 1) + std::log(sum);
+  double log_small = -m + jd * std::log(m) - log_factorial(j) + std::log(sum);
   chi2_tail small{std::exp(log_small), log_small};
   if (log_small > -7) {  // above ~1e-3
     scaled t = poisson_term(m, j);
