@@ -83,7 +83,7 @@ void token_store::table_memory::deallocate(void* p, std::size_t bytes) {
 }
 
 token_store::slot* token_store::find_or_insert(std::uint64_t key) {
-  if ((_size + 1) * 10 > _slots.size() * 7) grow();
+  if (over_max_load(_size + 1, _slots.size())) grow();
   key = stored_key(key);
   std::size_t mask = _slots.size() - 1;
   for (std::size_t i = home(key);; i = (i + 1) & mask) {
@@ -181,7 +181,7 @@ kio::result<token_store, store_errc> token_store::parse(std::string_view in) {
   store._ham_messages = get_at<std::uint64_t>(in, 24);
   store._feature_flags = get_at<std::uint32_t>(in, 40);
   std::size_t capacity = 1024;
-  while (capacity * 7 < (count + 1) * 10) capacity *= 2;
+  while (over_max_load(count + 1, capacity)) capacity *= 2;
   store.allocate(capacity);
   std::size_t mask = capacity - 1;
   // serialize() writes the records sorted by key, and a key's home slot is

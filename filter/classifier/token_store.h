@@ -2,7 +2,8 @@
 // The compact hashed token store: per token hash (XXH3-64 from the
 // tokenizer) how many spam and how many ham messages contained it, and how
 // many spam and ham messages were trained. 16 bytes per token in an
-// open-addressing table (linear probing, power-of-two capacity, load <= 0.7);
+// open-addressing table (linear probing, power-of-two capacity, load <= 1/2:
+// max_load below);
 // no token strings are kept. There is one global store and optionally one
 // per account; a classification adds their counts (classifier.h).
 //
@@ -96,7 +97,21 @@ class token_store {
   slot* find_or_insert(std::uint64_t key);
   void grow();
 
-  // A table of 2 MiB or more (a store of ~90k tokens and up) sits in
+  // At most half the slots are used. A lookup of a token the store does
+  // not have reads on to the next empty slot: at the 0.7 allowed before, a
+  // store loaded at ~0.66 (the bench's 86,847 tokens in 131,072 slots) read
+  // ~5 slots for each such token, and the loop's end mispredicted. At <= 1/2
+  // (that store: 0.33 in 262,144 slots) classify() takes ~1 µs a message
+  // less, warm or with the caches evicted (spam_inline_cost, filter/README.md
+  // "Speed", session 10), for up to twice the table's memory: a store whose
+  // count falls between 1/2 and 0.7 of a power of two (that one 2 -> 4 MiB;
+  // a million tokens stay at 32 MiB).
+  static constexpr std::size_t max_load_numerator = 1, max_load_denominator = 2;
+  static bool over_max_load(std::size_t tokens, std::size_t slots) {
+    return tokens * max_load_denominator > slots * max_load_numerator;
+  }
+
+  // A table of 2 MiB or more (a store of ~33k tokens and up) sits in
   // transparent huge pages where the kernel offers them: loading it costs
   // one page fault instead of 512 (each several microseconds here: a CLI
   // scoring run paid ~2 ms of its start-up for them), and a lookup's TLB

@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "filter/classifier/classifier.h"
@@ -99,6 +100,38 @@ TEST(classifier_reference, token_probability_and_chi2_match_the_textbook) {
       EXPECT_NEAR(chi2_survival(chi2, v), want, 1e-15 + 1e-13 * want) << chi2 << " " << v;
     }
   }
+}
+
+// The small upper tail's log takes ln((k - 1)!) from a per-thread table
+// for k - 1 < 1024 and from lgamma above: across that edge, and on fresh
+// threads (each with its own table) as on one whose table is filled, the
+// log matches the textbook series and the doubles are the same.
+TEST(classifier_reference, small_tails_match_the_textbook_across_the_log_factorial_table) {
+  std::vector<std::size_t> ks;
+  for (std::size_t k = 1; k <= 1100; k += 37) ks.push_back(k);
+  for (std::size_t k : {1022u, 1023u, 1024u, 1025u, 1026u}) ks.push_back(k);
+  auto tails = [&] {
+    std::vector<double> logs;
+    for (std::size_t k : ks) {
+      double chi2 = 4.0 * static_cast<double>(k) + 200.0;  // far above the mean 2k: the upper tail is tiny
+      logs.push_back(chi2_both_tails(chi2, 2 * k).upper.log);
+    }
+    return logs;
+  };
+  std::vector<double> here = tails();
+  for (std::size_t i = 0; i < ks.size(); ++i) {
+    double chi2 = 4.0 * static_cast<double>(ks[i]) + 200.0;
+    long double want = std::log(textbook_chi2_long(chi2, 2 * ks[i]));
+    EXPECT_NEAR(here[i], static_cast<double>(want), 1e-9 * std::fabs(static_cast<double>(want))) << ks[i];
+  }
+  EXPECT_EQ(tails(), here);  // the table filled
+  std::vector<double> first, second;
+  std::thread a([&] { first = tails(); });
+  std::thread b([&] { second = tails(); });
+  a.join();
+  b.join();
+  EXPECT_EQ(first, here);
+  EXPECT_EQ(second, here);
 }
 
 TEST(classifier_reference, fisher_product_matches_the_sum_of_logs) {

@@ -447,6 +447,34 @@ TEST(token_store, parse_finds_every_record_in_any_order) {
   check(store_file(twice), expected, records.size());
 }
 
+// The table keeps at most half its slots used (a lookup of an absent
+// token stops at the next empty slot, on average soon), and no more than
+// that bound needs: the next power of two. Trained and loaded alike.
+TEST(token_store, at_most_half_of_the_slots_are_used) {
+  token_store s;
+  std::vector<std::uint64_t> hashes;
+  for (std::uint64_t i = 1; i <= 70000; ++i) {
+    hashes.push_back(i * 0x9e3779b97f4a7c15ull);
+    s.train(std::span<const std::uint64_t>(hashes).last(1), true);
+    if (i % 7919 != 0 && i != 511 && i != 512 && i != 32767 && i != 32768 && i != 70000) continue;
+    std::size_t slots = s.memory_bytes() / 16;
+    EXPECT_GE(slots, 2 * s.token_count()) << i;
+    EXPECT_LE(slots, std::max<std::size_t>(1024, 4 * s.token_count())) << i;
+  }
+  s.train(hashes, false);
+  ASSERT_EQ(s.token_count(), 70000u);
+  EXPECT_EQ(s.memory_bytes(), 262144u * 16);
+  std::string file;
+  s.serialize(file);
+  auto loaded = token_store::parse(file);
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->memory_bytes(), s.memory_bytes());
+  for (std::uint64_t h : hashes) {
+    ASSERT_EQ(loaded->get(h).ham, 1u) << h;
+    ASSERT_EQ(loaded->get(h + 1).ham, 0u) << h;
+  }
+}
+
 TEST(features, a_message_trains_and_scores) {
   std::string spam = "Subject: cheap pills\n\nbuy cheap pills now at http://pills.example.ru/ today\n";
   std::string ham = "Subject: meeting notes\n\nthe meeting notes from tuesday are attached, see you soon\n";
