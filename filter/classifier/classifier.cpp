@@ -36,8 +36,11 @@ struct robinson {
     double n = s + h;
     double spam_ratio = s * inverse_spam;
     double sum = spam_ratio + h * inverse_ham;
-    if (sum > 0) return {prior * sum + n * spam_ratio, (strength + n) * sum};
-    return {prior + n * x, strength + n};
+    // Both, then one chosen (no branch: classify() runs this for every
+    // token, known or not).
+    fraction trained{prior * sum + n * spam_ratio, (strength + n) * sum};
+    fraction untrained{prior + n * x, strength + n};
+    return sum > 0 ? trained : untrained;
   }
 };
 
@@ -201,20 +204,30 @@ spam_score classify(std::span<const std::uint64_t> unique_hashes, const token_st
   std::uint64_t ham_messages = combined_ham_messages(global, account);
   const robinson f_of(spam_messages, ham_messages, options);
   const double deviation = options.minimum_deviation;
-  scratch.clear();
+  // Every token's f(w) is written at the end of the clues and kept (the
+  // end moved on) when the token is known and far enough from 0.5: no
+  // branch on either test. Which tokens are clues is data, so the branches
+  // were mispredicted often, each time after the division they waited
+  // for. The same values, in the same order, as testing and pushing each.
+  const std::size_t n = unique_hashes.size();
+  if (scratch.size() < n) scratch.resize(n);
+  double* clues = scratch.data();
+  std::size_t kept = 0;
   constexpr std::size_t prefetch_distance = 8;
-  for (std::size_t i = 0; i < unique_hashes.size(); ++i) {
-    if (i + prefetch_distance < unique_hashes.size()) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + prefetch_distance < n) {
       global.prefetch(unique_hashes[i + prefetch_distance]);
       if (account != nullptr) account->prefetch(unique_hashes[i + prefetch_distance]);
     }
     std::uint64_t h = unique_hashes[i];
     token_counts c = combined_counts(global, account, h);
-    if (c.spam == 0 && c.ham == 0) continue;
     auto fraction = f_of.of(c);
     double f = fraction.num / fraction.den;
-    if (std::fabs(f - 0.5) >= deviation) scratch.push_back(f);
+    clues[kept] = f;
+    bool known = (c.spam | c.ham) != 0;
+    kept += static_cast<std::size_t>(known & (std::fabs(f - 0.5) >= deviation));
   }
+  scratch.resize(kept);
   if (scratch.size() > options.clues_max) {
     auto strength = [](double f) { return std::fabs(f - 0.5); };
     std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(options.clues_max), scratch.end(),
