@@ -294,5 +294,41 @@ class SpamCli(unittest.TestCase):
         doubled = run("score", "--threads", "1", "--token-store", self.store, *(files + files)).stdout
         self.assertEqual(doubled, "".join(alone) * 2)
 
+    def test_plain_command_line_scores_as_cli11_reads_any_other(self):
+        # `spam score --token-store S [--threads N] FILE...` is read without
+        # CLI11 (appliance/main.cpp, plain_spam_score); every other spelling
+        # goes through CLI11. Both must score the same, and CLI11 must still
+        # refuse what it refused.
+        run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox)
+        files = self.ham_probes[:3] + self.spam_probes[:3]
+        plain = run("score", "--token-store", self.store, *files).stdout
+        self.assertEqual(len(plain.splitlines()), len(files))
+        self.assertEqual(run("score", "--threads", "1", "--token-store", self.store, *files).stdout, plain)
+        self.assertEqual(run("score", files[0], "--token-store", self.store, *files[1:]).stdout, plain)
+        for spelled in (["--token-store=" + self.store] + files,       # CLI11: option=value
+                        ["--token-store", self.store, "--"] + files,  # CLI11: end of options
+                        ["--threads", "01", "--token-store", self.store] + files):  # CLI11's count
+            self.assertEqual(run("score", *spelled).stdout, plain, spelled)
+        # Errors: a missing store (the scorer's message either way), then
+        # CLI11's refusals.
+        missing = os.path.join(self.dir, "no-such.tokens")
+        for args in (["--token-store", missing, files[0]], ["--token-store=" + missing, files[0]]):
+            p = run("score", *args, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("does not exist", p.stderr)
+            self.assertEqual(p.stdout, "")
+        p = run("score", files[0], check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--token-store is required", p.stderr)
+        p = run("score", "--token-store", self.store, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("files is required", p.stderr)
+        p = run("score", "--threads", "2", "--threads", "1", "--token-store", self.store, files[0], check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--threads", p.stderr)
+        p = run("score", "--token-store", self.store, files[0], "--bogus", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(p.stdout, "")
+
 if __name__ == "__main__":
     unittest.main()
