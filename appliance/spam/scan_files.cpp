@@ -99,8 +99,12 @@ int score_files(const std::vector<std::string>& files, unsigned requested_thread
       scanner.start();
       scanner.feed(*data);
       scanner.finish();
-      lines[i] = files[i];
-      lines[i] += score_columns(line, score(scanner.unique(), scratch));
+      // The whole output line in one allocation (the path copied, then
+      // the columns appended, had grown it a second time).
+      std::string_view columns = score_columns(line, score(scanner.unique(), scratch));
+      std::string& out = lines[i];
+      out.reserve(files[i].size() + columns.size() + 1);
+      out.append(files[i]).append(columns).push_back('\n');
     }
   };
   unsigned threads = thread_count(requested_threads, files.size());
@@ -112,8 +116,7 @@ int score_files(const std::vector<std::string>& files, unsigned requested_thread
     if (l.starts_with("error: ")) {
       std::fprintf(stderr, "ringmail: spam score: %s\n", l.c_str() + 7);
     } else {
-      std::fputs(l.c_str(), stdout);
-      std::fputc('\n', stdout);
+      std::fwrite(l.data(), 1, l.size(), stdout);
     }
   }
   return failures.load() == 0 ? 0 : 2;

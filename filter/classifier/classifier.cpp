@@ -38,10 +38,11 @@ struct robinson {
     double n = s + h;
     double spam_ratio = s * inverse_spam;
     double sum = spam_ratio + h * inverse_ham;
-    fraction seen{prior * sum + n * spam_ratio, (strength + n) * sum};
-    fraction prior_only{prior + n * x, strength + n};
-    bool use_seen = sum > 0;
-    return {use_seen ? seen.num : prior_only.num, use_seen ? seen.den : prior_only.den};
+    // Both, then one chosen (no branch: classify() runs this for every
+    // token, known or not).
+    fraction trained{prior * sum + n * spam_ratio, (strength + n) * sum};
+    fraction untrained{prior + n * x, strength + n};
+    return sum > 0 ? trained : untrained;
   }
 };
 
@@ -225,16 +226,18 @@ spam_score classify(std::span<const std::uint64_t> unique_hashes, const token_st
   std::uint64_t ham_messages = combined_ham_messages(global, account);
   const robinson f_of(spam_messages, ham_messages, options);
   const double deviation = options.minimum_deviation;
-  // Every token's f is written and the count moves on only for a clue: a
-  // token seen in training or not, a clue or not, is no branch (were two
-  // branches a token with no pattern to predict: on smtp_ingest.py's
-  // corpus 214 distinct tokens a message, 76 of them clues).
-  scratch.resize(unique_hashes.size());
+  // Every token's f(w) is written at the end of the clues and kept (the
+  // end moved on) when the token is known and far enough from 0.5: no
+  // branch on either test. Which tokens are clues is data, so the branches
+  // were mispredicted often, each time after the division they waited
+  // for. The same values, in the same order, as testing and pushing each.
+  const std::size_t n = unique_hashes.size();
+  if (scratch.size() < n) scratch.resize(n);
   double* clues = scratch.data();
-  std::size_t clue_count = 0;
+  std::size_t kept = 0;
   constexpr std::size_t prefetch_distance = 8;
-  for (std::size_t i = 0; i < unique_hashes.size(); ++i) {
-    if (i + prefetch_distance < unique_hashes.size()) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + prefetch_distance < n) {
       global.prefetch(unique_hashes[i + prefetch_distance]);
       if (account != nullptr) account->prefetch(unique_hashes[i + prefetch_distance]);
     }
@@ -242,11 +245,11 @@ spam_score classify(std::span<const std::uint64_t> unique_hashes, const token_st
     token_counts c = combined_counts(global, account, h);
     auto fraction = f_of.of(c);
     double f = fraction.num / fraction.den;
-    clues[clue_count] = f;
-    bool seen = (c.spam | c.ham) != 0;
-    clue_count += static_cast<std::size_t>(seen & (std::fabs(f - 0.5) >= deviation));
+    clues[kept] = f;
+    bool known = (c.spam | c.ham) != 0;
+    kept += static_cast<std::size_t>(known & (std::fabs(f - 0.5) >= deviation));
   }
-  scratch.resize(clue_count);
+  scratch.resize(kept);
   if (scratch.size() > options.clues_max) {
     auto strength = [](double f) { return std::fabs(f - 0.5); };
     std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(options.clues_max), scratch.end(),

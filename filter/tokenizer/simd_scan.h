@@ -19,7 +19,7 @@ namespace filter {
 
 enum class simd_level : std::uint8_t { scalar, sse2, avx2 };
 
-// The best level this CPU supports (AVX2 via __builtin_cpu_supports).
+// The best level this CPU supports (AVX2: CPUID and XGETBV, asked once).
 simd_level detect_simd_level();
 std::string_view simd_level_name(simd_level level);
 

@@ -176,6 +176,48 @@ static bool append_with_iconv(const std::string& charset, std::string_view bytes
   return true;
 }
 
+namespace {
+
+// glibc loads a charset's gconv module (BIG5.so, EUC-CN.so with libGB.so,
+// ...) at the first iconv_open and unloads it a few iconv_close calls of
+// other charsets after its last descriptor closed: a converter opens and
+// closes a descriptor per text, so messages in a few East Asian charsets
+// mapped, relocated, page-faulted and unmapped the same modules again and
+// again (44 loads in the 6046 corpus files of one `spam score` run, ~5
+// mmaps each). One descriptor per charset, kept open by each thread (never
+// converting), keeps its module loaded. Bounded: only a name iconv knows
+// takes a place, and at most this many.
+constexpr std::size_t pinned_modules_max = 32;
+
+struct pinned_modules {
+  std::string names[pinned_modules_max];
+  iconv_t descriptors[pinned_modules_max];
+  std::size_t count = 0;
+  pinned_modules() = default;
+  pinned_modules(const pinned_modules&) = delete;
+  pinned_modules& operator=(const pinned_modules&) = delete;
+  ~pinned_modules() {
+    for (std::size_t i = 0; i < count; ++i) iconv_close(descriptors[i]);
+  }
+  void pin(const std::string& name) {
+    for (std::size_t i = 0; i < count; ++i)
+      if (names[i] == name) return;
+    if (count == pinned_modules_max) return;
+    iconv_t cd = iconv_open("UTF-8", name.c_str());
+    if (cd == reinterpret_cast<iconv_t>(-1)) return;
+    names[count] = name;
+    descriptors[count] = cd;
+    ++count;
+  }
+};
+
+void pin_gconv_module(const std::string& name) {
+  thread_local pinned_modules pinned;
+  pinned.pin(name);
+}
+
+}  // namespace
+
 charset_converter::iconv_handle::~iconv_handle() { close(); }
 
 void charset_converter::iconv_handle::close() {
@@ -221,6 +263,7 @@ void charset_converter::assign(std::string_view charset) {
     return;
   }
   _kind = kind::other;
+  if (_name.size() <= 40) pin_gconv_module(_name);
   // Whether iconv turns every ASCII byte into itself, asked once: glibc's
   // SHIFT_JIS makes 0x5C a yen sign and 0x7E an overline, UTF-7 gives
   // '+' meaning, UTF-16 pairs bytes.

@@ -258,5 +258,77 @@ class SpamCli(unittest.TestCase):
         self.assertEqual(len(p.stdout.splitlines()), 1)
 
 
+    def test_messages_in_many_charsets_score_alone_as_in_a_batch(self):
+        # A batch keeps state from message to message (the thread's charset
+        # descriptors, the tokenizer, the clue buffer): every file must
+        # score in a run of others, charsets cycling, as it does alone.
+        texts = [("big5", "\u4e2d\u6587\u6e2c\u8a66 \u7a0b\u5f0f \u6703\u8b70"),
+                 ("gb2312", "\u4e2d\u6587\u6d4b\u8bd5 \u7a0b\u5e8f \u4f1a\u8bae"),
+                 ("euc-kr", "\ud55c\uad6d\uc5b4 \uc2dc\ud5d8 \ud68c\uc758"),
+                 ("shift_jis", "\u65e5\u672c\u8a9e\u306e\u30c6\u30b9\u30c8 \u4f1a\u8b70"),
+                 ("iso-2022-jp", "\u65e5\u672c\u8a9e\u306e\u30c6\u30b9\u30c8 \u4fa1\u683c"),
+                 ("utf-16", "meeting agenda review"),
+                 ("euc-jp", "\u65e5\u672c\u8a9e \u5546\u54c1 \u7121\u6599")]
+        rng = random.Random(7)
+        train_dir = os.path.join(self.dir, "charset-train")
+        batch_dir = os.path.join(self.dir, "charset-batch")
+        os.makedirs(train_dir)
+        os.makedirs(batch_dir)
+        files = []
+        for i in range(28):
+            charset, words = texts[i % len(texts)]
+            body = " ".join(rng.choice(words.split() + HAM_WORDS[:4]) for _ in range(30))
+            data = ("From: a%d@example.org\nSubject: %s\nMIME-Version: 1.0\n"
+                    "Content-Type: text/plain; charset=%s\nContent-Transfer-Encoding: 8bit\n\n"
+                    % (i, rng.choice(HAM_WORDS), charset)).encode() + (body + "\n").encode(charset)
+            for d in (train_dir, batch_dir):
+                with open(os.path.join(d, "%02d.eml" % i), "wb") as f:
+                    f.write(data)
+            files.append(os.path.join(batch_dir, "%02d.eml" % i))
+        run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", train_dir)
+        alone = [run("score", "--threads", "1", "--token-store", self.store, f).stdout for f in files]
+        for threads in ("1", "2"):
+            batch = run("score", "--threads", threads, "--token-store", self.store, *files).stdout
+            self.assertEqual(batch, "".join(alone))
+        # And against a file in every charset scored before it, twice over.
+        doubled = run("score", "--threads", "1", "--token-store", self.store, *(files + files)).stdout
+        self.assertEqual(doubled, "".join(alone) * 2)
+
+    def test_plain_command_line_scores_as_cli11_reads_any_other(self):
+        # `spam score --token-store S [--threads N] FILE...` is read without
+        # CLI11 (appliance/main.cpp, plain_spam_score); every other spelling
+        # goes through CLI11. Both must score the same, and CLI11 must still
+        # refuse what it refused.
+        run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox)
+        files = self.ham_probes[:3] + self.spam_probes[:3]
+        plain = run("score", "--token-store", self.store, *files).stdout
+        self.assertEqual(len(plain.splitlines()), len(files))
+        self.assertEqual(run("score", "--threads", "1", "--token-store", self.store, *files).stdout, plain)
+        self.assertEqual(run("score", files[0], "--token-store", self.store, *files[1:]).stdout, plain)
+        for spelled in (["--token-store=" + self.store] + files,       # CLI11: option=value
+                        ["--token-store", self.store, "--"] + files,  # CLI11: end of options
+                        ["--threads", "01", "--token-store", self.store] + files):  # CLI11's count
+            self.assertEqual(run("score", *spelled).stdout, plain, spelled)
+        # Errors: a missing store (the scorer's message either way), then
+        # CLI11's refusals.
+        missing = os.path.join(self.dir, "no-such.tokens")
+        for args in (["--token-store", missing, files[0]], ["--token-store=" + missing, files[0]]):
+            p = run("score", *args, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("does not exist", p.stderr)
+            self.assertEqual(p.stdout, "")
+        p = run("score", files[0], check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--token-store is required", p.stderr)
+        p = run("score", "--token-store", self.store, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("files is required", p.stderr)
+        p = run("score", "--threads", "2", "--threads", "1", "--token-store", self.store, files[0], check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--threads", p.stderr)
+        p = run("score", "--token-store", self.store, files[0], "--bogus", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(p.stdout, "")
+
 if __name__ == "__main__":
     unittest.main()

@@ -226,6 +226,72 @@ TEST(classifier, classify_small_store) {
   EXPECT_GT(r.probability, 2.225 / 2.45);
 }
 
+// classify() writes every token's f(w) and keeps the clues without a branch
+// per token: the same clues, in the same order (the combination multiplies
+// in order), as testing each token: unknown tokens are never clues, even
+// with no minimum deviation (their f(w) is x, |x - 0.5| >= 0); a store with
+// no spam trained takes the untrained side of f(w); the scratch may come in
+// larger or smaller than the message.
+TEST(classifier, clues_are_the_known_tokens_far_from_a_half_in_order) {
+  auto check = [](const token_store& store, const std::vector<std::uint64_t>& hashes, const classifier_options& o,
+                  std::vector<double>& scratch) {
+    std::vector<double> expected;
+    for (std::uint64_t h : hashes) {
+      token_counts c = store.get(h);
+      if (c.spam == 0 && c.ham == 0) continue;
+      double f = token_probability(c, store.spam_messages(), store.ham_messages(), o);
+      if (std::fabs(f - 0.5) >= o.minimum_deviation) expected.push_back(f);
+    }
+    ASSERT_LE(expected.size(), o.clues_max);
+    spam_score got = classify(hashes, store, nullptr, o, scratch);
+    fisher_score want = fisher_combine_precise(expected);
+    EXPECT_EQ(got.clues, expected.size());
+    EXPECT_EQ(got.probability, want.probability);
+    EXPECT_EQ(scratch, expected);
+  };
+  token_store store;
+  std::vector<std::uint64_t> spam_tokens, ham_tokens, both, unknown;
+  for (std::uint64_t i = 1; i <= 40; ++i) {
+    spam_tokens.push_back(XXH3_64bits(&i, sizeof i));
+    ham_tokens.push_back(XXH3_64bits_withSeed(&i, sizeof i, 1));
+    both.push_back(XXH3_64bits_withSeed(&i, sizeof i, 2));
+    unknown.push_back(XXH3_64bits_withSeed(&i, sizeof i, 3));
+  }
+  for (int m = 0; m < 7; ++m) {
+    std::vector<std::uint64_t> spam_message(spam_tokens.begin(), spam_tokens.begin() + 10 + 4 * m);
+    spam_message.insert(spam_message.end(), both.begin(), both.begin() + 5 * m);
+    store.train(spam_message, true);
+    std::vector<std::uint64_t> ham_message(ham_tokens.begin(), ham_tokens.begin() + 10 + 3 * m);
+    ham_message.insert(ham_message.end(), both.begin() + 3 * m, both.end());
+    store.train(ham_message, false);
+  }
+  std::vector<std::uint64_t> message;
+  for (std::size_t i = 0; i < 40; ++i) {
+    message.push_back(unknown[i]);
+    message.push_back(spam_tokens[i]);
+    message.push_back(both[i]);
+    message.push_back(ham_tokens[i]);
+  }
+  std::vector<double> scratch(1000, 7.0);  // larger than the message, stale values
+  for (double deviation : {0.25, 0.1, 0.0}) {
+    classifier_options o;
+    o.minimum_deviation = deviation;
+    check(store, message, o, scratch);
+    std::vector<double> empty;  // smaller
+    check(store, message, o, empty);
+  }
+  // Only ham trained: a spam side of zero (the untrained branch of f(w)).
+  token_store ham_only;
+  ham_only.train(ham_tokens, false);
+  ham_only.train(both, false);
+  std::vector<double> fresh;
+  for (double deviation : {0.25, 0.0}) {
+    classifier_options o;
+    o.minimum_deviation = deviation;
+    check(ham_only, message, o, fresh);
+  }
+}
+
 TEST(classifier, account_store_adds_to_global) {
   token_store global = small_store();
   token_store account;

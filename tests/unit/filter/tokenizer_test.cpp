@@ -122,6 +122,15 @@ TEST(simd_scan, kernels_agree_with_scalar_on_random_bytes) {
   }
 }
 
+// detect_simd_level asks CPUID itself (not through libgcc's start-up
+// constructor): it must find what GCC's own test finds.
+TEST(simd_scan, detected_level_is_gccs_avx2_test) {
+  __builtin_cpu_init();
+  simd_level expected = __builtin_cpu_supports("avx2") ? simd_level::avx2 : simd_level::sse2;
+  EXPECT_EQ(detect_simd_level(), expected);
+  EXPECT_EQ(detect_simd_level(), expected);  // the cached answer
+}
+
 TEST(simd_scan, every_byte_value_in_every_lane) {
   for (auto level : levels()) {
     for (int shift = 0; shift < 64; ++shift) {

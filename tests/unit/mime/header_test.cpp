@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <iconv.h>
 
+#include <cstdio>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocols/common/utf8.h"
@@ -334,6 +336,49 @@ TEST(mime_charset, pieces_convert_as_the_whole) {
 // piece skip conversion. glibc passes every byte of ISO-2022-JP alone (a
 // lone ESC too) but ESC $ B shifts: not identity under any of its names.
 // The tokenizer keeps no list of stateful names: it relies on this.
+namespace {
+// Whether a shared object whose path ends in `name` is mapped in this process.
+bool module_mapped(std::string_view name) {
+  std::FILE* maps = std::fopen("/proc/self/maps", "r");
+  if (maps == nullptr) return false;
+  char line[4096];
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, maps) != nullptr) {
+    std::string_view l(line);
+    while (!l.empty() && l.back() == '\n') l.remove_suffix(1);
+    found = l.ends_with(name);
+  }
+  std::fclose(maps);
+  return found;
+}
+}  // namespace
+
+// A charset's gconv module stays loaded once a converter used it: glibc
+// unloads a module a few iconv_close calls of other charsets after its last
+// descriptor closed, and every text opens and closes one, so a run of mail
+// in a few East Asian charsets loaded the same modules again and again.
+TEST(mime_charset, a_charsets_gconv_module_stays_loaded_after_its_converter) {
+  std::string out;
+  {
+    charset_converter big5("big5");
+    big5.append_piece_utf8("\xa4\xa4\xa4\xe5", out);  // two Han characters
+    big5.finish(out);
+  }
+  EXPECT_EQ(out, "\xe4\xb8\xad\xe6\x96\x87");
+  if (!module_mapped("/BIG5.so")) GTEST_SKIP() << "iconv's BIG5 is not a loadable gconv module here";
+  // Texts in other iconv charsets, each through its own converter (its
+  // descriptors opened and closed as a message's parts do).
+  for (int round = 0; round < 3; ++round) {
+    for (const char* charset : {"gb2312", "euc-kr", "shift_jis", "euc-jp", "iso-2022-jp", "utf-16", "gbk"}) {
+      charset_converter other(charset);
+      std::string text;
+      other.append_piece_utf8("abc", text);
+      other.finish(text);
+    }
+  }
+  EXPECT_TRUE(module_mapped("/BIG5.so"));
+}
+
 TEST(mime_charset, ascii_is_identity_where_iconv_says_so) {
   for (std::string_view name : {"utf-8", "us-ascii", "iso-8859-1", "windows-1252", "euc-jp", "gb18030", "big5",
                                 "euc-kr", "cp932", "x-unknown-charset"})
