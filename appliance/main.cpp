@@ -455,7 +455,7 @@ int main(int argc, char** argv) {
                    "Token store file; given twice (a Bayesian store and an FTRL model), the two models' log-odds averaged")
       ->required()
       ->allow_extra_args(false);
-  spam_score_cmd->add_option("files", score.files, "Message files")->required();
+  spam_score_cmd->add_option("files", score.files, "Message files (an mbox file is scored as one message)")->required();
   spam_score_cmd->add_option("--threads", score.threads, "Threads (default: one per core)");
   auto* spam_explain_cmd = spam_cmd->add_subcommand(
       "explain", "Why message files score what they do: their strongest known tokens with text, counts and f(w)");

@@ -135,6 +135,8 @@ int spam_train_ftrl(const spam_train_request& request) {
       ham_messages, spam_messages, files.size(), request.epochs,
       static_cast<unsigned long long>(model->ham_messages()), static_cast<unsigned long long>(model->spam_messages()),
       model->used_slots(), o.bits, o.alpha, o.beta, o.l1, o.l2, options.bigrams ? " (with bigrams)" : "");
+  if (files.empty())
+    std::fprintf(stderr, "ringmail: warning: no message files found under --ham or --spam: nothing was trained\n");
   return failures == 0 ? 0 : 2;
 }
 

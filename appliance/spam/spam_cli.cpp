@@ -79,6 +79,10 @@ void print_trained(const filter::token_store& store, std::uint64_t ham_before, s
               static_cast<unsigned long long>(store.ham_messages()),
               static_cast<unsigned long long>(store.spam_messages()), store.token_count(),
               options.bigrams ? " (with bigrams)" : "", options.case_tokens ? " (with case tokens)" : "");
+  // An empty Maildir is a fine thing to train on; a wrong path that holds
+  // nothing should not pass as a training run.
+  if (files == 0)
+    std::fprintf(stderr, "ringmail: warning: no message files found under --ham or --spam: nothing was trained\n");
 }
 
 // The offline store and the account id --account names (nullopt: global).

@@ -249,6 +249,16 @@ class SpamCli(unittest.TestCase):
         self.assertIn("skipped 5 file(s) that are not messages", p.stderr)
         self.assertIn("00000.json", p.stderr)
 
+    def test_training_on_nothing_warns(self):
+        empty = os.path.join(self.dir, "empty-maildir")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(empty, sub))
+        p = run("train", "--token-store", self.store, "--ham", empty)
+        self.assertIn("trained 0 ham and 0 spam messages from 0 files", p.stdout)
+        self.assertIn("no message files found", p.stderr)
+        p = run("train", "--token-store", self.store, "--ham", self.maildir)
+        self.assertNotIn("no message files found", p.stderr)
+
     def test_unreadable_file_is_reported_and_others_scored(self):
         run("train", "--token-store", self.store, "--ham", self.maildir, "--spam", self.mbox)
         missing = os.path.join(self.dir, "nope.eml")
