@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -571,4 +572,68 @@ TEST(net, interrupt_read_wakes_a_waiting_reader_without_losing_data) {
   ASSERT_EQ(log.errors.size(), 1u);
   EXPECT_EQ(log.errors[0], EINTR);
   EXPECT_EQ(log.received, "hello");
+}
+
+// A client that sends one byte per segment while its session is not reading
+// (busy, tarpitted, blocked on a send) gets one whole receive buffer per
+// byte. Counted in bytes, receive_limit_bytes let such a connection queue
+// up to that many buffers: every buffer of the core, so every other
+// connection on it waited for ENOBUFS to clear. The limit counts each queued
+// buffer as full: the connection pauses at limit / buffer size buffers and
+// the rest waits in the socket (coalesced when the receive is re-armed).
+TEST(net, a_client_trickling_single_bytes_holds_at_most_its_share_of_buffers) {
+  auto r = test_support::make_reactor(64, 4096);
+  auto bound = listener::bind(*r, *socket_address::parse("127.0.0.1:0"));
+  ASSERT_TRUE(bound);
+  auto& l = *bound;
+  constexpr int total = 200;
+  std::atomic<bool> sent{false};
+  std::thread client([&, port = l->address().port()] {
+    int fd = client_connect(port);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    for (int i = 0; i < total; ++i) {
+      char ch = char('a' + i % 26);
+      if (write(fd, &ch, 1) != 1) break;
+      usleep(1000);
+    }
+    sent = true;
+    shutdown(fd, SHUT_WR);
+    char b;
+    (void)read(fd, &b, 1);
+    close(fd);
+  });
+  unsigned most_held = 0;
+  std::string received;
+  int error = -1;
+  auto body = [&]() -> task<void> {
+    auto a = co_await l->accept();
+    l->close();
+    (void)co_await l->accept();
+    if (!a) co_return;
+    connection_options o;
+    o.receive_limit_bytes = 16384;  // four 4 KB buffers
+    connection c(*reactor::current(), a->fd, a->peer, o);
+    while (!sent) {  // not reading: the bytes pile up
+      co_await sleep_for(2);
+      most_held = std::max(most_held, r->buffers().count() - r->buffers().free_count());
+    }
+    for (;;) {
+      auto chunk = co_await c.read_some();
+      if (!chunk) {
+        error = chunk.error().code;
+        break;
+      }
+      received.append(reinterpret_cast<const char*>(chunk->data()), chunk->size());
+    }
+    co_await c.close();
+  };
+  test_support::run(*r, body());
+  client.join();
+  std::string expected;
+  for (int i = 0; i < total; ++i) expected += char('a' + i % 26);
+  EXPECT_EQ(error, 0);
+  EXPECT_EQ(received, expected);  // nothing lost while paused
+  EXPECT_LE(most_held, 8u) << "one connection held " << most_held << " of 64 buffers";
+  EXPECT_EQ(r->buffers().free_count(), r->buffers().count());
 }
