@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -635,5 +636,115 @@ TEST(net, a_client_trickling_single_bytes_holds_at_most_its_share_of_buffers) {
   EXPECT_EQ(error, 0);
   EXPECT_EQ(received, expected);  // nothing lost while paused
   EXPECT_LE(most_held, 8u) << "one connection held " << most_held << " of 64 buffers";
+  EXPECT_EQ(r->buffers().free_count(), r->buffers().count());
+}
+
+namespace {
+struct hold_log {
+  std::atomic<bool> release{false};
+  int holders_done = 0;
+  int holders_intact = 0;
+  unsigned most_held = 0;          // buffers held by connections, at most
+  unsigned window_while_held = 0;  // the window when the busy phase ended, holders still holding
+  int busy_reads = 0;
+  unsigned window_peak = 0;
+};
+
+// Reads nothing until released, then checks its client's bytes arrived whole.
+task<void> holder_session(std::unique_ptr<connection> c, hold_log& log, int index) {
+  while (!log.release) co_await sleep_for(2);
+  std::string got;
+  while (got.size() < 500) {
+    auto chunk = co_await c->read_some();
+    if (!chunk) break;
+    got.append(reinterpret_cast<const char*>(chunk->data()), chunk->size());
+  }
+  std::string want(500, char('A' + index % 26));
+  if (got == want) ++log.holders_intact;
+  (void)co_await c->write_all(std::as_bytes(std::span("OK\n", 3)));
+  co_await c->close();
+  ++log.holders_done;
+}
+
+task<void> busy_session(std::unique_ptr<connection> c, hold_log& log, int exchanges) {
+  reactor& r = *reactor::current();
+  line_reader lines(100);
+  int answered = 0;
+  while (answered < exchanges) {
+    auto chunk = co_await c->read_some();
+    if (!chunk) break;
+    ++log.busy_reads;
+    log.most_held = std::max(log.most_held, r.buffers().count() - r.buffers().free_count());
+    log.window_peak = std::max(log.window_peak, r.buffers().window());
+    std::span<const std::byte> rest = *chunk;
+    while (!rest.empty()) {
+      auto step = lines.feed(rest);
+      rest = rest.subspan(step.consumed);
+      if (step.state != line_reader::status::line) continue;
+      std::string reply = std::string(step.line) + "\n";
+      (void)co_await c->write_all(std::as_bytes(std::span(reply)));
+      ++answered;
+    }
+  }
+  log.window_while_held = r.buffers().window();
+  log.release = true;
+  co_await c->close();
+}
+}  // namespace
+
+// The window grows while 40 connections each hold a buffer they have not
+// read, then shrinks under a long single-connection load with those 40 still
+// held; released afterwards, every holder's bytes are intact and every
+// buffer is back (no buffer lost or handed out twice across the shrink).
+TEST(net, the_window_shrinks_while_connections_hold_buffers_and_nothing_is_lost) {
+  auto r = test_support::make_reactor(64, 1024);
+  auto bound = listener::bind(*r, *socket_address::parse("127.0.0.1:0"));
+  ASSERT_TRUE(bound);
+  auto& l = *bound;
+  constexpr int holders = 40;
+  constexpr int exchanges = 4000;
+  std::atomic<int> answered{0}, oks{0};
+  std::thread client([&, port = l->address().port()] {
+    std::vector<int> fds;
+    for (int i = 0; i < holders; ++i) {
+      fds.push_back(client_connect(port));
+      send_text(fds.back(), std::string(500, char('A' + i % 26)));
+    }
+    usleep(100'000);  // every holder's bytes are in a buffer now
+    int fd = client_connect(port);
+    for (int i = 0; i < exchanges; ++i) {
+      send_text(fd, "p" + std::to_string(i) + "\r\n");
+      if (read_line(fd) == "p" + std::to_string(i)) ++answered;
+    }
+    close(fd);
+    for (int f : fds) {
+      if (read_line(f) == "OK") ++oks;
+      close(f);
+    }
+  });
+  hold_log log;
+  auto body = [&]() -> task<void> {
+    reactor& rr = *reactor::current();
+    for (int i = 0; i <= holders; ++i) {
+      auto a = co_await l->accept();
+      if (!a) co_return;
+      auto c = std::make_unique<connection>(rr, a->fd, a->peer);
+      if (i < holders) rr.spawn(holder_session(std::move(c), log, i));
+      else rr.spawn(busy_session(std::move(c), log, exchanges));
+    }
+    l->close();
+    (void)co_await l->accept();
+    while (log.holders_done < holders) co_await sleep_for(5);
+  };
+  test_support::run(*r, body());
+  client.join();
+  EXPECT_EQ(answered.load(), exchanges);
+  EXPECT_EQ(oks.load(), holders);
+  EXPECT_EQ(log.holders_intact, holders);
+  EXPECT_GE(log.most_held, unsigned(holders)) << "the holders did not hold their buffers";
+  EXPECT_GT(log.window_peak, log.window_while_held) << "the window never shrank while buffers were held";
+  std::printf("window: peak %u, after the busy phase %u (holders still holding)\n", log.window_peak,
+              log.window_while_held);
+  EXPECT_GE(r->buffers().window(), 16u);
   EXPECT_EQ(r->buffers().free_count(), r->buffers().count());
 }
