@@ -267,9 +267,15 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
                                           std::to_string(c.server.receive_buffers));
   c.server.receive_buffer_bytes = r.u32("server.receive_buffer_bytes", 1024, 1u << 20);
   c.server.receive_buffers_window_min = r.u32("server.receive_buffers_window_min", 1, 32768);
-  if (c.server.receive_buffers_window_min > c.server.receive_buffers)
-    r.error("server.receive_buffers_window_min", "must be at most server.receive_buffers (" +
-                                                     std::to_string(c.server.receive_buffers) + ")");
+  // The default window (16) is clamped to a smaller ring (all window, as
+  // buffer_ring::init does); only a window the user asked for is an error.
+  if (c.server.receive_buffers_window_min > c.server.receive_buffers) {
+    if (user.at_path("server.receive_buffers_window_min"))
+      r.error("server.receive_buffers_window_min", "must be at most server.receive_buffers (" +
+                                                       std::to_string(c.server.receive_buffers) + ")");
+    else
+      c.server.receive_buffers_window_min = c.server.receive_buffers;
+  }
   c.server.user = r.string("server.user");
   c.server.shutdown_grace_ms = r.integer("server.shutdown_grace_ms", 0, 3'600'000);
   c.server.listen_wait_ms = r.integer("server.listen_wait_ms", 0, 600'000);

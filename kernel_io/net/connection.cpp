@@ -54,7 +54,7 @@ void connection::pause_receive() {
 }
 
 void connection::maybe_resume_receive() {
-  if (!_recv_armed && !_waiting_buffers && _queued_bytes < _options.receive_limit_bytes) arm_receive();
+  if (!_recv_armed && !_waiting_buffers && !queue_full()) arm_receive();
 }
 
 void connection::on_recv(completion* c, int32_t res, uint32_t flags) {
@@ -72,7 +72,7 @@ void connection::on_recv(completion* c, int32_t res, uint32_t flags) {
       self->_queue.push_back({id, uint32_t(res)});
       self->_queued_bytes += uint32_t(res);
       self->_bytes_received += uint32_t(res);
-      if (self->_queued_bytes >= self->_options.receive_limit_bytes) self->pause_receive();
+      if (self->queue_full()) self->pause_receive();
     }
   } else if (res == 0) {
     self->_eof = true;
@@ -93,6 +93,14 @@ void connection::on_recv(completion* c, int32_t res, uint32_t flags) {
     if (res > 0 || res == -ECANCELED) self->maybe_resume_receive();
   }
   if (self->_reader && (!self->_queue.empty() || self->_eof || self->_recv_error)) self->wake_reader(0);
+}
+
+bool connection::queue_full() const {
+  // Each queued chunk holds a whole provided buffer, however few bytes it
+  // carries: count it as full, or a client sending one byte a segment while
+  // its session does not read would hold up to receive_limit_bytes buffers
+  // (all of the core's, starving every other connection on it).
+  return uint64_t(_queue.size()) * _reactor.buffers().size_bytes() >= _options.receive_limit_bytes;
 }
 
 void connection::wake_reader(int error) {

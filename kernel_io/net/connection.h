@@ -7,8 +7,8 @@
 // view (so SMTP can dot-unstuff in place); the view stays valid until the next
 // read_some() or release(), when the buffer goes back to the kernel.
 //
-// Back-pressure: when the unread bytes reach receive_limit_bytes the receive
-// is cancelled and re-armed once the session has caught up, so a client that
+// Back-pressure: when the unread buffers reach receive_limit_bytes (each
+// counted as full, however few bytes it carries) the receive is cancelled and re-armed once the session has caught up, so a client that
 // sends faster than its session consumes holds a bounded amount of memory.
 // -ENOBUFS (the core is out of buffers) ends the multishot receive; it is
 // re-armed when buffers come back, never after a sleep.
@@ -45,7 +45,8 @@ namespace kio {
 struct connection_options {
   uint64_t idle_timeout_ms = 300'000;     // per read
   uint64_t send_timeout_ms = 300'000;     // per send
-  // Unread bytes before the receive pauses. Above one reap's worth of a 64 KB
+  // Unread bytes before the receive pauses, each queued buffer counted as
+  // full (a one-byte segment takes a whole buffer). Above one reap's worth of a 64 KB
   // block (four 16 KB buffers): at exactly 64 KB every block cancelled and
   // re-armed the receive (bench/runtime found it).
   uint32_t receive_limit_bytes = 131072;
@@ -117,6 +118,7 @@ class connection {
   void wake_reader(int error);
   void pause_receive();
   void maybe_resume_receive();
+  bool queue_full() const;
 
   struct recv_completion : completion {
     connection* owner;

@@ -668,6 +668,111 @@ class FewReceiveBuffers(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
 
+class SlowClientsHoldNoBuffers(unittest.TestCase):
+    """2,000 connections that each send one byte of a command (200 of them
+    one byte of a TLS ClientHello on the implicit-TLS port) and stop, on cores
+    with 8 receive buffers of 1 KB and a window of 2: a session keeps a
+    partial line in its own memory, not in a receive buffer, so a new client
+    is still served at once, over plain SMTP and STARTTLS; then every slow
+    connection closes and the daemon stops cleanly."""
+
+    def test_a_new_client_is_served_while_two_thousand_connections_stall(self):
+        d = tempfile.mkdtemp(prefix="ringmail-slow-")
+        ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
+        with open(os.path.join(d, "ringmail.toml"), "w") as f:
+            f.write(config_text(ports, mx_extra="connections_per_ip_max = 5000\n").replace(
+                "[server]\n", "[server]\nreceive_buffers = 8\nreceive_buffer_bytes = 1024\n"
+                               "receive_buffers_window_min = 2\n", 1).replace(
+                "[listeners.submissions]\n", "[listeners.submissions]\nconnections_per_ip_max = 5000\n", 1))
+        daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
+                         "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
+        slow = []
+        try:
+            daemon.start()
+            for i in range(2000):
+                tls = i % 10 == 0
+                s = socket.create_connection(("127.0.0.1", ports["submissions" if tls else "mx"]), timeout=20)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                s.sendall(b"\x16" if tls else b"E")
+                slow.append(s)
+            time.sleep(0.5)  # every byte received and read
+            msg = b"Subject: past the slow ones\r\n\r\nhello\r\n"
+            started = time.monotonic()
+            with smtplib.SMTP("127.0.0.1", ports["mx"], timeout=20) as s:
+                self.assertEqual(s.sendmail("a@remote.test", [DEMO], msg), {})
+            with smtplib.SMTP("127.0.0.1", ports["mx"], timeout=20) as s:
+                s.starttls(context=tls_context())
+                self.assertEqual(s.sendmail("a@remote.test", [DEMO], msg), {})
+            self.assertLess(time.monotonic() - started, 10)
+            # The stalled ones are still there and still answer.
+            probe = slow[1]
+            self.assertTrue(probe.recv(200).startswith(b"220"))
+            probe.sendall(b"HLO x\r\n")
+            self.assertTrue(probe.recv(2000).startswith(b"250"))
+            for s in slow:
+                s.close()
+            slow = []
+            self.assertEqual(daemon.stop(), 0)
+        finally:
+            for s in slow:
+                s.close()
+            if daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.stop()
+            daemon.log.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class TarpittedTrickleHoldsFewBuffers(unittest.TestCase):
+    """A client in the error tarpit (its session sleeps error_delay_ms and
+    reads nothing) that sends one byte a segment meanwhile: each byte took a
+    whole receive buffer and the connection queued up to 128 KB of them, so
+    with 64 buffers of 16 KB on the one core it held them all and a new
+    client's EHLO waited for the tarpit to end. Now its queue stops at
+    receive_limit_bytes' worth of whole buffers (8) and the new client is
+    served at once."""
+
+    def test_a_tarpitted_client_trickling_bytes_does_not_starve_the_core(self):
+        d = tempfile.mkdtemp(prefix="ringmail-trickle-")
+        ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
+        with open(os.path.join(d, "ringmail.toml"), "w") as f:
+            f.write(config_text(ports).replace(
+                "[server]\ncores = 2\n", "[server]\ncores = 1\nreceive_buffers = 64\n"
+                                          "receive_buffer_bytes = 16384\n", 1).replace(
+                "[smtp]\n", "[smtp]\nerror_delay_ms = 6000\n", 1))
+        daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
+                         "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
+        attacker = None
+        try:
+            daemon.start()
+            attacker = socket.create_connection(("127.0.0.1", ports["mx"]), timeout=20)
+            attacker.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            f = attacker.makefile("rb")
+            self.assertTrue(f.readline().startswith(b"220"))
+            for _ in range(3):
+                attacker.sendall(b"BOGUS\r\n")
+                self.assertTrue(f.readline().startswith(b"500"))
+            attacker.sendall(b"BOGUS\r\n")  # the fourth error: its reply comes after 6 s
+            time.sleep(0.2)
+            for _ in range(300):  # ~1.5 s of one-byte segments, none read
+                attacker.sendall(b"x")
+                time.sleep(0.005)
+            msg = b"Subject: past the tarpit\r\n\r\nhello\r\n"
+            started = time.monotonic()
+            with smtplib.SMTP("127.0.0.1", ports["mx"], timeout=20) as s:
+                self.assertEqual(s.sendmail("a@remote.test", [DEMO], msg), {})
+            self.assertLess(time.monotonic() - started, 2.5, "the new client waited for the tarpit")
+            attacker.close()
+            attacker = None
+            self.assertEqual(daemon.stop(), 0)
+        finally:
+            if attacker is not None:
+                attacker.close()
+            if daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.stop()
+            daemon.log.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class Reload(unittest.TestCase):
     """SIGHUP: new connections get the new config (per-core snapshot taken
     at accept), an open session keeps the one it started with."""

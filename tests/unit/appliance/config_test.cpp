@@ -140,6 +140,13 @@ TEST(config, receive_buffers_are_checked) {
   EXPECT_EQ(e2[0].key, "server.receive_buffers_window_min");
   auto e3 = errors_of("[server]\nreceive_buffers_window_min = 0\n");
   ASSERT_EQ(e3.size(), 1u);
+  // A ring smaller than the default window, the window left alone: all
+  // window, not an error blamed on the embedded default (review10b).
+  auto small = parse_config("[server]\nreceive_buffers = 8\n", "t.toml", errors);
+  ASSERT_TRUE(small) << (errors.empty() ? "" : errors[0].to_string());
+  EXPECT_EQ(small->server.receive_buffers_window_min, 8u);
+  // Not a power of two: one error, not a second one about the default window.
+  EXPECT_EQ(errors_of("[server]\nreceive_buffers = 3\n").size(), 1u);
 }
 
 TEST(config, type_mismatch_names_both_types) {
