@@ -24,16 +24,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "imap"))
 from imap_daemon import ImapDaemon, ImapSessions, cli  # noqa: E402
 from test_spam_cli import HAM_WORDS, SPAM_WORDS, message  # noqa: E402
+from test_spam_training import stats  # noqa: E402
 
 STOP = "stop@example.test"
 COPY = "copy@example.test"
 MESSAGES = 1000
-
-
-def stats(data_dir, account):
-    out = cli(data_dir, "spam", "stats", "--account", account).stdout
-    fields = dict(kv.split("=", 1) for kv in out.split())
-    return {k: (int(v) if v.isdigit() else v) for k, v in fields.items()}
 
 
 class SpamTrainingAtStop(ImapSessions, unittest.TestCase):
