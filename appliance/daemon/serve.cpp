@@ -36,6 +36,7 @@
 #include "appliance/msgauth/dkim_keys.h"
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
+#include "appliance/observe/runtime_metrics.h"
 #include "appliance/pop3/pop3_listeners.h"
 #include "appliance/outbound/outbound_queue.h"
 #include "appliance/smtp/cross_core.h"
@@ -277,23 +278,30 @@ kio::task<admin_response> run_admin_command(daemon_state& s, admin_request reque
   if (request.verb == "metrics") {
     admin_response r;
     r.out = s.stats->render_prometheus();
-    // The store's group-commit numbers live on each core: read them there.
+    // The store's group-commit numbers and the runtime's receive buffers
+    // live on each core: read them there.
     std::vector<store_core_metrics> cores;
+    std::vector<runtime_core_metrics> runtimes;
     for (unsigned c = 0; c < s.runtime->cores(); ++c) {
       store::message_store* st = s.store.get();
       smtp_core_state* state = s.smtp->cores[c].get();
       auto read = [st, state, c] {
-        return store_core_metrics{st->commit_metrics(store::core_id{c}),
-                                  state->driver ? state->driver->backup_errors() : 0};
+        return std::pair{store_core_metrics{st->commit_metrics(store::core_id{c}),
+                                            state->driver ? state->driver->backup_errors() : 0},
+                         read_runtime_metrics(*kio::reactor::current())};
       };
       if (c == kio::reactor::current()->id()) {
-        cores.push_back(read());
+        auto m = read();
+        cores.push_back(m.first);
+        runtimes.push_back(m.second);
       } else {
         auto m = co_await kio::run_on(s.runtime->core(c), read);
-        cores.push_back(m);
+        cores.push_back(m.first);
+        runtimes.push_back(m.second);
       }
     }
     r.out += render_store_metrics(cores);
+    r.out += render_runtime_metrics(runtimes);
     co_return r;
   }
   if (request.verb.rfind("queue.", 0) == 0) {

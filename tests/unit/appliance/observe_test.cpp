@@ -5,6 +5,7 @@
 
 #include "appliance/observe/log.h"
 #include "appliance/observe/metrics.h"
+#include "appliance/observe/runtime_metrics.h"
 
 namespace appliance {
 namespace {
@@ -41,6 +42,32 @@ TEST(metrics, per_core_slots_are_summed_on_read) {
   std::string text = m.render_prometheus();
   EXPECT_NE(text.find("ringmail_logins_ok_total 200005\n"), std::string::npos);
   EXPECT_NE(text.find("ringmail_auth_duration_ms_count 3\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace appliance
+
+namespace appliance {
+namespace {
+
+TEST(runtime_metrics, one_series_per_core_each_family_typed_once) {
+  std::vector<runtime_core_metrics> cores(2);
+  cores[0] = {0, 1024, 16, 12, 4, 0, 77};
+  cores[1] = {1, 1024, 32, 30, 2, 9, 88};
+  std::string text = render_runtime_metrics(cores);
+  for (const char* line : {"# TYPE ringmail_receive_buffers gauge\nringmail_receive_buffers{core=\"0\"} 1024\n"
+                           "ringmail_receive_buffers{core=\"1\"} 1024\n",
+                           "ringmail_receive_buffers_window{core=\"1\"} 32\n",
+                           "ringmail_receive_buffers_in_kernel{core=\"0\"} 12\n",
+                           "ringmail_receive_buffers_held{core=\"0\"} 4\n",
+                           "# TYPE ringmail_receive_enobufs_total counter\nringmail_receive_enobufs_total{core=\"0\"} 0\n"
+                           "ringmail_receive_enobufs_total{core=\"1\"} 9\n",
+                           "ringmail_event_loops_total{core=\"1\"} 88\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\nin\n" << text;
+  }
+  size_t types = 0;
+  for (size_t at = text.find("# TYPE"); at != std::string::npos; at = text.find("# TYPE", at + 1)) ++types;
+  EXPECT_EQ(types, 6u);
 }
 
 }  // namespace
