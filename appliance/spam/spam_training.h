@@ -29,16 +29,20 @@
 // applies the train-on-error plan (filter::training_state), yielding to
 // the reactor after each message; per batch and account it appends one
 // delta blob to the account's filter mailbox and awaits its group commit;
-// then it expunges the intents the batch finished. When the deltas since
+// the intents the batch finished are expunged right after the batch's last
+// delta, in its group commit (after it in the log: durable only with it).
+// When the deltas since
 // the last snapshot pass [spam] snapshot_every_bytes, it writes a snapshot
 // and expunges what it folds.
 //
 // What survives what. An intent is removed only after every delta that
 // applied it is durable; at start (start()) each core's worker replays the
-// intents still there. Replaying one that a delta already applied (a kill
-// between the delta and the expunge) changes nothing: the ledger knows the
-// message is already trained so (a message's final class, and so the
-// counts, depend only on its last verdict). So kill -9, a crash or a
+// intents still there. Replaying one whose messages a delta already
+// applied (an intent taken in part when the kill came, a batch whose
+// earlier accounts' deltas were durable and whose last was not, a torn
+// write that kept a delta and cut the expunge after it) changes nothing:
+// the ledger knows the message is already trained so (a message's final
+// class, and so the counts, depend only on its last verdict). So kill -9, a crash or a
 // power cut loses no acknowledged move's training; a graceful stop drains
 // until server.shutdown_grace_ms ends and leaves the rest on disk for the
 // next start (logged). A move whose intent could not be appended (a
