@@ -364,7 +364,9 @@ config read(const toml::table& user, const toml::table& schema, std::string_view
     r.error("spam.subject_prefix", "at most 64 characters on one line");
   c.spam.text_bytes_max = r.integer("spam.text_bytes_max", 1024, 64ull << 20);
   c.spam.training_batch_messages = static_cast<uint32_t>(r.integer("spam.training_batch_messages", 1, 10'000));
-  c.spam.training_queue_max = r.integer("spam.training_queue_max", 1, 100'000'000);
+  c.spam.training_queue_max = r.integer("spam.training_queue_max", 1, 1'000'000);
+  c.spam.training_delay_ms = r.integer("spam.training_delay_ms", 0, 3'600'000);
+  c.spam.training_keep_intents = r.boolean("spam.training_keep_intents");
   c.spam.snapshot_every_bytes = r.integer("spam.snapshot_every_bytes", 1, 1ull << 40);
   c.spam.training_message_bytes_max = r.integer("spam.training_message_bytes_max", 1024, 1ull << 40);
   for (const std::string& entry : r.strings("spam.per_account")) {

@@ -113,7 +113,9 @@ struct spam_section {
   uint64_t text_bytes_max = 262'144; // body text tokenized per message
   // IMAP Junk training (appliance/spam/spam_training.h).
   uint32_t training_batch_messages = 64;       // messages per delta record (and per group commit)
-  uint64_t training_queue_max = 100'000;       // queued messages per core; more are dropped and logged
+  uint64_t training_queue_max = 4096;          // Junk training blob keys a core holds in memory (one intent's worth)
+  uint64_t training_delay_ms = 0;              // the worker waits this long before its first batch
+  bool training_keep_intents = false;          // tests: applied intents are not removed (replayed at start)
   uint64_t snapshot_every_bytes = 8ull << 20;  // deltas since the last snapshot before a new one
   uint64_t training_message_bytes_max = 4ull << 20;  // bigger messages are not read for training (logged)
   // "ADDRESS tag=0.8 junk=0.95 reject=0.999" (keys optional): when every

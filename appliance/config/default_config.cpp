@@ -130,7 +130,9 @@ reject_threshold = 1.1           # 550 5.7.1 at DATA from here; above 1 = never
 subject_prefix = ""              # e.g. "[SPAM] ": tagged mail gets it on a new first Subject line
 text_bytes_max = 262144          # body text tokenized per message
 training_batch_messages = 64     # IMAP Junk training: messages per delta record and group commit
-training_queue_max = 100000      # Junk training queued per core; more are dropped (and logged)
+training_queue_max = 4096       # Junk training: messages per durable intent, and the most a core holds in memory
+training_delay_ms = 0            # Junk training: the worker waits this long after a move before its first batch
+training_keep_intents = false    # tests only: applied training intents are kept (and replayed at the next start)
 snapshot_every_bytes = 8388608   # training deltas kept before they are folded into a snapshot
 training_message_bytes_max = 4194304  # a bigger message moved to/from Junk is not read (a stall) nor trained
 per_account = []                 # "ADDRESS tag=0.8 junk=0.95 reject=0.999": all recipients alike

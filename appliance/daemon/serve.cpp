@@ -477,6 +477,8 @@ kio::task<void> core_main(kio::reactor& r, daemon_state& s, appliance::demo::lin
     co_return;
   }
   r.spawn(run_compaction_loop(r, *s.smtp_listeners));
+  // Junk training the last run acknowledged and did not apply.
+  s.spam->start();
   // Listeners bind when their accept loops first run; one round trip
   // through the ring lets every task spawned above reach its first await.
   (void)co_await kio::nop();

@@ -330,34 +330,33 @@ kio::task<service_result<imap::append_result>> append_on_owner(const owner_call*
   co_return out;
 }
 
-// Tells the training sink what a move or copy between two folders means.
-void report_training(const owner_call* c, const store::index::mailbox_state& source,
-                     const store::index::mailbox_state& target, const std::vector<uint32_t>& target_uids, bool copy) {
-  training_sink* sink = c->shared->training;
-  if (!sink) return;
+// What a move or copy between two folders teaches (nullopt: nothing, or no
+// sink): the event without its messages.
+std::optional<training_event> training_of(const owner_call* c, const store::index::mailbox_state& source,
+                                          const store::index::mailbox_state& target, bool copy) {
+  if (!c->shared->training) return std::nullopt;
   const auto* acct = c->store().account(c->account);
-  if (!acct) return;
+  if (!acct) return std::nullopt;
   std::vector<std::string> junk_names;
   for (const auto& [id, box] : acct->mailboxes)
     if (box.use == store::special_use::junk) junk_names.push_back(box.name);
   bool source_junk = is_junk_folder(source.name, source.use, junk_names);
   bool target_junk = is_junk_folder(target.name, target.use, junk_names);
   auto direction = classify_transfer(source_junk, target_junk, target.use);
-  if (direction == training_direction::none) return;
+  if (direction == training_direction::none) return std::nullopt;
   training_event e;
   e.verdict = direction == training_direction::spam ? training_verdict::spam : training_verdict::ham;
   e.account = c->account.get();
   e.source_mailbox = source.name;
   e.target_mailbox = target.name;
   e.copy = copy;
-  for (uint32_t uid : target_uids) {
-    auto it = target.messages.find(uid);
-    if (it == target.messages.end()) continue;
-    e.blobs.push_back(it->second.key);
-    e.header_prefixes.push_back(it->second.header_prefix);
-    e.blob_sizes.push_back(it->second.blob_size);
-  }
-  if (!e.blobs.empty()) sink->train(e);
+  return e;
+}
+
+void add_training_message(training_event& e, const store::index::message_entry& m) {
+  e.blobs.push_back(m.key);
+  e.header_prefixes.push_back(m.header_prefix);
+  e.blob_sizes.push_back(m.blob_size);
 }
 
 kio::task<service_result<imap::copy_result>> copy_on_owner(const owner_call* c, std::string_view source_name,
@@ -367,6 +366,18 @@ kio::task<service_result<imap::copy_result>> copy_on_owner(const owner_call* c, 
   if (!source) co_return kio::fail(service_error{service_errc::no_such_mailbox, "Source mailbox does not exist"});
   const auto* target = c->find(target_name);
   if (!target) co_return kio::fail(service_error{service_errc::no_such_mailbox, {}});
+  // A transfer that teaches the filter: its training is recorded in the
+  // transfer's own group commit, so the sink gets ready first (it may
+  // await), and the mailboxes are looked up again after.
+  std::optional<training_event> training = training_of(c, *source, *target, !move);
+  if (training) {
+    co_await c->shared->training->prepare(c->account.get());
+    source = c->find(source_name);
+    if (!source) co_return kio::fail(service_error{service_errc::no_such_mailbox, "Source mailbox does not exist"});
+    target = c->find(target_name);
+    if (!target) co_return kio::fail(service_error{service_errc::no_such_mailbox, {}});
+    training = training_of(c, *source, *target, !move);
+  }
   store::mailbox_id source_id = source->id, target_id = target->id;
   imap::copy_result out;
   out.uid_validity = target->uid_validity;
@@ -376,15 +387,23 @@ kio::task<service_result<imap::copy_result>> copy_on_owner(const owner_call* c, 
     auto r = c->store().move(c->account, source_id, target_id, list);
     if (!r) co_return kio::fail(from_store(r.error()));
     if (r->uids.empty()) co_return out;
-    auto flushed = co_await c->driver().flush(r->ticket);
+    store::store_ticket last = r->ticket;
+    if (training) {
+      // The index changes when the move is durable: the source still
+      // lists the messages.
+      for (uint32_t uid : r->uids)
+        if (auto it = source->messages.find(uid); it != source->messages.end())
+          add_training_message(*training, it->second);
+      if (!training->blobs.empty())
+        if (auto recorded = c->shared->training->record(*training)) last = *recorded;
+    }
+    auto flushed = co_await c->driver().flush(last);
     if (!flushed) co_return kio::fail(from_store(flushed.error()));
     out.source_uids = r->uids;
     out.target_uids = r->target_uids;
     c->changed(source_id);
     c->changed(target_id);
-    source = c->store().mailbox(c->account, source_id);
-    target = c->store().mailbox(c->account, target_id);
-    if (source && target) report_training(c, *source, *target, out.target_uids, false);
+    if (training && !training->blobs.empty()) c->shared->training->train(*training);
     co_return out;
   }
   // COPY (or MOVE onto itself, which RFC 6851 lets us treat as a copy and
@@ -426,6 +445,13 @@ kio::task<service_result<imap::copy_result>> copy_on_owner(const owner_call* c, 
     out.target_uids.push_back(r->uid);
     last = r->ticket;
   }
+  if (training && !move) {
+    for (uint32_t uid : out.source_uids)
+      if (auto it = source->messages.find(uid); it != source->messages.end())
+        add_training_message(*training, it->second);
+    if (!training->blobs.empty())
+      if (auto recorded = c->shared->training->record(*training)) last = *recorded;
+  }
   auto flushed = co_await c->driver().flush(last);
   if (!flushed) co_return kio::fail(from_store(flushed.error()));
   c->changed(target_id);
@@ -437,9 +463,7 @@ kio::task<service_result<imap::copy_result>> copy_on_owner(const owner_call* c, 
       if (!done) co_return kio::fail(from_store(done.error()));
     }
   }
-  source = c->store().mailbox(c->account, source_id);
-  target = c->store().mailbox(c->account, target_id);
-  if (source && target && !move) report_training(c, *source, *target, out.target_uids, true);
+  if (training && !move && !training->blobs.empty()) c->shared->training->train(*training);
   co_return out;
 }
 

@@ -1,24 +1,38 @@
 #pragma once
 // Junk training: a user who moves a message into Junk (or a folder below
 // it) says "this is spam"; moving it out of Junk says "this is not spam".
-// The IMAP service reports each such move, after it is durable, as one
-// training_event to a training_sink; the spam filter (issue: filter) is the
-// real consumer and trains its per-user and global token stores from it.
+// The IMAP service reports each such move as one training_event to a
+// training_sink, in three steps on the account's owner core:
+//   prepare()  before the move's records are appended: whatever record()
+//              needs (the spam filter's sink creates, once per core, the
+//              mailbox its intents go to; that may await a group commit);
+//   record()   right after the move's records are appended, with no await
+//              in between: the sink appends the durable form of the event
+//              to the same core's log and returns its ticket, which the
+//              service flushes instead of its own (the later record: one
+//              group commit, one fdatasync, makes both durable);
+//   train()    once the move (and the record) are durable.
+// The spam filter's sink (appliance/spam/spam_training.h) records an
+// intent and trains from it in the background, so an acknowledged move is
+// never untrained.
 //
 // The hook is no-op safe: with no sink nothing happens and moves work as
-// always. The daemon installs logging_training_sink until the filter
-// provides its own (one log line `junk_training` per event, so operators see
-// training happen). A sink runs on the account's owner core, between
-// completions: it must not block (queue the work, read the blobs through the
-// store, classify on the worker pool).
+// always; a sink that records nothing (logging_training_sink, one log line
+// `junk_training` per event) costs the move nothing. A sink runs between
+// completions: it must not block (queue the work, read the blobs through
+// the store, classify on the worker pool).
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <optional>
+
 #include "appliance/observe/log.h"
+#include "kernel_io/ring/task.h"
 #include "store/format/format.h"
+#include "store/message_store.h"
 
 namespace appliance {
 
@@ -41,6 +55,18 @@ struct training_event {
 class training_sink {
  public:
   virtual ~training_sink() = default;
+  // Before the transfer is appended (owner core of `account`).
+  virtual kio::task<void> prepare(uint64_t account) {
+    (void)account;
+    co_return;
+  }
+  // Right after the transfer is appended, before its flush: the ticket of
+  // what the sink appended (flush it instead of the transfer's), or nullopt.
+  virtual std::optional<store::store_ticket> record(const training_event& event) {
+    (void)event;
+    return std::nullopt;
+  }
+  // Once the transfer is durable.
   virtual void train(const training_event& event) = 0;
 };
 

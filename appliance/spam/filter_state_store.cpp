@@ -3,6 +3,8 @@
 #include <charconv>
 #include <chrono>
 
+#include "appliance/spam/training_intent.h"
+
 namespace appliance {
 
 namespace {
@@ -90,21 +92,37 @@ kio::result<loaded_filter_state, std::string> load_filter_state(const store::mes
   return out;
 }
 
-kio::result<std::optional<store::mailbox_id>, std::string> ensure_filter_mailbox(
-    store::message_store& st, std::optional<std::uint64_t> account, store::store_ticket* last_ticket) {
-  store::account_id system = filter_state_owner(st, account);
+namespace {
+
+kio::result<std::optional<store::mailbox_id>, std::string> ensure_system_mailbox(store::message_store& st,
+                                                                                 store::account_id system,
+                                                                                 const std::string& name,
+                                                                                 store::store_ticket* last_ticket) {
   if (!st.account(system)) {
     auto made = st.create_account(system, "ringmail-filter-" + std::to_string(st.owner_of(system).get()), 0, 0);
     if (!made) return kio::fail(store_error("cannot create the filter's system account", made.error()));
     *last_ticket = *made;
     return std::optional<store::mailbox_id>{};
   }
-  std::string name = filter_mailbox_name(account);
   if (const auto* box = st.find_mailbox(system, name)) return std::optional{box->id};
   auto made = st.create_mailbox(system, name);
   if (!made) return kio::fail(store_error("cannot create filter mailbox " + name, made.error()));
   *last_ticket = made->ticket;
   return std::optional{made->mailbox};
+}
+
+}  // namespace
+
+kio::result<std::optional<store::mailbox_id>, std::string> ensure_filter_mailbox(
+    store::message_store& st, std::optional<std::uint64_t> account, store::store_ticket* last_ticket) {
+  return ensure_system_mailbox(st, filter_state_owner(st, account), filter_mailbox_name(account), last_ticket);
+}
+
+kio::result<std::optional<store::mailbox_id>, std::string> ensure_intents_mailbox(store::message_store& st,
+                                                                                  store::core_id core,
+                                                                                  store::store_ticket* last_ticket) {
+  return ensure_system_mailbox(st, filter_system_account(st, core), std::string(filter_intents_mailbox_name),
+                               last_ticket);
 }
 
 kio::result<void, std::string> save_filter_snapshot_blocking(store::message_store& st,
@@ -144,6 +162,29 @@ kio::result<void, std::string> save_filter_snapshot_blocking(store::message_stor
     if (auto f = st.flush(core); !f) return kio::fail(store_error("flush", f.error()));
   }
   return {};
+}
+
+pending_training pending_training_of(const store::message_store& st, std::uint64_t account) {
+  pending_training out;
+  store::account_id system = filter_state_owner(st, account);
+  const auto* box = st.find_mailbox(system, filter_intents_mailbox_name);
+  if (!box) return out;
+  for (const auto& [uid, entry] : box->messages) {
+    auto bytes = st.read_blob(entry.key);
+    if (!bytes) {
+      out.problems.push_back("intent uid " + std::to_string(uid) + ": " + store::to_string(bytes.error()));
+      continue;
+    }
+    auto intent = decode_training_intent(*bytes);
+    if (!intent) {
+      out.problems.push_back("intent uid " + std::to_string(uid) + ": " + std::string(intent_errc_name(intent.error())));
+      continue;
+    }
+    if (intent->account != account) continue;
+    out.messages += intent->blobs.size();
+    ++out.intents;
+  }
+  return out;
 }
 
 std::vector<std::uint64_t> filter_state_accounts(const store::message_store& st, store::core_id core) {

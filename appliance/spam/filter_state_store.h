@@ -17,6 +17,12 @@
 // expunging the deltas it folded leaves both; the UIDs tell them apart).
 // Writing a snapshot expunges the snapshots and deltas it replaces.
 //
+// Intents. Mailbox "intents" of each system account holds the Junk
+// training that IMAP moves on that core asked for and no delta has applied
+// yet (appliance/spam/training_intent.h: one blob per move, or per
+// training_queue_max messages of it), in UID order; the training worker
+// expunges them once the deltas that applied them are durable.
+//
 // Blocking functions here are for the offline CLI and for the daemon's
 // start (before the cores serve); the daemon's cores write through
 // spam_training (commit_driver, on the owner core).
@@ -24,6 +30,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "filter/classifier/training_state.h"
@@ -64,6 +71,21 @@ kio::result<loaded_filter_state, std::string> load_filter_state(const store::mes
 // durable (the caller's next flush on that core covers it).
 kio::result<std::optional<store::mailbox_id>, std::string> ensure_filter_mailbox(
     store::message_store& st, std::optional<std::uint64_t> account, store::store_ticket* last_ticket);
+
+// The same for `core`'s intents mailbox.
+inline constexpr std::string_view filter_intents_mailbox_name = "intents";
+kio::result<std::optional<store::mailbox_id>, std::string> ensure_intents_mailbox(store::message_store& st,
+                                                                                  store::core_id core,
+                                                                                  store::store_ticket* last_ticket);
+
+// Messages of `account` whose training is recorded (an intent) and not yet
+// applied: what the daemon's next start trains. Blocking (CLI).
+struct pending_training {
+  std::uint64_t messages = 0;
+  std::uint64_t intents = 0;
+  std::vector<std::string> problems;  // intents that could not be read or decoded
+};
+pending_training pending_training_of(const store::message_store& st, std::uint64_t account);
 
 // Blocking (CLI): writes `state` as a new snapshot and expunges the UIDs in
 // `folded`, each step durable before the next.

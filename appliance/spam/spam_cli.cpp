@@ -208,12 +208,19 @@ int spam_stats(const spam_stats_request& request, const config& cfg) {
   }
   for (const auto& p : loaded->problems) std::fprintf(stderr, "ringmail: spam stats: skipped %s\n", p.c_str());
   const auto& t = loaded->state.tokens;
-  std::printf("store=%s ham=%llu spam=%llu tokens=%zu trained_messages=%zu deltas_bytes=%llu bigrams=%s case_tokens=%s\n",
+  std::string pending;
+  if (opened->account) {
+    // Junk moves acknowledged but not yet trained (the next start does).
+    auto p = pending_training_of(*opened->offline.store, *opened->account);
+    for (const auto& problem : p.problems) std::fprintf(stderr, "ringmail: spam stats: skipped %s\n", problem.c_str());
+    pending = " pending_messages=" + std::to_string(p.messages);
+  }
+  std::printf("store=%s ham=%llu spam=%llu tokens=%zu trained_messages=%zu deltas_bytes=%llu bigrams=%s case_tokens=%s%s\n",
               opened->account ? request.account.c_str() : "global", static_cast<unsigned long long>(t.ham_messages()),
               static_cast<unsigned long long>(t.spam_messages()), t.token_count(), loaded->state.ledger_size(),
               static_cast<unsigned long long>(loaded->delta_bytes),
               (t.feature_flags() & filter::token_store::feature_bigrams) ? "yes" : "no",
-              (t.feature_flags() & filter::token_store::feature_case) ? "yes" : "no");
+              (t.feature_flags() & filter::token_store::feature_case) ? "yes" : "no", pending.c_str());
   return 0;
 }
 

@@ -163,41 +163,162 @@ kio::task<filter::spam_score> spam_shared::classify_for(std::optional<std::uint6
   co_return score;
 }
 
-void spam_shared::enqueue(std::uint64_t account, const std::vector<store::blob_key>& blobs,
-                          const std::vector<std::uint64_t>& sizes, bool spam) {
+kio::task<void> spam_shared::prepare(std::uint64_t account) {
+  unsigned core = kio::reactor::current()->id();
+  spam_core_state& cs = *_cores[core];
+  // Two sessions must not both create the mailbox (a creation is visible
+  // only once durable): the second waits for the first.
+  while (cs.preparing) co_await kio::sleep_for(1);
+  if (cs.intents_mailbox || !_smtp) co_return;
+  cs.preparing = true;
+  store::commit_driver& driver = *_smtp->cores[core]->driver;
+  // The system account's creation takes one group commit before its
+  // mailbox can be created.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    store::store_ticket ticket;
+    auto made = ensure_intents_mailbox(_store, store::core_id{core}, &ticket);
+    if (!made) {
+      _log.error("spam_training").kv("account", account).kv("error", made.error());
+      break;
+    }
+    if (ticket.ticket.lsn != 0) {
+      auto durable = co_await driver.flush(ticket);
+      if (!durable) {
+        _log.error("spam_training").kv("account", account).kv("error", store::to_string(durable.error()));
+        break;
+      }
+    }
+    if (*made) {
+      cs.intents_mailbox = *made;
+      break;
+    }
+  }
+  cs.preparing = false;
+}
+
+std::optional<store::store_ticket> spam_shared::record(const training_event& event) {
   unsigned core = kio::reactor::current()->id();
   spam_core_state& cs = *_cores[core];
   std::shared_ptr<const config> cfg = _configs.get(core);
-  std::uint64_t dropped = 0, too_big = 0;
-  for (std::size_t i = 0; i < blobs.size(); ++i) {
+  auto not_recorded = [&](std::string_view why, std::uint64_t messages) {
+    _log.error("spam_training_not_recorded")
+        .kv("account", event.account)
+        .kv("messages", messages)
+        .kv("error", why);
+  };
+  if (!cs.intents_mailbox) {
+    not_recorded("no intents mailbox", event.blobs.size());
+    return std::nullopt;
+  }
+  training_intent intent;
+  intent.account = event.account;
+  intent.spam = event.verdict == training_verdict::spam;
+  std::uint64_t too_big = 0;
+  for (std::size_t i = 0; i < event.blobs.size(); ++i) {
     // Reading a huge blob is a blocking read of all of it on this core, and
     // only its first text_bytes_max of text would be tokenized anyway.
-    if (i < sizes.size() && sizes[i] > cfg->spam.training_message_bytes_max) {
+    if (i < event.blob_sizes.size() && event.blob_sizes[i] > cfg->spam.training_message_bytes_max) {
       ++too_big;
       continue;
     }
-    if (cs.queue.size() >= cfg->spam.training_queue_max) {
-      ++dropped;
-      continue;
-    }
-    cs.queue.push_back({account, blobs[i], spam});
+    intent.blobs.push_back(event.blobs[i]);
   }
   if (too_big != 0)
     _log.info("spam_training_skipped")
-        .kv("account", account)
+        .kv("account", event.account)
         .kv("messages", too_big)
         .kv("bytes_max", cfg->spam.training_message_bytes_max);
-  if (dropped != 0) {
-    cs.dropped += dropped;
-    _log.warning("spam_training_dropped")
-        .kv("account", account)
-        .kv("messages", dropped)
-        .kv("queue_max", cfg->spam.training_queue_max);
+  const store::account_id system = filter_system_account(_store, store::core_id{core});
+  const std::size_t per_intent = std::max<std::uint64_t>(1, cfg->spam.training_queue_max);
+  std::optional<store::store_ticket> last;
+  std::string bytes;
+  for (std::size_t from = 0; from < intent.blobs.size(); from += per_intent) {
+    training_intent part;
+    part.account = intent.account;
+    part.spam = intent.spam;
+    std::size_t to = std::min(intent.blobs.size(), from + per_intent);
+    part.blobs.assign(intent.blobs.begin() + std::ptrdiff_t(from), intent.blobs.begin() + std::ptrdiff_t(to));
+    part.sequence = cs.sequence = std::max<std::uint64_t>(cs.sequence + 1, std::uint64_t(now_ms()) << 20);
+    bytes.clear();
+    encode_training_intent(part, bytes);
+    // The intent's blob and its delivery share the move's group commit
+    // (store/README.md "A delivery in its blob's group commit": same core,
+    // the delivery after the blob, blob_size given).
+    auto blob = _store.store_blob(store::core_id{core}, bytes);
+    if (!blob || _store.state(blob->ticket) == store::log::ticket_state::failed) {
+      not_recorded(blob ? "log failed" : store::to_string(blob.error()), intent.blobs.size() - from);
+      return last;
+    }
+    store::delivery_request d;
+    d.account = system;
+    d.mailbox = *cs.intents_mailbox;
+    d.key = blob->key;
+    d.blob_size = blob->size;
+    d.internal_date_ms = now_ms();
+    d.ignore_quota = true;
+    auto delivered = _store.append_delivery(d);
+    if (!delivered) {
+      not_recorded(store::to_string(delivered.error()), intent.blobs.size() - from);
+      return last;
+    }
+    last = delivered->ticket;
   }
-  if (!cs.worker_running && !cs.queue.empty() && _smtp && _listeners) {
-    cs.worker_running = true;
-    kio::reactor::current()->spawn(worker(this, core));
+  return last;
+}
+
+void spam_shared::wake() {
+  unsigned core = kio::reactor::current()->id();
+  spam_core_state& cs = *_cores[core];
+  if (cs.worker_running || !_smtp || !_listeners) return;
+  cs.worker_running = true;
+  kio::reactor::current()->spawn(worker(this, core));
+}
+
+void spam_shared::start() {
+  unsigned core = kio::reactor::current()->id();
+  spam_core_state& cs = *_cores[core];
+  const auto* box = _store.find_mailbox(filter_system_account(_store, store::core_id{core}), filter_intents_mailbox_name);
+  if (!box) return;
+  cs.intents_mailbox = box->id;
+  if (box->messages.empty()) return;
+  _log.info("spam_training_replay").kv("intents", uint64_t(box->messages.size()));
+  wake();
+}
+
+std::size_t spam_shared::intents_left(unsigned core) const {
+  const spam_core_state& cs = *_cores[core];
+  if (!cs.intents_mailbox) return 0;
+  const auto* box = _store.mailbox(filter_system_account(_store, store::core_id{core}), *cs.intents_mailbox);
+  if (!box) return 0;
+  return static_cast<std::size_t>(std::distance(box->messages.upper_bound(cs.cursor_uid), box->messages.end()));
+}
+
+bool spam_shared::load_next_intent(unsigned core) {
+  spam_core_state& cs = *_cores[core];
+  if (!cs.intents_mailbox) return false;
+  store::account_id system = filter_system_account(_store, store::core_id{core});
+  const auto* box = _store.mailbox(system, *cs.intents_mailbox);
+  if (!box) return false;
+  auto it = box->messages.upper_bound(cs.cursor_uid);
+  if (it == box->messages.end()) return false;
+  cs.cursor_uid = it->first;
+  cs.current = training_intent{};
+  cs.next = 0;
+  auto bytes = _store.read_blob(it->second.key);
+  std::string problem;
+  if (!bytes) {
+    problem = store::to_string(bytes.error());
+  } else if (auto decoded = decode_training_intent(*bytes); !decoded) {
+    problem = intent_errc_name(decoded.error());
+  } else {
+    cs.current = std::move(*decoded);
   }
+  // An intent that cannot be read now never will be: it is removed (with
+  // the batch it was taken in) rather than tried at every start.
+  if (!problem.empty())
+    _log.error("spam_training_intent").kv("uid", uint64_t(it->first)).kv("error", problem);
+  if (cs.current.blobs.empty()) cs.finished.push_back(cs.cursor_uid);
+  return true;
 }
 
 kio::task<std::optional<store::mailbox_id>> spam_shared::filter_mailbox(unsigned core, std::uint64_t account) {
@@ -220,7 +341,8 @@ kio::task<std::optional<store::mailbox_id>> spam_shared::filter_mailbox(unsigned
   co_return std::nullopt;
 }
 
-kio::task<bool> spam_shared::write_delta(unsigned core, std::uint64_t account, std::string bytes) {
+kio::task<bool> spam_shared::write_delta(unsigned core, std::uint64_t account, std::string bytes,
+                                         const std::vector<std::uint32_t>* intents_done) {
   store::commit_driver& driver = *_smtp->cores[core]->driver;
   auto mailbox = co_await filter_mailbox(core, account);
   if (!mailbox) co_return false;
@@ -237,7 +359,14 @@ kio::task<bool> spam_shared::write_delta(unsigned core, std::uint64_t account, s
   d.ignore_quota = true;
   auto delivered = _store.append_delivery(d);
   if (!delivered) co_return false;
-  auto durable = co_await driver.flush(delivered->ticket);
+  store::store_ticket last = delivered->ticket;
+  if (intents_done && !intents_done->empty() && _cores[core]->intents_mailbox) {
+    // After the delta in the same log: durable only if the delta is.
+    auto gone = _store.expunge(d.account, *_cores[core]->intents_mailbox, *intents_done);
+    if (!gone) co_return false;
+    last = gone->ticket;
+  }
+  auto durable = co_await driver.flush(last);
   if (!durable) co_return false;
   auto& a = _cores[core]->accounts[account];
   a.applied_through = delivered->uid;
@@ -290,26 +419,38 @@ kio::task<void> spam_shared::worker(spam_shared* self, unsigned core) {
   spam_core_state& cs = *self->_cores[core];
   filter::feature_collector features;
   // Like a session: the commit drivers stop only after every holder is
-  // gone, and nothing new starts once they are stopping. One hold for the
-  // whole queue: what is queued is a user's move, acknowledged and durable,
-  // that nothing else will train, so a graceful stop drains the queue until
-  // its grace period ends (an upgrade's restart used to drop it).
+  // gone, and nothing new starts once they are stopping. One hold while
+  // intents are left: a graceful stop drains them until its grace period
+  // ends; what is left then stays on disk for the next start.
   if (!hold_commit_drivers(*self->_listeners)) {
-    self->_log.warning("spam_training_dropped").kv("messages", uint64_t(cs.queue.size())).kv("reason", "shutdown");
-    cs.queue.clear();
+    self->_log.info("spam_training_deferred").kv("intents", uint64_t(self->intents_left(core))).kv("reason", "shutdown");
     cs.worker_running = false;
     co_return;
   }
+  {
+    // [spam] training_delay_ms: wait before the first batch (more moves
+    // join it; tests use it to stop the daemon before anything trains).
+    std::uint64_t delay = self->_configs.get(core)->spam.training_delay_ms;
+    std::uint64_t until = kio::monotonic_ns() + delay * 1'000'000;
+    while (delay != 0 && kio::monotonic_ns() < until && !kio::reactor::current()->stopping())
+      co_await kio::sleep_for(std::min<std::uint64_t>(50, (until - kio::monotonic_ns()) / 1'000'000 + 1));
+  }
   bool draining = false;
-  while (!cs.queue.empty()) {
+  while (true) {
     kio::reactor& r = *kio::reactor::current();
     if (r.stopping() && !draining) {
       draining = true;
-      self->_log.info("spam_training_draining").kv("messages", uint64_t(cs.queue.size()));
+      self->_log.info("spam_training_draining")
+          .kv("queued", uint64_t(cs.current.blobs.size() - std::min(cs.next, cs.current.blobs.size())))
+          .kv("intents", uint64_t(self->intents_left(core)));
     }
     if (r.stopping() && kio::monotonic_ns() >= r.stop_deadline_ns()) {
-      self->_log.warning("spam_training_dropped").kv("messages", uint64_t(cs.queue.size())).kv("reason", "shutdown");
-      cs.queue.clear();
+      // Not lost: the intents are on disk and the next start replays them
+      // (an intent half taken is replayed whole; the ledger makes what it
+      // already applied a no-op).
+      self->_log.warning("spam_training_deferred")
+          .kv("intents", uint64_t(self->intents_left(core) + (cs.next < cs.current.blobs.size() ? 1 : 0)))
+          .kv("reason", "shutdown");
       break;
     }
     std::shared_ptr<const config> cfg = self->_configs.get(core);
@@ -317,22 +458,28 @@ kio::task<void> spam_shared::worker(spam_shared* self, unsigned core) {
     options.bigrams = self->bigrams();
     options.case_tokens = self->case_tokens();
     options.text_bytes_max = cfg->spam.text_bytes_max;
-    // One batch: ops per account, in queue order.
+    // One batch: ops per account, in intent order.
     std::vector<std::pair<std::uint64_t, std::vector<filter::training_op>>> batch;
     std::size_t taken = 0;
-    while (!cs.queue.empty() && taken < cfg->spam.training_batch_messages) {
-      spam_training_item item = cs.queue.front();
-      cs.queue.pop_front();
+    while (taken < cfg->spam.training_batch_messages) {
+      if (cs.next >= cs.current.blobs.size()) {
+        if (!self->load_next_intent(core)) break;
+        continue;
+      }
+      const std::uint64_t account_id = cs.current.account;
+      const bool spam = cs.current.spam;
+      const store::blob_key blob = cs.current.blobs[cs.next++];
+      if (cs.next == cs.current.blobs.size()) cs.finished.push_back(cs.cursor_uid);
       ++taken;
-      auto& account = cs.accounts[item.account];
-      std::uint64_t id = filter_message_id(item.blob);
-      auto op = account.state.plan(id, item.spam);
-      if (!op) continue;  // already trained so
-      auto bytes = self->_store.read_blob(item.blob);
+      auto& account = cs.accounts[account_id];
+      std::uint64_t id = filter_message_id(blob);
+      auto op = account.state.plan(id, spam);
+      if (!op) continue;  // already trained so (a replay, or a second move)
+      auto bytes = self->_store.read_blob(blob);
       if (!bytes) {
         self->_log.warning("spam_training")
-            .kv("account", item.account)
-            .kv("blob", item.blob.to_hex())
+            .kv("account", account_id)
+            .kv("blob", blob.to_hex())
             .kv("error", store::to_string(bytes.error()));
         continue;
       }
@@ -342,14 +489,14 @@ kio::task<void> spam_shared::worker(spam_shared* self, unsigned core) {
       tokenizer.finish();
       op->tokens.assign(features.unique().begin(), features.unique().end());
       account.state.apply(*op);
-      self->mark_store(item.account);
+      self->mark_store(account_id);
       ++cs.trained;
       if (account.state.tokens.spam_messages() + self->_global->spam_messages() != 0 &&
           account.state.tokens.ham_messages() + self->_global->ham_messages() != 0)
         self->_active.store(true, std::memory_order_relaxed);
-      auto it = std::find_if(batch.begin(), batch.end(), [&](const auto& b) { return b.first == item.account; });
+      auto it = std::find_if(batch.begin(), batch.end(), [&](const auto& b) { return b.first == account_id; });
       if (it == batch.end()) {
-        batch.emplace_back(item.account, std::vector<filter::training_op>{});
+        batch.emplace_back(account_id, std::vector<filter::training_op>{});
         it = batch.end() - 1;
       }
       it->second.push_back(std::move(*op));
@@ -357,13 +504,29 @@ kio::task<void> spam_shared::worker(spam_shared* self, unsigned core) {
       // between messages.
       (void)co_await kio::nop();
     }
-    for (auto& [account, ops] : batch) {
+    if (taken == 0 && cs.finished.empty()) break;
+    // The intents this batch finished go once every delta that applied
+    // them is durable: in the last delta's group commit, or on their own
+    // when the batch wrote none (a replay); a delta that failed leaves them
+    // for the next start. [spam] training_keep_intents (tests) keeps them,
+    // as a kill between the delta and the expunge would.
+    std::vector<std::uint32_t> finished = std::move(cs.finished);
+    cs.finished.clear();
+    const bool remove = !finished.empty() && !cfg->spam.training_keep_intents;
+    bool all_durable = true;
+    bool removed = false;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& [account, ops] = batch[i];
       std::string bytes;
       filter::encode_delta(ops, bytes);
       std::size_t messages = ops.size();
       ops.clear();
       ops.shrink_to_fit();
-      bool ok = co_await self->write_delta(core, account, std::move(bytes));
+      const std::vector<std::uint32_t>* with = nullptr;
+      if (remove && all_durable && i + 1 == batch.size()) with = &finished;
+      bool ok = co_await self->write_delta(core, account, std::move(bytes), with);
+      all_durable = all_durable && ok;
+      removed = removed || (ok && with != nullptr);
       const auto& a = cs.accounts[account];
       self->_log.info("spam_trained")
           .kv("account", account)
@@ -372,12 +535,22 @@ kio::task<void> spam_shared::worker(spam_shared* self, unsigned core) {
           .kv("ham", a.state.tokens.ham_messages())
           .kv("spam", a.state.tokens.spam_messages())
           .kv("tokens", uint64_t(a.state.tokens.token_count()))
-          .kv("queued", uint64_t(cs.queue.size()));
+          .kv("queued", uint64_t(cs.current.blobs.size() - std::min(cs.next, cs.current.blobs.size())))
+          .kv("intents", uint64_t(self->intents_left(core)));
       if (ok && cs.accounts[account].delta_bytes >= cfg->spam.snapshot_every_bytes) {
         bool snap = co_await self->write_snapshot(core, account);
         if (!snap) self->_log.error("spam_snapshot").kv("account", account).kv("error", "not written");
       }
     }
+    if (remove && all_durable && !removed) {
+      store::account_id system = filter_system_account(self->_store, store::core_id{core});
+      auto gone = self->_store.expunge(system, *cs.intents_mailbox, finished);
+      if (gone) {
+        auto durable = co_await self->_smtp->cores[core]->driver->flush(gone->ticket);
+        removed = bool(durable);
+      }
+    }
+    if (remove) self->_log.info("spam_training_intents_done").kv("intents", uint64_t(finished.size())).kv("durable", removed);
     (void)co_await kio::nop();
   }
   release_commit_drivers(*self->_listeners);

@@ -9,27 +9,51 @@
 // on that core (classify_for), adding the account's counts to the global
 // ones.
 //
-// Training (IMAP moves into and out of Junk). enqueue() runs on the owner
-// core and only queues (account, blob, verdict): at most
-// [spam] training_queue_max items per core, the rest dropped and logged, so
-// a user moving 10,000 messages costs a bounded queue. One worker coroutine
-// per core drains it in batches of [spam] training_batch_messages: per
-// message it reads the blob, tokenizes it and applies the train-on-error
-// plan (filter::training_state), yielding to the reactor after each message;
-// per batch and account it appends one delta blob to the account's filter
-// mailbox and awaits its group commit. When the deltas since the last
-// snapshot pass [spam] snapshot_every_bytes, it writes a snapshot and
-// expunges what it folds. A graceful stop (SIGTERM) waits for the queue
-// until server.shutdown_grace_ms ends, then drops what is left (logged). A
-// kill -9 loses at most the queued items and the batch in flight: what is
-// on disk is a snapshot plus whole deltas.
+// Training (IMAP moves into and out of Junk). The sink (spam_training_sink)
+// runs on the account's owner core in the move's three steps
+// (appliance/imap/junk_training.h): prepare() makes sure the core's
+// "intents" mailbox exists (filter_state_store.h; once per data directory
+// and core, one or two group commits); record() appends the move's
+// training intent (training_intent.h: account, verdict, blob keys; one
+// blob and one delivery per training_queue_max messages) right after the
+// move's records, so the move's own group commit makes it durable: no
+// extra fdatasync, and the client's OK comes after the intent is on disk;
+// train() wakes the core's worker. Messages above [spam]
+// training_message_bytes_max are left out unread (logged).
+//
+// One worker coroutine per core reads the intents in UID order, one at a
+// time (the in-memory window: at most training_queue_max blob keys; the
+// rest wait on disk, so a user moving 10,000 messages costs bounded
+// memory and nothing is dropped), in batches of [spam]
+// training_batch_messages: per message it reads the blob, tokenizes it and
+// applies the train-on-error plan (filter::training_state), yielding to
+// the reactor after each message; per batch and account it appends one
+// delta blob to the account's filter mailbox and awaits its group commit;
+// the intents the batch finished are expunged right after the batch's last
+// delta, in its group commit (after it in the log: durable only with it).
+// When the deltas since
+// the last snapshot pass [spam] snapshot_every_bytes, it writes a snapshot
+// and expunges what it folds.
+//
+// What survives what. An intent is removed only after every delta that
+// applied it is durable; at start (start()) each core's worker replays the
+// intents still there. Replaying one whose messages a delta already
+// applied (an intent taken in part when the kill came, a batch whose
+// earlier accounts' deltas were durable and whose last was not, a torn
+// write that kept a delta and cut the expunge after it) changes nothing:
+// the ledger knows the message is already trained so (a message's final
+// class, and so the counts, depend only on its last verdict). So kill -9, a crash or a
+// power cut loses no acknowledged move's training; a graceful stop drains
+// until server.shutdown_grace_ms ends and leaves the rest on disk for the
+// next start (logged). A move whose intent could not be appended (a
+// store error: then the move's own flush usually fails too) is logged as
+// not recorded.
 //
 // Cores: spam_shared is built before the cores start; per-core parts are
 // touched only by their core.
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <span>
 #include <memory>
 #include <optional>
@@ -41,6 +65,7 @@
 #include "appliance/daemon/per_core.h"
 #include "appliance/imap/junk_training.h"
 #include "appliance/observe/log.h"
+#include "appliance/spam/training_intent.h"
 #include "filter/classifier/classifier.h"
 #include "filter/classifier/features.h"
 #include "filter/classifier/training_state.h"
@@ -61,19 +86,20 @@ struct account_filter_state {
   std::uint64_t delta_bytes = 0;           // since the last snapshot
 };
 
-struct spam_training_item {
-  std::uint64_t account = 0;
-  store::blob_key blob;
-  bool spam = false;
-};
-
 // Per core, touched only on that core.
 struct spam_core_state {
   std::unordered_map<std::uint64_t, account_filter_state> accounts;  // owned by this core
-  std::deque<spam_training_item> queue;
+  // Junk training: this core's intents mailbox (once it exists), and the
+  // worker's window over it.
+  std::optional<store::mailbox_id> intents_mailbox;
+  bool preparing = false;              // prepare() is creating the mailbox
   bool worker_running = false;
-  std::uint64_t dropped = 0;   // items refused because the queue was full
-  std::uint64_t trained = 0;   // messages whose training changed a store
+  std::uint32_t cursor_uid = 0;        // the intent in the window (UID; 0: none yet)
+  training_intent current;             // its items; next is the first not taken
+  std::size_t next = 0;
+  std::vector<std::uint32_t> finished; // intents wholly taken, removed once their deltas are durable
+  std::uint64_t sequence = 0;          // last training_intent::sequence written
+  std::uint64_t trained = 0;           // messages whose training changed a store
   // The inline filter's scanners, reused message after message: a message
   // takes one and gives it back (at most idle_scanners_max kept).
   std::vector<std::unique_ptr<filter::feature_scanner>> idle_scanners;
@@ -121,19 +147,26 @@ class spam_shared {
   void give_back(std::unique_ptr<filter::feature_scanner> scanner);
   static constexpr std::size_t idle_scanners_max = 16;
 
-  // On the account's owner core: queue training (non-blocking).
-  // `sizes` (same order, may be empty): blobs above [spam]
-  // training_message_bytes_max are skipped unread (logged).
-  void enqueue(std::uint64_t account, const std::vector<store::blob_key>& blobs, const std::vector<std::uint64_t>& sizes,
-               bool spam);
+  // Junk training, on the account's owner core (spam_training_sink).
+  kio::task<void> prepare(std::uint64_t account);
+  std::optional<store::store_ticket> record(const training_event& event);
+  void wake();
+  // On each core once it serves (its commit driver runs): replays the
+  // intents left by the last run.
+  void start();
 
   // On the owner core (tests, stats): the account's store, or null.
   const account_filter_state* account_state(std::uint64_t account) const;
 
  private:
   static kio::task<void> worker(spam_shared* self, unsigned core);
+  bool load_next_intent(unsigned core);
+  std::size_t intents_left(unsigned core) const;
   kio::task<std::optional<store::mailbox_id>> filter_mailbox(unsigned core, std::uint64_t account);
-  kio::task<bool> write_delta(unsigned core, std::uint64_t account, std::string bytes);
+  // `intents_done` (may be null): intents to expunge in the delta's group
+  // commit (the expunge after the delivery: durable only with it).
+  kio::task<bool> write_delta(unsigned core, std::uint64_t account, std::string bytes,
+                              const std::vector<std::uint32_t>* intents_done);
   kio::task<bool> write_snapshot(unsigned core, std::uint64_t account);
   filter::spam_score classify_here(std::optional<std::uint64_t> account, std::span<const std::uint64_t> hashes);
 
@@ -165,13 +198,16 @@ class spam_shared {
 };
 
 // The IMAP service's training hook (appliance/imap/junk_training.h): logs
-// each event (`junk_training`) and queues it on the owner core.
+// each event (`junk_training`), records its intent in the move's group
+// commit and wakes the owner core's worker.
 class spam_training_sink final : public training_sink {
  public:
   spam_training_sink(spam_shared& shared, const logger& log) : _shared(shared), _logging(log) {}
+  kio::task<void> prepare(uint64_t account) override { return _shared.prepare(account); }
+  std::optional<store::store_ticket> record(const training_event& event) override { return _shared.record(event); }
   void train(const training_event& event) override {
     _logging.train(event);
-    _shared.enqueue(event.account, event.blobs, event.blob_sizes, event.verdict == training_verdict::spam);
+    _shared.wake();
   }
 
  private:

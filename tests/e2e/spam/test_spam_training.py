@@ -7,8 +7,9 @@ CLI over the store, daemon stopped) shows, after kill -9 and restarts.
       and trains ham (not both); moving it into Junk again retrains spam
       once, a second copy into Junk adds nothing; Junk/Phish counts as Junk.
   bulk: 1,200 messages moved into Junk at once with training_queue_max =
-      1,000: 1,000 trained in batches (snapshots folded in between), 200
-      dropped with a log line; the counts survive kill -9.
+      1,000: two durable intents (1,000 + 200: at most 1,000 blob keys in
+      memory), all 1,200 trained in batches of at most 100 (snapshots
+      folded in between), nothing dropped; the counts survive kill -9.
   too big: a 300 KB message moved into Junk (training_message_bytes_max =
       200,000) is skipped unread, with a log line.
   verdict: after ann@ moves "news" mail into Junk (ham in the global
@@ -165,20 +166,26 @@ training_message_bytes_max = 200000
         c.select("INBOX")
         typ, data = c.uid("MOVE", "1:*", "Junk")
         self.assertEqual(typ, "OK")
-        dropped = self.wait_log(r"event=spam_training_dropped account=\d+ messages=(\d+)")
-        self.assertEqual(int(dropped[0]), BULK_MESSAGES - QUEUE_MAX)
-        # Batches of at most 100 until the queue is empty.
-        self.wait_log(r"event=spam_trained account=\d+ messages=\d+ durable=yes ham=0 spam=%d .*queued=0" % QUEUE_MAX)
+        # Batches of at most 100 until both intents are done; none dropped
+        # (before, the 200 beyond training_queue_max were).
+        self.wait_log(r"event=spam_trained account=\d+ messages=\d+ durable=yes ham=0 spam=%d .*queued=0 intents=0"
+                      % BULK_MESSAGES)
+        self.wait_log(r"event=spam_training_intents_done intents=\d+ durable=yes")
+        self.assertNotIn("spam_training_dropped", self.d.output())
         batches = re.findall(r"event=spam_trained account=\d+ messages=(\d+) durable=yes ham=0 spam=\d+",
                              self.d.output())
-        self.assertGreaterEqual(len(batches), QUEUE_MAX // 100)
+        self.assertGreaterEqual(len(batches), BULK_MESSAGES // 100)
         self.assertTrue(all(int(b) <= 100 for b in batches), batches)
+        # The window: never more than one intent's QUEUE_MAX keys queued.
+        queued = [int(q) for q in re.findall(r"event=spam_trained account=\d+ .* queued=(\d+)", self.d.output())]
+        self.assertTrue(all(q < QUEUE_MAX for q in queued), max(queued))
         self.assertIn("event=spam_snapshot", self.d.output())
         # The session stayed usable meanwhile, and the counts survive kill -9.
         typ, _ = c.noop()
         self.assertEqual(typ, "OK")
         counts = self.restart(kill=True)[BULK]
-        self.assertEqual((counts["ham"], counts["spam"], counts["trained_messages"]), (0, QUEUE_MAX, QUEUE_MAX), counts)
+        self.assertEqual((counts["ham"], counts["spam"], counts["trained_messages"]),
+                         (0, BULK_MESSAGES, BULK_MESSAGES), counts)
 
     def test_a_message_above_the_training_size_limit_is_skipped_unread(self):
         c = self.imaps(BIG)

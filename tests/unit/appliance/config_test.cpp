@@ -119,6 +119,29 @@ TEST(config, a_whole_number_is_a_number) {
   EXPECT_NE(other[0].message.find("expected an integer"), std::string::npos) << other[0].message;
 }
 
+// Junk training settings: the intent window (training_queue_max, now the
+// blob keys one durable intent holds, so bounded by what one blob may be),
+// and the two knobs the durability tests use.
+TEST(config, junk_training_settings) {
+  config d = default_config();
+  EXPECT_EQ(d.spam.training_queue_max, 4096u);
+  EXPECT_EQ(d.spam.training_delay_ms, 0u);
+  EXPECT_FALSE(d.spam.training_keep_intents);
+  std::vector<config_error> errors;
+  auto c = parse_config("[spam]\ntraining_queue_max = 1000000\ntraining_delay_ms = 600000\ntraining_keep_intents = true\n",
+                        "t.toml", errors);
+  ASSERT_TRUE(c) << (errors.empty() ? "" : errors[0].to_string());
+  EXPECT_EQ(c->spam.training_queue_max, 1000000u);
+  EXPECT_EQ(c->spam.training_delay_ms, 600000u);
+  EXPECT_TRUE(c->spam.training_keep_intents);
+  auto big = errors_of("[spam]\ntraining_queue_max = 1000001\n");
+  ASSERT_EQ(big.size(), 1u);
+  EXPECT_EQ(big[0].key, "spam.training_queue_max");
+  auto late = errors_of("[spam]\ntraining_delay_ms = 3600001\n");
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].key, "spam.training_delay_ms");
+}
+
 TEST(config, receive_buffers_are_checked) {
   config d = default_config();
   EXPECT_EQ(d.server.receive_buffers, 1024u);

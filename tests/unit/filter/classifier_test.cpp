@@ -641,6 +641,64 @@ TEST(training_state, plan_trains_once_and_corrects_errors) {
   EXPECT_EQ(st.ledger_of(8), trained_as::none);
 }
 
+// Replaying Junk training intents (appliance/spam/spam_training.h): the
+// daemon removes an intent only after the delta that applied it is durable,
+// so a kill in between replays it at the next start. The ledger must make
+// that harmless: the same verdicts again, in the same order, leave the
+// counts, the tokens and the ledger as they were, including a message
+// moved into Junk and back out (its last verdict decides).
+TEST(training_state, replaying_applied_verdicts_changes_nothing) {
+  struct verdict {
+    std::uint64_t id;
+    bool spam;
+    std::vector<std::uint64_t> tokens;
+  };
+  const std::vector<verdict> moves = {
+      {1, true, {A, B}}, {2, true, {B, C}}, {3, true, {C, D}},  // into Junk
+      {4, false, {A, D}},                                       // out of Junk, never spam
+      {2, false, {B, C}},                                       // back out again
+  };
+  auto run = [](training_state& st, const std::vector<verdict>& vs) {
+    std::size_t changed = 0;
+    for (const auto& v : vs) {
+      auto op = st.plan(v.id, v.spam);
+      if (!op) continue;
+      op->tokens = v.tokens;
+      st.apply(*op);
+      ++changed;
+    }
+    return changed;
+  };
+  auto same = [](const training_state& a, const training_state& b) {
+    EXPECT_EQ(a.tokens.spam_messages(), b.tokens.spam_messages());
+    EXPECT_EQ(a.tokens.ham_messages(), b.tokens.ham_messages());
+    EXPECT_EQ(a.ledger_size(), b.ledger_size());
+    for (std::uint64_t t : {A, B, C, D}) {
+      EXPECT_EQ(a.tokens.get(t).spam, b.tokens.get(t).spam) << t;
+      EXPECT_EQ(a.tokens.get(t).ham, b.tokens.get(t).ham) << t;
+    }
+    for (std::uint64_t id = 1; id <= 4; ++id) EXPECT_EQ(a.ledger_of(id), b.ledger_of(id)) << id;
+  };
+  training_state once;
+  EXPECT_EQ(run(once, moves), 5u);
+  EXPECT_EQ(once.tokens.spam_messages(), 2u);
+  EXPECT_EQ(once.tokens.ham_messages(), 2u);
+  // A message's verdict twice in a row: the second is a no-op.
+  for (const auto& v : moves) {
+    if (v.id == 2) continue;
+    EXPECT_FALSE(once.plan(v.id, v.spam).has_value()) << v.id;
+  }
+  // The whole sequence replayed (every intent kept): the same state. Only
+  // message 2's two verdicts do anything, and they cancel.
+  training_state twice = once;
+  EXPECT_EQ(run(twice, moves), 2u);
+  same(twice, once);
+  // Only the last intent replayed (the earlier ones were removed): nothing.
+  training_state tail = once;
+  EXPECT_EQ(run(tail, {moves.back()}), 0u);
+  same(tail, once);
+}
+
 TEST(training_state, delta_round_trip_and_corruption) {
   std::vector<training_op> ops(2);
   ops[0] = {11, trained_as::none, trained_as::spam, {A, B, C}};
