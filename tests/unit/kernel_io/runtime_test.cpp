@@ -88,9 +88,10 @@ TEST(runtime, shutdown_with_sessions_in_flight) {
   cfg.shutdown_grace_ms = 700;
   cfg.reactor.recv_buffer_count = 64;
   runtime rt(cfg);
-  std::atomic<int> listening{0}, sessions_ended{0}, shutdown_wakes{0};
+  std::atomic<int> listening{0}, sessions_started{0}, commands_read{0}, sessions_ended{0}, shutdown_wakes{0};
 
   auto session = [&](std::unique_ptr<connection> c) -> task<void> {
+    ++sessions_started;
     for (;;) {
       c->set_between_commands(true);
       auto chunk = co_await c->read_some();
@@ -103,6 +104,7 @@ TEST(runtime, shutdown_with_sessions_in_flight) {
       }
       std::string cmd(reinterpret_cast<const char*>(chunk->data()), chunk->size());
       c->set_between_commands(false);
+      ++commands_read;
       if (cmd.starts_with("SLOW")) {
         co_await sleep_for(300);
         (void)co_await c->write_all(std::as_bytes(std::span("done\n", 5)));
@@ -131,13 +133,22 @@ TEST(runtime, shutdown_with_sessions_in_flight) {
 
   std::string idle_got, slow_got, hang_got;
   std::chrono::steady_clock::duration stop_took{};
+  std::chrono::steady_clock::time_point stop_asked{};
   std::thread clients([&] {
     while (listening < 2) usleep(1000);
     int idle = client_connect(port), slow = client_connect(port), hang = client_connect(port);
     write(slow, "SLOW\n", 5);
     write(hang, "HANG\n", 5);
-    usleep(100'000);
+    // The stop must find the three sessions in their states: all accepted,
+    // SLOW and HANG read (a fixed 100 ms was assumed to be enough; a session
+    // not yet accepted or still waiting for its command when the stop comes
+    // is told 421 at once instead).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while ((sessions_started < 3 || commands_read < 2) && std::chrono::steady_clock::now() < deadline) usleep(1000);
+    EXPECT_EQ(sessions_started.load(), 3);
+    EXPECT_EQ(commands_read.load(), 2);
     auto start = std::chrono::steady_clock::now();
+    stop_asked = start;
     kill(getpid(), SIGTERM);  // the real signal path
     idle_got = read_all(idle);
     slow_got = read_all(slow);
@@ -145,10 +156,10 @@ TEST(runtime, shutdown_with_sessions_in_flight) {
     stop_took = std::chrono::steady_clock::now() - start;
     close(idle), close(slow), close(hang);
   });
-  auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(rt.run(main), 0);
-  auto ran = std::chrono::steady_clock::now() - t0;
+  auto stopped = std::chrono::steady_clock::now();
   clients.join();
+  auto ran = stopped - stop_asked;  // from SIGTERM until run() returned
   EXPECT_EQ(idle_got, "421 bye\n");
   EXPECT_EQ(slow_got, "done\n421 bye\n");  // finished inside the grace period, then told to go
   EXPECT_EQ(hang_got, "");        // cut at the deadline
