@@ -738,7 +738,7 @@ TEST(net, the_window_shrinks_while_connections_hold_buffers_and_nothing_is_lost)
   constexpr int holders = 40;
   constexpr int exchanges = 4000;
   std::atomic<int> answered{0}, oks{0};
-  std::atomic<bool> holders_sent{false};
+  std::atomic<bool> holders_sent{false}, holders_served{false};
   std::thread client([&, port = l->address().port()] {
     std::vector<int> fds;
     for (int i = 0; i < holders; ++i) {
@@ -746,7 +746,10 @@ TEST(net, the_window_shrinks_while_connections_hold_buffers_and_nothing_is_lost)
       send_text(fds.back(), std::string(500, char('A' + i % 26)));
     }
     holders_sent = true;  // on loopback, sent means queued at the server's socket
-    usleep(100'000);      // the holders' receives are armed and served by now
+    // The busy connection comes once every holder holds its buffer (after a
+    // fixed 100 ms, a server stalled that long would reap its accept in the
+    // holders' batch, before the top-up that grows the window).
+    for (int waited = 0; !holders_served && waited < 60'000; ++waited) usleep(1000);
     int fd = client_connect(port);
     for (int i = 0; i < exchanges; ++i) {
       send_text(fd, "p" + std::to_string(i) + "\r\n");
@@ -773,9 +776,13 @@ TEST(net, the_window_shrinks_while_connections_hold_buffers_and_nothing_is_lost)
     // No suspension in this loop: the 40 receives are submitted together.
     for (int i = 0; i < holders; ++i)
       rr.spawn(holder_session(std::make_unique<connection>(rr, held[i].fd, held[i].peer), log, i));
+    for (int waited = 0; rr.buffers().count() - rr.buffers().free_count() < unsigned(holders) && waited < 30'000;
+         waited += 2)
+      co_await sleep_for(2);
+    log.window_peak = rr.buffers().window();  // what the holders' burst grew it to
+    holders_served = true;
     auto a = co_await l->accept();
     if (!a) co_return;
-    log.window_peak = rr.buffers().window();  // what the holders' burst grew it to
     rr.spawn(busy_session(std::make_unique<connection>(rr, a->fd, a->peer), log, exchanges));
     l->close();
     (void)co_await l->accept();
