@@ -2,8 +2,9 @@
 // mailbox_service holding real MIME messages (tests/corpus/mime). Golden
 // transcripts (transcripts/NAME.in -> NAME.ref): the client sends NAME.in
 // (everything pipelined; a line "#! sleep MS" splits it into writes that far
-// apart), half-closes, and reads until the server closes. The server's
-// output must equal NAME.ref.
+// apart, a line "#! wait TEXT" into writes the second of which waits until
+// the server's output holds TEXT), half-closes, and reads until the server
+// closes. The server's output must equal NAME.ref.
 // Leading "#! key" lines set options (see options_from).
 //
 // Regenerate a .ref after checking the change by hand:
@@ -320,7 +321,9 @@ void fill(fake_store& s) {
 
 struct transcript_options {
   session_config config;
-  std::uint64_t deliver_after_ms = 0;  // deliver a message to INBOX this long after the session starts
+  // Deliver a message to INBOX this long after the session starts watching
+  // it (IDLE): 0 = never.
+  std::uint64_t deliver_when_idle_ms = 0;
 };
 
 transcript_options options_from(const std::string& input) {
@@ -337,30 +340,38 @@ transcript_options options_from(const std::string& input) {
       o.config.tls = tls_test::make_server_context({{"imap.example.test"}});
       o.config.login_over_plaintext = false;
     } else if (key.rfind("literal-max ", 0) == 0) o.config.limits.literal_size_max = std::stoull(key.substr(12));
-    else if (key.rfind("deliver-after ", 0) == 0) o.deliver_after_ms = std::stoull(key.substr(14));
-    else if (key.rfind("sleep ", 0) == 0) break;
+    else if (key.rfind("deliver-when-idle ", 0) == 0) o.deliver_when_idle_ms = std::stoull(key.substr(18));
+    else if (key.rfind("sleep ", 0) == 0 || key.rfind("wait ", 0) == 0) break;
     else ADD_FAILURE() << "unknown transcript option " << key;
   }
   return o;
 }
 
 // The client's writes: the input without its option lines, split at
-// "#! sleep MS" lines. Line ends become CRLF (the .in files are LF text).
-std::vector<std::pair<std::string, int>> client_writes(const std::string& input) {
-  std::vector<std::pair<std::string, int>> writes{{"", 0}};
+// "#! sleep MS" and "#! wait TEXT" lines. Line ends become CRLF (the .in
+// files are LF text).
+struct client_write {
+  std::string bytes;
+  int pause_ms = 0;       // sleep this long before writing
+  std::string wait_for;   // read until the output holds this before writing
+};
+std::vector<client_write> client_writes(const std::string& input) {
+  std::vector<client_write> writes{{}};
   std::istringstream lines(input);
   std::string line;
   bool options = true;
   while (std::getline(lines, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.rfind("#! sleep ", 0) == 0) {
-      writes.emplace_back("", std::stoi(line.substr(9)));
+    if (line.rfind("#! sleep ", 0) == 0 || line.rfind("#! wait ", 0) == 0) {
+      auto& w = writes.emplace_back();
+      if (line[3] == 's') w.pause_ms = std::stoi(line.substr(9));
+      else w.wait_for = line.substr(8);
       options = false;
       continue;
     }
     if (options && line.rfind("#! ", 0) == 0) continue;
     options = false;
-    writes.back().first += line + "\r\n";
+    writes.back().bytes += line + "\r\n";
   }
   return writes;
 }
@@ -385,8 +396,15 @@ std::string run_transcript(const std::string& input, fake_store& store, const tr
     timeval tv{10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    for (auto& [bytes, pause_ms] : writes) {
+    for (auto& [bytes, pause_ms, wait_for] : writes) {
       if (pause_ms) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+      char got[4096];
+      ssize_t got_n;
+      while (!wait_for.empty() && output.find(wait_for) == std::string::npos &&
+             (got_n = read(fd, got, sizeof got)) > 0)
+        output.append(got, size_t(got_n));
+      if (!wait_for.empty() && output.find(wait_for) == std::string::npos)
+        ADD_FAILURE() << "waited 10 s for \"" << wait_for << "\" before writing the next part";
       size_t off = 0;
       while (off < bytes.size()) {
         ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
@@ -417,7 +435,8 @@ std::string run_transcript(const std::string& input, fake_store& store, const tr
     }
     kio::reactor::current()->request_stop(0);
   };
-  if (options.deliver_after_ms) (*r)->spawn(deliver(&store, options.deliver_after_ms));
+  if (options.deliver_when_idle_ms)
+    store.on_watch = [&] { kio::reactor::current()->spawn(deliver(&store, options.deliver_when_idle_ms)); };
   (*r)->spawn(server());
   (*r)->run();
   client.join();
