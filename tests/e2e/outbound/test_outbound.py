@@ -332,7 +332,10 @@ class Outbound(unittest.TestCase):
     def test_5_kill9_never_resends_a_delivered_recipient(self):
         self.a.submit(["once@sink.test", "later2@sink.test"], "once")
         wait_until(lambda: self.sink.received_by("once@sink.test"), 20, "once@ to receive")
-        time.sleep(0.3)  # the delivered mark is durable right after the 250
+        # The daemon logs the delivery once its delivered mark is durable
+        # (a fixed 0.3 s after the sink had the message was assumed).
+        wait_until(lambda: any("event=outbound_delivered" in l and "to=once@sink.test" in l
+                               for l in self.a.daemon.output().splitlines()), 20, "the durable delivered mark")
         attempts = self.queued("later2@sink.test")[0]["attempts"]
         self.a.kill9()
         before = len(self.sink.transcripts)
