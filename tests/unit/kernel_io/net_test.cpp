@@ -310,9 +310,14 @@ TEST(net, ten_thousand_concurrent_connections) {
   EXPECT_EQ(log.sessions_done, count);
   EXPECT_GE(log.peak_connections, size_t(count) * 9 / 10);
   EXPECT_EQ(r->buffers().free_count(), r->buffers().count());  // every buffer came back
-  // The window grew (how far depends on how fast the sessions keep up:
-  // all 128 usually, 64 in 2 of 10 runs on a loaded machine).
-  EXPECT_GT(log.window_peak, 16u);
+  // How far the window grew is printed, not asserted: it depends on how far
+  // the client's 10,000 writes outran the sessions (all 128 usually, 64 in 2
+  // of 10 runs on a loaded machine; a server on a free core keeping pace
+  // with a preempted client would not need to grow it at all). That it
+  // grows under a burst, and shrinks, is proved where the burst is made
+  // certain: receive_buffers_are_reused_warm_and_the_window_follows_the_load
+  // and the_window_shrinks_while_connections_hold_buffers_and_nothing_is_lost.
+  std::printf("window peak %u of 128 buffers\n", log.window_peak);
 }
 
 // The receive buffers are reused warm: a session trading lines with its
