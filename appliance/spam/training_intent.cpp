@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "filter/classifier/wire_bytes.h"
+
 namespace appliance {
 
 namespace {
@@ -12,19 +14,8 @@ constexpr char intent_magic[8] = {'R', 'M', 'F', 'I', 'N', 'T', 'N', 'T'};
 constexpr std::uint32_t format_version = 1;
 constexpr std::uint32_t header_size = 40;
 
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-
-template <class T>
-T get_at(std::string_view in, std::size_t at) {
-  T v;
-  std::memcpy(&v, in.data() + at, sizeof(T));
-  return v;
-}
+using filter::wire::get_at;
+using filter::wire::put;
 
 }  // namespace
 

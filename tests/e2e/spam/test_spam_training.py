@@ -49,6 +49,17 @@ def stats(data_dir, account):
     return {k: (int(v) if v.isdigit() else v) for k, v in fields.items()}
 
 
+def train_global(data_dir, rng, per_class=20):
+    """Trains the daemon's global store (offline) on per_class made-up ham and spam messages."""
+    train = os.path.join(data_dir, "train")
+    for kind, words in (("ham", HAM_WORDS), ("spam", SPAM_WORDS)):
+        os.makedirs(os.path.join(train, kind))
+        for i in range(per_class):
+            with open(os.path.join(train, kind, "%d.eml" % i), "w") as f:
+                f.write(message(rng, words, "%s%d@%s.example.net" % (kind, i, kind), words))
+    cli(data_dir, "spam", "train", "--ham", os.path.join(train, "ham"), "--spam", os.path.join(train, "spam"))
+
+
 class SpamTraining(ImapSessions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):

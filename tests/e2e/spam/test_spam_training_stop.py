@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "imap"))
 from imap_daemon import ImapDaemon, ImapSessions, cli  # noqa: E402
 from test_spam_cli import HAM_WORDS, SPAM_WORDS, message  # noqa: E402
-from test_spam_training import stats  # noqa: E402
+from test_spam_training import stats, train_global  # noqa: E402
 
 STOP = "stop@example.test"
 COPY = "copy@example.test"
@@ -54,13 +54,7 @@ training_queue_max = 100000
             cls.d.add_account(a)
         assert cls.d.stop() == 0
         rng = random.Random(7)
-        train = os.path.join(cls.d.dir, "train")
-        for kind, words in (("ham", HAM_WORDS), ("spam", SPAM_WORDS)):
-            os.makedirs(os.path.join(train, kind))
-            for i in range(20):
-                with open(os.path.join(train, kind, "%d.eml" % i), "w") as f:
-                    f.write(message(rng, words, "%s%d@%s.example.net" % (kind, i, kind), words))
-        cli(cls.d.dir, "spam", "train", "--ham", os.path.join(train, "ham"), "--spam", os.path.join(train, "spam"))
+        train_global(cls.d.dir, rng)
         mbox = os.path.join(cls.d.dir, "stop.mbox")
         with open(mbox, "w") as f:
             for i in range(MESSAGES):
