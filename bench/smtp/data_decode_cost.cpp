@@ -13,24 +13,11 @@
 #include <vector>
 
 #include "protocols/smtp/parser/data_decoder.h"
-#include "tests/unit/smtp_parser/data_decoder_reference.h"
+#include "tests/unit/smtp_parser/data_decoder_lockstep.h"
 
 namespace {
 
-std::string wire_form(const std::string& raw) {
-  std::string wire;
-  wire.reserve(raw.size() + raw.size() / 32 + 8);
-  bool line_start = true;
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const char c = raw[i];
-    if (line_start && c == '.') wire += '.';
-    if (c == '\n' && (i == 0 || raw[i - 1] != '\r')) wire += '\r';
-    wire += c;
-    line_start = c == '\n';
-  }
-  if (!line_start) wire += "\r\n";
-  return wire + ".\r\n";
-}
+std::string wire_form(const std::string& raw) { return smtp::testing_reference::dot_stuffed(raw) + ".\r\n"; }
 
 template <typename Decoder>
 std::size_t decode_all(const std::vector<std::string>& messages, std::size_t chunk_size, std::string& scratch) {

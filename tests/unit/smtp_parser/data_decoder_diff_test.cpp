@@ -12,72 +12,22 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "protocols/smtp/parser/data_decoder.h"
-#include "tests/unit/smtp_parser/data_decoder_reference.h"
+#include "tests/unit/smtp_parser/data_decoder_lockstep.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using smtp::bare_line_ending_policy;
 using smtp::data_limits;
+using smtp::testing_reference::compare_with_reference;
+using smtp::testing_reference::dot_stuffed;
 
 std::string show(const std::string& s) {
   return s.size() <= 300 ? testing::PrintToString(s) : testing::PrintToString(s.substr(0, 300)) + "...";
-}
-
-// Feeds `input` cut at `cuts` to both decoders in lockstep. Returns "" when
-// they agree, else what differed first.
-std::string compare(const std::string& input, const std::vector<std::size_t>& cuts, const data_limits& limits) {
-  smtp::data_decoder decoder(limits);
-  smtp::testing_reference::reference_data_decoder reference(limits);
-  std::size_t begin = 0;
-  std::vector<std::size_t> ends = cuts;
-  ends.push_back(input.size());
-  bool ended = false;
-  std::size_t feeds = 0;
-  for (const std::size_t end : ends) {
-    std::string a = input.substr(begin, end - begin);
-    std::string b = a;
-    const std::string original = a;
-    std::size_t offset = 0;
-    while (offset < a.size() && !ended) {
-      std::span<std::byte> ra = std::as_writable_bytes(std::span(a.data() + offset, a.size() - offset));
-      std::span<std::byte> rb = std::as_writable_bytes(std::span(b.data() + offset, b.size() - offset));
-      const smtp::data_step sa = decoder.feed(ra);
-      const smtp::data_step sb = reference.feed(rb);
-      ++feeds;
-      std::ostringstream where;
-      where << "feed " << feeds << " at input offset " << begin + offset << ": ";
-      if (sa.consumed != sb.consumed) return where.str() + "consumed differs";
-      if (sa.content_size != sb.content_size) return where.str() + "content_size differs";
-      if (sa.end_of_data != sb.end_of_data) return where.str() + "end_of_data differs";
-      if (!std::ranges::equal(sa.prefix, sb.prefix)) return where.str() + "prefix differs";
-      if (a.compare(offset, sa.content_size, b, offset, sb.content_size) != 0) return where.str() + "content differs";
-      const std::size_t after = offset + sa.consumed;
-      if (a.compare(after, std::string::npos, original, after) != 0) return where.str() + "bytes after consumed changed";
-      if (sa.consumed == 0 && !sa.end_of_data) return where.str() + "no progress";
-      ended = sa.end_of_data;
-      offset += sa.consumed;
-    }
-    if (ended) break;
-    begin = end;
-  }
-  const smtp::data_step fa = decoder.feed({});
-  const smtp::data_step fb = reference.feed({});
-  if (!std::ranges::equal(fa.prefix, fb.prefix) || fa.end_of_data != fb.end_of_data) return "final flush differs";
-  if (decoder.done() != reference.done()) return "done differs";
-  if (decoder.rejection() != reference.rejection()) return "rejection differs";
-  if (decoder.content_size() != reference.content_size()) return "content_size() differs";
-  if (decoder.nul_seen() != reference.nul_seen()) return "nul_seen differs";
-  if (decoder.eight_bit_seen() != reference.eight_bit_seen()) return "eight_bit_seen differs";
-  if (decoder.bare_line_ending_seen() != reference.bare_line_ending_seen()) return "bare differs";
-  if (decoder.oversize() != reference.oversize()) return "oversize differs";
-  if (decoder.line_too_long() != reference.line_too_long()) return "line_too_long differs";
-  return "";
 }
 
 std::vector<std::size_t> every(std::size_t step, std::size_t size) {
@@ -102,7 +52,7 @@ std::vector<data_limits> limit_variants(std::mt19937& random) {
 
 void expect_same(const std::string& input, const std::vector<std::size_t>& cuts, const data_limits& limits,
                  const char* what) {
-  const std::string diff = compare(input, cuts, limits);
+  const std::string diff = compare_with_reference(input, cuts, limits);
   ASSERT_EQ(diff, "") << what << " normalize=" << (limits.bare_line_endings == bare_line_ending_policy::normalize)
                       << " line_max=" << limits.line_size_max << " size_max=" << limits.message_size_max
                       << " input=" << show(input);
@@ -218,16 +168,7 @@ TEST(smtp_data_decoder_diff, corpus_messages_in_chunks) {
   for (const fs::path& file : files) {
     std::ifstream in(file, std::ios::binary);
     const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::string wire;
-    bool line_start = true;
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      const char c = raw[i];
-      if (line_start && c == '.') wire += '.';
-      if (c == '\n' && (i == 0 || raw[i - 1] != '\r')) wire += '\r';
-      wire += c;
-      line_start = c == '\n';
-    }
-    if (!line_start) wire += "\r\n";
+    const std::string wire = dot_stuffed(raw);
     data_limits plain;
     data_limits normalize;
     normalize.bare_line_endings = bare_line_ending_policy::normalize;
