@@ -320,6 +320,23 @@ TEST(net, ten_thousand_concurrent_connections) {
   std::printf("window peak %u of 128 buffers\n", log.window_peak);
 }
 
+namespace {
+// `n` connections accepted, returned once the client says their bytes are
+// all sent (empty if an accept failed): their sessions are then started in
+// one loop with no suspension, so their receives reach the kernel in one
+// submit and find the bytes already there (a burst, whatever the scheduling).
+task<std::vector<accepted>> accept_all_then_wait(listener& l, int n, const std::atomic<bool>& sent) {
+  std::vector<accepted> held;
+  for (int i = 0; i < n; ++i) {
+    auto a = co_await l.accept();
+    if (!a) co_return std::vector<accepted>{};
+    held.push_back(*a);
+  }
+  while (!sent) co_await sleep_for(2);
+  co_return held;
+}
+}  // namespace
+
 // The receive buffers are reused warm: a session trading lines with its
 // client keeps reading into the same few buffers (the kernel's ring holds only
 // a small window, topped up with the most recently freed), where a ring
@@ -366,13 +383,8 @@ TEST(net, receive_buffers_are_reused_warm_and_the_window_follows_the_load) {
   server_options opt;
   auto body = [&]() -> task<void> {
     reactor& rr = *reactor::current();
-    std::vector<accepted> held;
-    for (int i = 0; i < burst; ++i) {
-      auto a = co_await l->accept();
-      if (!a) co_return;
-      held.push_back(*a);
-    }
-    while (!burst_sent) co_await sleep_for(2);
+    std::vector<accepted> held = co_await accept_all_then_wait(*l, burst, burst_sent);
+    if (held.empty()) co_return;
     // No suspension in this loop: the 200 receives are submitted together.
     for (auto& a : held) rr.spawn(line_session(std::make_unique<connection>(rr, a.fd, a.peer, opt.conn), log, opt));
     co_await serve(*l, log, opt, 1);  // the calm one
@@ -770,13 +782,8 @@ TEST(net, the_window_shrinks_while_connections_hold_buffers_and_nothing_is_lost)
   unsigned window_before_holders = 0;
   auto body = [&]() -> task<void> {
     reactor& rr = *reactor::current();
-    std::vector<accepted> held;
-    for (int i = 0; i < holders; ++i) {
-      auto a = co_await l->accept();
-      if (!a) co_return;
-      held.push_back(*a);
-    }
-    while (!holders_sent) co_await sleep_for(2);
+    std::vector<accepted> held = co_await accept_all_then_wait(*l, holders, holders_sent);
+    if (held.empty()) co_return;
     window_before_holders = rr.buffers().window();
     // No suspension in this loop: the 40 receives are submitted together.
     for (int i = 0; i < holders; ++i)
