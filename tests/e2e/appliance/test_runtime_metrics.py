@@ -42,7 +42,7 @@ def per_core(text, name):
 class RuntimeMetrics(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="ringmail-runtime-")
-        self.ports = {k: free_port() for k in ("mx", "plain", "tls")}
+        self.mx = free_port()
         self.daemon = None
 
     def tearDown(self):
@@ -50,8 +50,6 @@ class RuntimeMetrics(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def start(self, buffers, window_min):
-        off = "".join(f"[listeners.{n}]\nenabled = false\n"
-                      for n in ("submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http"))
         with open(os.path.join(self.dir, "ringmail.toml"), "w") as f:
             f.write(f"""
 [server]
@@ -65,11 +63,9 @@ iterations = 1
 [smtp]
 greeting_pause_ms = 0
 [listeners.smtp]
-address = "127.0.0.1:{self.ports['mx']}"
-{off}""")
-        self.daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{self.ports['plain']}",
-                              "--listen-tls", f"127.0.0.1:{self.ports['tls']}"], [self.ports["mx"]],
-                             data_dir=self.dir).start()
+address = "127.0.0.1:{self.mx}"
+""")  # the other listeners get free ports from the harness
+        self.daemon = Daemon(["serve"], [self.mx], data_dir=self.dir).start()
 
     def stop(self):
         if self.daemon:
@@ -78,7 +74,7 @@ address = "127.0.0.1:{self.ports['mx']}"
             self.daemon = None
 
     def send(self, subject, body):
-        with smtplib.SMTP("127.0.0.1", self.ports["mx"], timeout=60) as s:
+        with smtplib.SMTP("127.0.0.1", self.mx, timeout=60) as s:
             s.sendmail("a@remote.test", [DEMO], f"Subject: {subject}\r\n\r\n".encode() + body)
 
     def metrics_at_rest(self):
