@@ -4,6 +4,7 @@ submissions (implicit TLS) listeners, and `ringmail export` to read what was
 delivered. Every daemon runs on 127.0.0.1 with free ports and a temporary
 data dir, and is stopped by its PID."""
 import base64
+import contextlib
 import hashlib
 import os
 import random
@@ -48,6 +49,28 @@ address = "127.0.0.1:{ports['submission']}"
 [listeners.submissions]
 address = "127.0.0.1:{ports['submissions']}"
 {off}{extra}"""
+
+
+@contextlib.contextmanager
+def private_daemon(prefix, config=config_text):
+    """A started daemon on free ports with its own data dir, for one test:
+    yields (daemon, ports, data_dir); stopped by PID and removed after.
+    `config(ports)` is its ringmail.toml."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
+    with open(os.path.join(d, "ringmail.toml"), "w") as f:
+        f.write(config(ports))
+    daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
+                     "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
+    try:
+        daemon.start()
+        yield daemon, ports, d
+    finally:
+        if daemon.proc is not None and daemon.proc.poll() is None:
+            daemon.stop()
+        if hasattr(daemon, "log"):
+            daemon.log.close()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def tls_context():
@@ -554,13 +577,7 @@ class ConnectionLimits(unittest.TestCase):
     same address gets one 421 line and is closed; a freed slot is reused."""
 
     def test_per_ip_limit(self):
-        d = tempfile.mkdtemp(prefix="ringmail-limits-")
-        ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
-        with open(os.path.join(d, "ringmail.toml"), "w") as f:
-            f.write(config_text(ports, mx_extra="connections_per_ip_max = 2"))
-        daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
-                         "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
-        def connect_when_a_slot_is_free():
+        def connect_when_a_slot_is_free(ports):
             # A connection the client has closed (wait_for_port's probe, a
             # QUIT) holds its slot until the daemon's session has ended: a
             # moment, longer on a loaded machine (a fixed 0.2 s was assumed).
@@ -573,21 +590,17 @@ class ConnectionLimits(unittest.TestCase):
                         raise
                 time.sleep(0.05)
 
-        try:
-            daemon.start()
-            held = [connect_when_a_slot_is_free() for _ in range(2)]
+        limited = lambda ports: config_text(ports, mx_extra="connections_per_ip_max = 2")  # noqa: E731
+        with private_daemon("ringmail-limits-", limited) as (daemon, ports, _):
+            held = [connect_when_a_slot_is_free(ports) for _ in range(2)]
             with socket.create_connection(("127.0.0.1", ports["mx"]), timeout=10) as c:
                 self.assertTrue(c.makefile("rb").readline().startswith(b"421 4.7.0"))
             held.pop().quit()
-            with connect_when_a_slot_is_free() as s:
+            with connect_when_a_slot_is_free(ports) as s:
                 self.assertEqual(s.noop()[0], 250)
             for s in held:
                 s.quit()
             self.assertIn("event=connection_refused listener=smtp ip=127.0.0.1 reason=limit", daemon.output())
-        finally:
-            daemon.stop()
-            daemon.log.close()
-            shutil.rmtree(d, ignore_errors=True)
 
 
 class LargeMessage(unittest.TestCase):
@@ -597,22 +610,13 @@ class LargeMessage(unittest.TestCase):
     receive that outran its pause reset the connection past about 1.5 MB."""
 
     def test_eight_megabytes(self):
-        d = tempfile.mkdtemp(prefix="ringmail-large-")
-        ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
-        with open(os.path.join(d, "ringmail.toml"), "w") as f:
-            f.write(config_text(ports).replace(f"message_size_max_bytes = {MESSAGE_SIZE_MAX}",
-                                               "message_size_max_bytes = 52428800"))
-        daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
-                         "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
-        try:
-            daemon.start()
+        def large(ports):
+            return config_text(ports).replace(f"message_size_max_bytes = {MESSAGE_SIZE_MAX}",
+                                              "message_size_max_bytes = 52428800")
+        with private_daemon("ringmail-large-", large) as (_, ports, _d):
             msg = b"Subject: large\r\n\r\n" + (b"y" * 998 + b"\r\n") * 8000
             with smtplib.SMTP("127.0.0.1", ports["mx"], timeout=60) as s:
                 self.assertEqual(s.sendmail("a@remote.test", [DEMO], msg), {})
-        finally:
-            daemon.stop()
-            daemon.log.close()
-            shutil.rmtree(d, ignore_errors=True)
 
 
 class FewReceiveBuffers(unittest.TestCase):
@@ -624,14 +628,10 @@ class FewReceiveBuffers(unittest.TestCase):
     that got ENOBUFS are re-armed)."""
 
     def test_eight_clients_through_eight_small_buffers(self):
-        d = tempfile.mkdtemp(prefix="ringmail-bufs-")
-        ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
-        with open(os.path.join(d, "ringmail.toml"), "w") as f:
-            f.write(config_text(ports).replace(
+        def few_buffers(ports):
+            return config_text(ports).replace(
                 "[server]\n", "[server]\nreceive_buffers = 8\nreceive_buffer_bytes = 1024\n"
-                               "receive_buffers_window_min = 2\n", 1))
-        daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
-                         "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
+                               "receive_buffers_window_min = 2\n", 1)
         rng = random.Random(10)
         messages = []
         for i in range(8):
@@ -647,7 +647,7 @@ class FewReceiveBuffers(unittest.TestCase):
             messages.append(b"\r\n".join(lines) + b"\r\n")
         errors = []
 
-        def send(msg):
+        def send(ports, msg):
             try:
                 with smtplib.SMTP("127.0.0.1", ports["mx"], timeout=60) as s:
                     if s.sendmail("a@remote.test", [DEMO], msg) != {}:
@@ -655,9 +655,8 @@ class FewReceiveBuffers(unittest.TestCase):
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append(repr(e))
 
-        try:
-            daemon.start()
-            threads = [threading.Thread(target=send, args=(m,)) for m in messages]
+        with private_daemon("ringmail-bufs-", few_buffers) as (daemon, ports, d):
+            threads = [threading.Thread(target=send, args=(ports, m)) for m in messages]
             for t in threads:
                 t.start()
             for t in threads:
@@ -672,11 +671,6 @@ class FewReceiveBuffers(unittest.TestCase):
                 mine = [m for m in got if f"Subject: bufs-{i}\n".encode() in m]
                 self.assertEqual(len(mine), 1, i)
                 self.assertEqual(original_part(mine[0], msg), msg.replace(b"\r\n", b"\n"), i)
-        finally:
-            if daemon.proc is not None and daemon.proc.poll() is None:
-                daemon.stop()
-            daemon.log.close()
-            shutil.rmtree(d, ignore_errors=True)
 
 
 class SlowClientsHoldNoBuffers(unittest.TestCase):
@@ -688,18 +682,15 @@ class SlowClientsHoldNoBuffers(unittest.TestCase):
     connection closes and the daemon stops cleanly."""
 
     def test_a_new_client_is_served_while_two_thousand_connections_stall(self):
-        d = tempfile.mkdtemp(prefix="ringmail-slow-")
-        ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
-        with open(os.path.join(d, "ringmail.toml"), "w") as f:
-            f.write(config_text(ports, mx_extra="connections_per_ip_max = 5000\n").replace(
+        def many_slow(ports):
+            return config_text(ports, mx_extra="connections_per_ip_max = 5000\n").replace(
                 "[server]\n", "[server]\nreceive_buffers = 8\nreceive_buffer_bytes = 1024\n"
                                "receive_buffers_window_min = 2\n", 1).replace(
-                "[listeners.submissions]\n", "[listeners.submissions]\nconnections_per_ip_max = 5000\n", 1))
-        daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
-                         "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
+                "[listeners.submissions]\n", "[listeners.submissions]\nconnections_per_ip_max = 5000\n", 1)
         slow = []
-        try:
-            daemon.start()
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(lambda: [s.close() for s in slow])
+            daemon, ports, _ = cleanup.enter_context(private_daemon("ringmail-slow-", many_slow))
             for i in range(2000):
                 tls = i % 10 == 0
                 s = socket.create_connection(("127.0.0.1", ports["submissions" if tls else "mx"]), timeout=20)
@@ -722,15 +713,8 @@ class SlowClientsHoldNoBuffers(unittest.TestCase):
             self.assertTrue(probe.recv(2000).startswith(b"250"))
             for s in slow:
                 s.close()
-            slow = []
+            slow.clear()
             self.assertEqual(daemon.stop(), 0)
-        finally:
-            for s in slow:
-                s.close()
-            if daemon.proc is not None and daemon.proc.poll() is None:
-                daemon.stop()
-            daemon.log.close()
-            shutil.rmtree(d, ignore_errors=True)
 
 
 class TarpittedTrickleHoldsFewBuffers(unittest.TestCase):
@@ -743,19 +727,13 @@ class TarpittedTrickleHoldsFewBuffers(unittest.TestCase):
     served at once."""
 
     def test_a_tarpitted_client_trickling_bytes_does_not_starve_the_core(self):
-        d = tempfile.mkdtemp(prefix="ringmail-trickle-")
-        ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
-        with open(os.path.join(d, "ringmail.toml"), "w") as f:
-            f.write(config_text(ports).replace(
+        def tarpit(ports):
+            return config_text(ports).replace(
                 "[server]\ncores = 2\n", "[server]\ncores = 1\nreceive_buffers = 64\n"
                                           "receive_buffer_bytes = 16384\n", 1).replace(
-                "[smtp]\n", "[smtp]\nerror_delay_ms = 6000\n", 1))
-        daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
-                         "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
-        attacker = None
-        try:
-            daemon.start()
-            attacker = socket.create_connection(("127.0.0.1", ports["mx"]), timeout=20)
+                "[smtp]\n", "[smtp]\nerror_delay_ms = 6000\n", 1)
+        with private_daemon("ringmail-trickle-", tarpit) as (daemon, ports, _), \
+                socket.create_connection(("127.0.0.1", ports["mx"]), timeout=20) as attacker:
             attacker.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             f = attacker.makefile("rb")
             self.assertTrue(f.readline().startswith(b"220"))
@@ -773,15 +751,7 @@ class TarpittedTrickleHoldsFewBuffers(unittest.TestCase):
                 self.assertEqual(s.sendmail("a@remote.test", [DEMO], msg), {})
             self.assertLess(time.monotonic() - started, 2.5, "the new client waited for the tarpit")
             attacker.close()
-            attacker = None
             self.assertEqual(daemon.stop(), 0)
-        finally:
-            if attacker is not None:
-                attacker.close()
-            if daemon.proc is not None and daemon.proc.poll() is None:
-                daemon.stop()
-            daemon.log.close()
-            shutil.rmtree(d, ignore_errors=True)
 
 
 class Reload(unittest.TestCase):
@@ -789,15 +759,8 @@ class Reload(unittest.TestCase):
     at accept), an open session keeps the one it started with."""
 
     def test_sighup_applies_to_new_connections(self):
-        d = tempfile.mkdtemp(prefix="ringmail-reload-")
-        ports = {k: free_port() for k in ("mx", "submission", "submissions", "plain", "tls")}
-        path = os.path.join(d, "ringmail.toml")
-        with open(path, "w") as f:
-            f.write(config_text(ports))
-        daemon = Daemon(["serve", "--listen-plain", f"127.0.0.1:{ports['plain']}",
-                         "--listen-tls", f"127.0.0.1:{ports['tls']}"], [ports["mx"]], data_dir=d)
-        try:
-            daemon.start()
+        with private_daemon("ringmail-reload-") as (daemon, ports, d):
+            path = os.path.join(d, "ringmail.toml")
             old = smtplib.SMTP("127.0.0.1", ports["mx"], timeout=10)
             old.ehlo("client.test")
             self.assertEqual(int(old.esmtp_features["size"]), MESSAGE_SIZE_MAX)
@@ -815,10 +778,6 @@ class Reload(unittest.TestCase):
             old.ehlo("client.test")
             self.assertEqual(int(old.esmtp_features["size"]), MESSAGE_SIZE_MAX)
             old.quit()
-        finally:
-            daemon.stop()
-            daemon.log.close()
-            shutil.rmtree(d, ignore_errors=True)
 
 
 class KillNine(unittest.TestCase):
