@@ -8,8 +8,9 @@
 // read_some() or release(), when the buffer goes back to the kernel.
 //
 // Back-pressure: when the unread buffers reach receive_limit_bytes (each
-// counted as full, however few bytes it carries) the receive is cancelled and re-armed once the session has caught up, so a client that
-// sends faster than its session consumes holds a bounded amount of memory.
+// counted as full, however few bytes it carries) the receive is cancelled
+// and re-armed once the session has caught up, so a client that sends
+// faster than its session consumes holds a bounded amount of memory.
 // -ENOBUFS (the core is out of buffers) ends the multishot receive; it is
 // re-armed when buffers come back, never after a sleep.
 //
@@ -46,9 +47,9 @@ struct connection_options {
   uint64_t idle_timeout_ms = 300'000;     // per read
   uint64_t send_timeout_ms = 300'000;     // per send
   // Unread bytes before the receive pauses, each queued buffer counted as
-  // full (a one-byte segment takes a whole buffer). Above one reap's worth of a 64 KB
-  // block (four 16 KB buffers): at exactly 64 KB every block cancelled and
-  // re-armed the receive (bench/runtime found it).
+  // full (a one-byte segment takes a whole buffer). Above one reap's worth
+  // of a 64 KB block (four 16 KB buffers): at exactly 64 KB every block
+  // cancelled and re-armed the receive (bench/runtime found it).
   uint32_t receive_limit_bytes = 131072;
   uint32_t send_zerocopy_min_bytes = 0;   // 0 = never use send_zc
 };
